@@ -1,0 +1,19 @@
+"""The plugin object the ``skypanel`` entry point loads: every hook implementation, one module each.
+
+pluggy registers this module and finds the ``@hookimpl`` functions re-exported below.
+Each is thin: it turns a host event into a call on the service layer and never lets a
+HubSpot or configuration problem raise into the host.
+"""
+
+from skypanel_hubspot_plugin.hooks.admin_routes import skypanel_register_admin_routes
+from skypanel_hubspot_plugin.hooks.lifecycle import skypanel_shutdown, skypanel_startup
+from skypanel_hubspot_plugin.hooks.page_head import skypanel_page_head
+from skypanel_hubspot_plugin.hooks.settings_schema import skypanel_settings_schema
+
+__all__ = [
+    "skypanel_page_head",
+    "skypanel_register_admin_routes",
+    "skypanel_settings_schema",
+    "skypanel_shutdown",
+    "skypanel_startup",
+]

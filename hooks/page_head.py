@@ -1,0 +1,33 @@
+"""The chat loader in every page's ``<head>``, from cached settings: no query, no HTTP call."""
+
+from __future__ import annotations
+
+import logging
+
+from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.hookspecs import hookimpl
+from skypanel_hubspot_plugin.payloads import PageContext
+from skypanel_hubspot_plugin.rendering import chat_loader
+
+log = logging.getLogger("skypanel_hubspot_plugin.hooks")
+_reported: set[str] = set()
+
+
+@hookimpl
+def skypanel_page_head(page: PageContext) -> str | None:
+    # Any failure here would be a 500 on every page of the panel: log it once, render nothing.
+    try:
+        settings = runtime.current().settings()
+        if settings.enabled and settings.chat_enabled and settings.problems:
+            _report_once("; ".join(f"{k} {v}" for k, v in settings.problems.items()))
+        html = chat_loader(settings, page.csp_nonce)
+    except Exception as exc:
+        _report_once(f"{type(exc).__name__}: {exc}")
+        return None
+    return html or None
+
+
+def _report_once(reason: str) -> None:
+    if reason not in _reported:
+        _reported.add(reason)
+        log.error("HubSpot chat script left out of the page head: %s", reason)

@@ -1,0 +1,59 @@
+"""HubSpot for Python hosting panels, as a ``skypanel`` pluggy plugin.
+
+A host builds its plugin manager with :func:`plugin_manager`, fires
+``skypanel_startup(host=HostContext(engine=...))`` once, and then the page and event
+hooks described in :mod:`skypanel_hubspot_plugin.hookspecs`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pluggy
+
+from . import hookspecs
+from .hookspecs import PROJECT, hookimpl, hookspec
+from .payloads import (
+    AdminRequest,
+    AdminResponse,
+    HostContext,
+    PageContext,
+    SettingField,
+    Ticket,
+    User,
+)
+
+__version__ = "0.1.0"
+
+#: Comma-separated entry-point names to skip, like tox's TOX_DISABLED_EXTERNAL_PLUGINS.
+DISABLED_PLUGINS_ENV = "SKYPANEL_DISABLED_PLUGINS"
+
+
+def plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
+    """A ``skypanel`` plugin manager with the hookspecs added and installed plugins loaded.
+
+    Plugins named in ``SKYPANEL_DISABLED_PLUGINS`` are blocked before loading.
+    """
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in filter(None, (n.strip() for n in
+                              os.environ.get(DISABLED_PLUGINS_ENV, "").split(","))):
+        pm.set_blocked(name)
+    if load_entrypoints:
+        pm.load_setuptools_entrypoints(PROJECT)
+    return pm
+
+
+__all__ = [
+    "PROJECT",
+    "AdminRequest",
+    "AdminResponse",
+    "HostContext",
+    "PageContext",
+    "SettingField",
+    "Ticket",
+    "User",
+    "hookimpl",
+    "hookspec",
+    "plugin_manager",
+]

@@ -1,0 +1,166 @@
+"""The plugin's own errors for what HubSpot answered, so callers never handle client internals.
+
+Every error says whether retrying can help (:attr:`HubSpotError.transient`) and how long
+HubSpot asked us to wait. None of them ever carries the access token.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+EXISTING_ID_RE = re.compile(r"Existing ID:\s*(\d+)")
+
+
+class HubSpotError(Exception):
+    """A HubSpot call failed; ``status`` is None when HubSpot was never reached."""
+
+    transient = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        category: str | None = None,
+        correlation_id: str | None = None,
+        retry_after: float | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.category = category
+        self.correlation_id = correlation_id
+        self.retry_after = retry_after
+        self.details = details or []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
+
+
+class NotEnabled(HubSpotError):
+    def __init__(self, message: str = "HubSpot integration is not enabled") -> None:
+        super().__init__(message)
+
+
+class TicketsNotEnabled(NotEnabled):
+    def __init__(self) -> None:
+        super().__init__("HubSpot ticket support is not enabled")
+
+
+class NotConfigured(HubSpotError):
+    """Enabled, but the portal id or token is missing or unreadable."""
+
+
+class InvalidToken(HubSpotError):
+    """401: the token is wrong, revoked or expired."""
+
+
+class MissingScopes(HubSpotError):
+    """403: the private app lacks scopes; ``scopes`` names those HubSpot asked for."""
+
+    def __init__(self, message: str, *, scopes: list[str], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.scopes = scopes
+
+
+class NotFound(HubSpotError):
+    """404: the object (or the portal) is not there."""
+
+
+class Conflict(HubSpotError):
+    """409: a unique value exists already; ``existing_id`` is the object holding it."""
+
+    def __init__(self, message: str, *, existing_id: str | None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.existing_id = existing_id
+
+
+class BadRequest(HubSpotError):
+    """400: HubSpot refused the values; retrying the same request cannot help."""
+
+
+class RateLimited(HubSpotError):
+    transient = True
+
+
+class ServerError(HubSpotError):
+    transient = True
+
+
+class Unreachable(HubSpotError):
+    """No answer: connection refused, DNS, TLS, or the per-call timeout passed."""
+
+    transient = True
+
+
+def error_from_response(
+    status: int, body: bytes | str | None, headers: Mapping[str, str] | None
+) -> HubSpotError:
+    """Turns one HubSpot error answer into the matching HubSpotError."""
+    parsed = _json(body)
+    message = str(parsed.get("message") or f"HubSpot answered HTTP {status}")
+    common: dict[str, Any] = {
+        "status": status,
+        "category": parsed.get("category") or parsed.get("errorType"),
+        "correlation_id": parsed.get("correlationId"),
+        "retry_after": _retry_after(headers),
+        "details": [d for d in parsed.get("errors") or [] if isinstance(d, dict)],
+    }
+    if status == 401:
+        return InvalidToken(message, **common)
+    if status == 403:
+        scopes = _required_scopes(parsed)
+        if scopes or common["category"] == "MISSING_SCOPES":
+            return MissingScopes(message, scopes=scopes, **common)
+        return HubSpotError(message, **common)
+    if status == 404:
+        return NotFound(message, **common)
+    if status == 409:
+        match = EXISTING_ID_RE.search(message)
+        return Conflict(message, existing_id=match.group(1) if match else None, **common)
+    if status == 429:
+        return RateLimited(message, **common)
+    if status >= 500:
+        return ServerError(message, **common)
+    return BadRequest(message, **common)
+
+
+def _json(body: bytes | str | None) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    if not headers:
+        return None
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def _required_scopes(parsed: Mapping[str, Any]) -> list[str]:
+    scopes: list[str] = []
+    contexts = [parsed.get("context") or {}] + [
+        d.get("context") or {} for d in parsed.get("errors") or [] if isinstance(d, dict)
+    ]
+    for context in contexts:
+        if not isinstance(context, dict):
+            continue
+        for name in ("requiredGranularScopes", "requiredScopes", "missingScopes"):
+            for scope in context.get(name) or []:
+                if isinstance(scope, str) and scope not in scopes:
+                    scopes.append(scope)
+    return scopes

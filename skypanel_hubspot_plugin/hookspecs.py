@@ -1,0 +1,74 @@
+"""The host side of the ``skypanel`` plugin system: what a panel fires, and when.
+
+A panel host adopts this contract by building a plugin manager from
+:func:`skypanel_hubspot_plugin.plugin_manager` (or its own ``PluginManager("skypanel")``
+with ``add_hookspecs(hookspecs)``) and calling ``pm.hook.<name>(**kwargs)``. Every hook
+takes keyword arguments only, so a hook can grow arguments later and an implementation
+accepts just the ones it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from .payloads import HostContext, PageContext, SettingField, Ticket, User
+
+PROJECT = "skypanel"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: What ``skypanel_register_admin_routes`` hands a plugin: ``register(method, path, handler)``.
+RegisterRoute = Callable[[str, str, Callable[..., Any]], None]
+
+
+@hookspec
+def skypanel_startup(host: HostContext) -> None:
+    """Called once when the panel starts, before serving; plugins open resources here."""
+
+
+@hookspec
+def skypanel_shutdown() -> None:
+    """Called once when the panel stops; plugins finish or release their work here."""
+
+
+@hookspec
+def skypanel_settings_schema() -> list[SettingField]:
+    """Called when the host renders its settings UI; returns the fields a plugin owns."""
+
+
+@hookspec
+def skypanel_register_admin_routes(register: RegisterRoute) -> None:
+    """Called once at start-up; the plugin calls ``register(method, path, handler)`` per route."""
+
+
+@hookspec
+def skypanel_page_head(page: PageContext) -> str | None:
+    """Called for every page; returns trusted HTML to place in ``<head>``, or None."""
+
+
+@hookspec
+def skypanel_on_user_created(user: User, session: Any | None) -> None:
+    """Called after the panel creates a user, inside its transaction when ``session`` is given."""
+
+
+@hookspec
+def skypanel_on_user_updated(user: User, changed: frozenset[str], session: Any | None) -> None:
+    """Called after the panel changes a user; ``changed`` names the fields that changed."""
+
+
+@hookspec
+def skypanel_on_user_deleted(user: User, session: Any | None) -> None:
+    """Called after the panel deletes a user."""
+
+
+@hookspec
+def skypanel_on_ticket_created(ticket: Ticket, user: User, session: Any | None) -> None:
+    """Called after the panel opens a support ticket for ``user``."""
+
+
+@hookspec
+def skypanel_on_ticket_updated(ticket: Ticket, changed: frozenset[str], session: Any | None) -> None:
+    """Called after the panel changes a ticket's status, priority or text."""

@@ -1,0 +1,50 @@
+"""HubSpot's API facts in one place: base URL, our own paths and versions, ids, enums, scopes.
+
+The generated client owns the object paths (v3 objects, v4 associations). The calls the
+client does not cover, and every number and name we depend on, live here, so moving to
+HubSpot's date-based API versions touches this module and the service, never the hooks.
+"""
+
+from __future__ import annotations
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+
+ACCOUNT_DETAILS_PATH = "/account-info/v3/details"
+PRIVATE_APP_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
+
+CONTACTS = "contacts"
+TICKETS = "tickets"
+
+#: HUBSPOT_DEFINED association type ids (associations v4).
+TICKET_TO_CONTACT = 16
+CONTACT_TO_TICKET = 15
+
+#: Batch endpoints take at most this many inputs.
+BATCH_LIMIT = 100
+
+#: The default ticket pipeline and its first stage ("New") in every portal.
+DEFAULT_PIPELINE = "0"
+DEFAULT_PIPELINE_STAGE = "1"
+
+#: hs_ticket_priority / hs_ticket_category options of a portal that has not changed them.
+DEFAULT_PRIORITIES = ("LOW", "MEDIUM", "HIGH")
+DEFAULT_CATEGORIES = ("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")
+
+CONTACT_PROPERTIES = ("email", "firstname", "lastname", "company", "phone")
+TICKET_PROPERTIES = ("subject", "content", "hs_pipeline", "hs_pipeline_stage",
+                     "hs_ticket_priority", "hs_ticket_category")
+
+SCOPE_CONTACTS_READ = "crm.objects.contacts.read"
+SCOPE_CONTACTS_WRITE = "crm.objects.contacts.write"
+SCOPE_TICKETS = "tickets"
+
+
+def required_scopes(*, tickets: bool) -> tuple[str, ...]:
+    """The scopes the private app needs for what the admin enabled."""
+    scopes = (SCOPE_CONTACTS_READ, SCOPE_CONTACTS_WRITE)
+    return (*scopes, SCOPE_TICKETS) if tickets else scopes
+
+
+def chat_script_host(region: str) -> str:
+    """The host serving the chat loader: ``js.hs-scripts.com`` for na1, ``js-<region>.…`` otherwise."""
+    return "js.hs-scripts.com" if region == "na1" else f"js-{region}.hs-scripts.com"

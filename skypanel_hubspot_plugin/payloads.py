@@ -1,0 +1,95 @@
+"""Small typed objects the host passes to hooks and gets back from them.
+
+They are deliberately not the host's ORM rows: a host copies the few fields the
+plugin needs, so the plugin never holds a session-bound object past the hook call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FieldType = Literal["bool", "text", "secret", "select"]
+
+
+@dataclass(frozen=True)
+class User:
+    """A panel user, as the host knows it when it fires a user hook."""
+
+    id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A panel support ticket; ``priority`` and ``category`` are the panel's own words."""
+
+    id: str
+    subject: str
+    content: str = ""
+    priority: str = ""
+    category: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """The page being rendered: its path, the CSP nonce for inline scripts, the viewer."""
+
+    path: str = "/"
+    csp_nonce: str | None = None
+    user: User | None = None
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """What the host gives plugins at start-up.
+
+    ``engine`` is the host's SQLAlchemy engine (the plugin keeps its tables there).
+    ``secret_keys`` are Fernet keys, newest first; when empty, the plugin reads
+    ``SKYPANEL_HUBSPOT_SECRET_KEYS``. ``hubspot_base_url`` points the HubSpot client
+    somewhere other than ``https://api.hubapi.com`` (a sandbox or the fake HubSpot).
+    """
+
+    engine: Any
+    secret_keys: Sequence[str] = ()
+    hubspot_base_url: str | None = None
+    settings_poll_interval: float = 2.0
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """One field of the settings form; a host renders it without knowing HubSpot.
+
+    ``required_when`` names a bool field: once that one is on, this one is required.
+    """
+
+    key: str
+    label: str
+    type: FieldType
+    help: str = ""
+    default: str | bool = ""
+    required: bool = False
+    required_when: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AdminRequest:
+    """A framework-neutral admin request: the query string and the parsed JSON body."""
+
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class AdminResponse:
+    """A framework-neutral JSON answer; the host's adapter serialises ``body``."""
+
+    status: int
+    body: Any

@@ -1,0 +1,106 @@
+"""The plugin's state in one process, from the host's start-up hook to its shut-down hook.
+
+Hooks reach the settings store and the HubSpot service through :func:`current`; nothing
+here is built at import time, so loading the entry point touches no database or network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from sqlalchemy import Engine
+
+from . import hubspot_api as api
+from .errors import NotConfigured, NotEnabled
+from .payloads import HostContext
+from .secrets import SecretBox
+from .service import HubSpotService
+from .settings import HubSpotSettings
+from .settings_store import SettingsStore
+
+log = logging.getLogger(__name__)
+
+BASE_URL_ENV = "SKYPANEL_HUBSPOT_BASE_URL"
+
+
+class PluginNotStarted(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__("The HubSpot plugin has not been started: the host must fire "
+                         "skypanel_startup(host=HostContext(engine=...)) first.")
+
+
+class Runtime:
+    """Everything the plugin holds while the host runs."""
+
+    def __init__(self, engine: Engine, box: SecretBox, *, base_url: str | None = None,
+                 poll_interval: float = 2.0) -> None:
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL)
+        self.store = SettingsStore(engine, box, poll_interval=poll_interval)
+        self._service_lock = threading.Lock()
+        self._service: HubSpotService | None = None
+        self._service_token: object = None
+
+    @classmethod
+    def from_host(cls, host: HostContext) -> Runtime:
+        return cls(host.engine, SecretBox.from_config(host.secret_keys),
+                   base_url=host.hubspot_base_url, poll_interval=host.settings_poll_interval)
+
+    def __repr__(self) -> str:
+        return f"Runtime(base_url={self.base_url!r}, store={self.store!r})"
+
+    def start(self) -> None:
+        self.store.setup()
+        self.store.start_watching()
+
+    def stop(self) -> None:
+        self.store.stop_watching()
+
+    def settings(self) -> HubSpotSettings:
+        return self.store.current()
+
+    def service(self, *, require_enabled: bool = True) -> HubSpotService:
+        """A service for the saved token, rebuilt only when the token changes."""
+        settings = self.settings()
+        if require_enabled and not settings.enabled:
+            raise NotEnabled()
+        if settings.token is None:
+            raise NotConfigured(settings.problems.get("hubspot_api_key")
+                                or "No HubSpot access token is set")
+        with self._service_lock:
+            if self._service is None or self._service_token != settings.token:
+                self._service = HubSpotService(settings.token, base_url=self.base_url)
+                self._service_token = settings.token
+            return self._service
+
+
+_current: Runtime | None = None
+_lock = threading.Lock()
+
+
+def start(host: HostContext) -> Runtime:
+    """Builds and starts the process's runtime; a second start replaces the first."""
+    global _current
+    runtime = Runtime.from_host(host)
+    runtime.start()
+    with _lock:
+        previous, _current = _current, runtime
+    if previous is not None:
+        previous.stop()
+    return runtime
+
+
+def stop() -> None:
+    global _current
+    with _lock:
+        runtime, _current = _current, None
+    if runtime is not None:
+        runtime.stop()
+
+
+def current() -> Runtime:
+    runtime = _current
+    if runtime is None:
+        raise PluginNotStarted()
+    return runtime

@@ -1,0 +1,1 @@
+"""Jinja2 templates shipped inside the wheel as ``skypanel_hubspot_plugin.templates``."""
