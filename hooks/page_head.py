@@ -17,10 +17,7 @@ _reported: set[str] = set()
 def skypanel_page_head(page: PageContext) -> str | None:
     # Any failure here would be a 500 on every page of the panel: log it once, render nothing.
     try:
-        settings = runtime.current().settings()
-        if settings.enabled and settings.chat_enabled and settings.problems:
-            _report_once("; ".join(f"{k} {v}" for k, v in settings.problems.items()))
-        html = chat_loader(settings, page.csp_nonce)
+        html = chat_loader(runtime.current().settings(), page.csp_nonce)
     except Exception as exc:
         _report_once(f"{type(exc).__name__}: {exc}")
         return None

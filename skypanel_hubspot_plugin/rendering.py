@@ -24,6 +24,7 @@ def environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
         autoescape=True,
+        auto_reload=False,  # templates ship in the wheel; no stat() per page
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
     )

@@ -97,6 +97,10 @@ class SettingsStore:
                 for s in session.exec(select(Setting).where(col(Setting.key).in_(LOADED_KEYS)))
             }
         settings = self._settings_from(rows)
+        if settings.problems:
+            # Once per load, and a load happens once per change: one error, not one per page.
+            log.error("HubSpot settings ignored: %s",
+                      "; ".join(f"{k} {v}" for k, v in settings.problems.items()))
         with self._lock:
             self._cached = settings
             self._revision = rows.get(keys.REVISION)

@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make demo` (the plugin in a demo host against the fake
+# HubSpot, on SQLite) and `make test` (the whole suite). Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint bench
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m skypanel_hubspot_plugin.demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy skypanel_hubspot_plugin hooks
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/page_head.py

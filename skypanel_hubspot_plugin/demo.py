@@ -1,0 +1,67 @@
+"""A tour of the plugin as a host sees it, against the built-in fake HubSpot, on SQLite.
+
+Run with ``python -m skypanel_hubspot_plugin.demo`` (``make demo``). It plays the host:
+loads the plugin through its entry point, shows the settings schema, saves settings as an
+admin would, tests the connection, renders the page head and calls the admin routes.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from . import HostContext, PageContext, plugin_manager
+from .payloads import AdminRequest, AdminResponse
+from .runtime import current
+from .secrets import generate_key
+from .testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder, FakeHubSpot() as hubspot:
+        database = Path(folder) / "panel.sqlite3"
+        engine = create_engine(f"sqlite:///{database}")
+        pm = plugin_manager()
+        print(f"Loaded plugins: {[name for name, _ in pm.list_name_plugin()]}")
+        pm.hook.skypanel_startup(host=HostContext(engine=engine, secret_keys=[generate_key()],
+                                                  hubspot_base_url=hubspot.base_url))
+        routes: dict[tuple[str, str], object] = {}
+        pm.hook.skypanel_register_admin_routes(
+            register=lambda method, path, handler: routes.__setitem__((method, path), handler))
+
+        def call(method: str, path: str, **request: object) -> AdminResponse:
+            handler = routes[(method, f"/api/admin/settings/hubspot{path}")]
+            response: AdminResponse = handler(AdminRequest(**request))  # type: ignore[operator]
+            print(f"\n{method} {path} -> {response.status}\n{json.dumps(response.body, indent=2)}")
+            return response
+
+        print("\nSettings form (from skypanel_settings_schema):")
+        for fields in pm.hook.skypanel_settings_schema():
+            for field in fields:
+                when = f", required when {field.required_when}" if field.required_when else ""
+                print(f"  {field.key:26} {field.type:7} {field.label}{when}")
+
+        print(f"\nPage head before configuration: {pm.hook.skypanel_page_head(page=PageContext())}")
+        store = current().store
+        store.save({"hubspot_enabled": True, "hubspot_portal_id": str(FAKE_PORTAL_ID),
+                    "hubspot_api_key": FAKE_TOKEN, "hubspot_chat_enabled": True,
+                    "hubspot_ticket_enabled": True})
+        print(f"\nSaved settings; token stored as {store.token_status()}")
+        call("POST", "/test-connection")
+        print("\nPage head now:")
+        for html in pm.hook.skypanel_page_head(page=PageContext(csp_nonce="demo-nonce")):
+            print(f"  {html}")
+        call("POST", "/contacts", body={"email": "ada@example.com", "firstname": "Ada",
+                                        "lastname": "Lovelace", "company": "Analytical Engines"})
+        call("POST", "/contacts", body={"email": "not-an-email"})
+        call("GET", "/contacts", query={"limit": "10"})
+        call("GET", "/config")
+        pm.hook.skypanel_shutdown()
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Shared fixtures: a database per test (SQLite, and PostgreSQL where reachable) and a started plugin."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, create_engine
+
+from skypanel_hubspot_plugin import HostContext, plugin_manager, runtime
+
+POSTGRES_URL = os.environ.get("SKYPANEL_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def postgres_engine() -> Iterator[Engine]:
+    """An engine on a fresh schema of the test PostgreSQL, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.schema.CreateSchema(schema))
+    except sqlalchemy.exc.OperationalError as exc:
+        admin.dispose()
+        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}"
+        if IN_CI:
+            pytest.fail(reason + " (CI=true requires it)")
+        pytest.skip(reason)
+    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[Engine]:
+    if request.param == "postgresql":
+        yield from postgres_engine()
+        return
+    engine = create_engine(f"sqlite:///{tmp_path}/panel.sqlite3")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: os.PathLike[str]) -> Iterator[Engine]:
+    engine = create_engine(f"sqlite:///{tmp_path}/panel.sqlite3")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def secret_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def fake():  # type: ignore[no-untyped-def]
+    from skypanel_hubspot_plugin.testing import FakeHubSpot
+
+    with FakeHubSpot() as hubspot:
+        yield hubspot
+
+
+@pytest.fixture
+def pm():  # type: ignore[no-untyped-def]
+    return plugin_manager()
+
+
+def start_plugin(pm, engine: Engine, secret_key: str, base_url: str):  # type: ignore[no-untyped-def]
+    pm.hook.skypanel_startup(host=HostContext(engine=engine, secret_keys=[secret_key],
+                                              hubspot_base_url=base_url,
+                                              settings_poll_interval=0.1))
+    return runtime.current()
+
+
+@pytest.fixture
+def started(pm, engine: Engine, secret_key: str, fake):  # type: ignore[no-untyped-def]
+    """The plugin started through its hooks, on the test database, pointed at the fake HubSpot."""
+    yield start_plugin(pm, engine, secret_key, fake.base_url)
+    pm.hook.skypanel_shutdown()
+
+
+@pytest.fixture
+def started_offline(pm, engine: Engine, secret_key: str):  # type: ignore[no-untyped-def]
+    """The plugin started with HubSpot pointed at a closed loopback port."""
+    yield start_plugin(pm, engine, secret_key, "http://127.0.0.1:9")
+    pm.hook.skypanel_shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_runtime() -> Iterator[None]:
+    yield
+    runtime.stop()
+
+
+@pytest.fixture
+def plugin_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG, logger="skypanel_hubspot_plugin")
+    return caplog

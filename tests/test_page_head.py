@@ -1,0 +1,121 @@
+"""The chat loader in the page head: exact markup, right host, nonce, and free once cached."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, event
+from sqlmodel import Session
+
+from skypanel_hubspot_plugin import PageContext, runtime
+from skypanel_hubspot_plugin import settings_schema as keys
+from skypanel_hubspot_plugin.settings_table import Setting
+
+TOKEN = "pat-na1-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+SCRIPT_RE = re.compile(
+    r'<script type="text/javascript" id="hs-script-loader" async defer '
+    r'src="https://js(?:-[a-z]{2}[0-9]{1,2})?\.hs-scripts\.com/[1-9][0-9]{0,11}\.js"'
+    r'(?: nonce="[^"<>&]*")?></script>'
+)
+
+
+def head(pm, nonce: str | None = None) -> list[str]:  # type: ignore[no-untyped-def]
+    return pm.hook.skypanel_page_head(page=PageContext(path="/", csp_nonce=nonce))
+
+
+def enable_chat(rt: runtime.Runtime, region: str = "na1") -> None:
+    rt.store.save({"hubspot_enabled": True, "hubspot_portal_id": "12345678",
+                   "hubspot_api_key": TOKEN, "hubspot_chat_enabled": True,
+                   "hubspot_region": region})
+
+
+def test_nothing_in_the_head_until_chat_is_enabled(pm, started_offline) -> None:  # type: ignore[no-untyped-def]
+    assert head(pm) == []
+    started_offline.store.save({"hubspot_portal_id": "12345678", "hubspot_chat_enabled": True})
+    assert head(pm) == []  # the integration itself is still off
+
+
+@pytest.mark.parametrize(("region", "host"), [("na1", "js.hs-scripts.com"),
+                                              ("eu1", "js-eu1.hs-scripts.com"),
+                                              ("na2", "js-na2.hs-scripts.com")])
+def test_the_loader_comes_from_the_portals_region(pm, started_offline, region: str,  # type: ignore[no-untyped-def]
+                                                  host: str) -> None:
+    enable_chat(started_offline, region)
+    assert head(pm) == [
+        '<script type="text/javascript" id="hs-script-loader" async defer '
+        f'src="https://{host}/12345678.js"></script>'
+    ]
+
+
+def test_the_csp_nonce_is_carried_and_escaped(pm, started_offline) -> None:  # type: ignore[no-untyped-def]
+    enable_chat(started_offline)
+    assert 'nonce="r4nd0m"></script>' in head(pm, "r4nd0m")[0]
+    assert 'nonce="&#34;&gt;&lt;script&gt;"' in head(pm, '"><script>')[0]
+
+
+def test_the_head_runs_no_sql_after_the_first_call(pm, started_offline, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    enable_chat(started_offline)
+    statements: list[str] = []
+
+    def count(conn, cursor, sql, *args):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        started_offline.store.invalidate()
+        head(pm)
+        first = len(statements)
+        for _ in range(200):
+            assert len(head(pm)) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert first >= 1
+    assert len(statements) == first, statements[first:]
+
+
+def test_a_broken_setting_gives_an_empty_head_and_one_error(  # type: ignore[no-untyped-def]
+        pm, started_offline, engine: Engine, plugin_log: pytest.LogCaptureFixture) -> None:
+    enable_chat(started_offline)
+    with Session(engine) as session:
+        row = session.get(Setting, keys.PORTAL_ID)
+        row.value = '1"><script>alert(1)</script>'
+        session.add(row)
+        session.commit()
+    started_offline.store.invalidate()
+    for _ in range(5):
+        assert head(pm) == []
+    errors = [r for r in plugin_log.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "hubspot_portal_id" in errors[0].getMessage()
+
+
+def test_a_plugin_that_never_started_leaves_the_head_empty(pm) -> None:  # type: ignore[no-untyped-def]
+    runtime.stop()
+    assert head(pm) == []
+
+
+stored_values = st.one_of(
+    # Any text a database can hold (PostgreSQL refuses NUL in text columns).
+    st.none(), st.text(st.characters(exclude_characters="\x00"), max_size=40),
+    st.sampled_from(["true", "false", "1", "TRUE", "12345678", "0123", "eu1", "na1", "x",
+                     "12345678<script>", "ap1", " 42 ", "99999999999999"]),
+)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=st.dictionaries(st.sampled_from([f.key for f in keys.FIELDS]), stored_values))
+def test_whatever_the_table_holds_the_head_is_empty_or_exactly_the_loader(  # type: ignore[no-untyped-def]
+        pm, started_offline, engine: Engine, stored: dict[str, str | None]) -> None:
+    with Session(engine) as session:
+        for key, value in stored.items():
+            row = session.get(Setting, key) or Setting(key=key)
+            row.value = value
+            session.add(row)
+        session.commit()
+    started_offline.store.invalidate()
+    out = head(pm, nonce="n0nce")
+    assert out == [] or (len(out) == 1 and SCRIPT_RE.fullmatch(out[0])), out
