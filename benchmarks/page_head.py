@@ -49,11 +49,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite:///{Path(folder) / 'bench.sqlite3'}")
         pm = plugin_manager()
-        pm.hook.skypanel_startup(host=HostContext(engine=engine, secret_keys=[generate_key()],
-                                                  hubspot_base_url="http://127.0.0.1:9"))
-        current().store.save({"hubspot_enabled": True, "hubspot_portal_id": "12345678",
-                              "hubspot_api_key": TOKEN, "hubspot_chat_enabled": True,
-                              "hubspot_region": "eu1"})
+        pm.hook.skypanel_startup(
+            host=HostContext(
+                engine=engine, secret_keys=[generate_key()], hubspot_base_url="http://127.0.0.1:9"
+            )
+        )
+        current().store.save(
+            {
+                "hubspot_enabled": True,
+                "hubspot_portal_id": "12345678",
+                "hubspot_api_key": TOKEN,
+                "hubspot_chat_enabled": True,
+                "hubspot_region": "eu1",
+            }
+        )
         page = PageContext(path="/", csp_nonce="n0nce")
         assert pm.hook.skypanel_page_head(page=page), "chat loader expected"
 

@@ -5,10 +5,10 @@ Each is thin: it turns a host event into a call on the service layer and never l
 HubSpot or configuration problem raise into the host.
 """
 
-from skypanel_hubspot_plugin.hooks.admin_routes import skypanel_register_admin_routes
-from skypanel_hubspot_plugin.hooks.lifecycle import skypanel_shutdown, skypanel_startup
-from skypanel_hubspot_plugin.hooks.page_head import skypanel_page_head
-from skypanel_hubspot_plugin.hooks.settings_schema import skypanel_settings_schema
+from .admin_routes import skypanel_register_admin_routes
+from .lifecycle import skypanel_shutdown, skypanel_startup
+from .page_head import skypanel_page_head
+from .settings_schema import skypanel_settings_schema
 
 __all__ = [
     "skypanel_page_head",

@@ -36,8 +36,9 @@ def plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
-    for name in filter(None, (n.strip() for n in
-                              os.environ.get(DISABLED_PLUGINS_ENV, "").split(","))):
+    for name in filter(
+        None, (n.strip() for n in os.environ.get(DISABLED_PLUGINS_ENV, "").split(","))
+    ):
         pm.set_blocked(name)
     if load_entrypoints:
         pm.load_setuptools_entrypoints(PROJECT)

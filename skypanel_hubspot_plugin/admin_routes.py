@@ -43,18 +43,21 @@ def hubspot_error(exc: HubSpotError) -> AdminResponse:
 def get_config(request: AdminRequest) -> AdminResponse:
     """GET …/config: the seed's shape, plus whether a token is set (never the token)."""
     settings = runtime.current().settings()
-    return AdminResponse(200, {
-        "enabled": settings.enabled,
-        "chatEnabled": settings.chat_enabled,
-        "portalId": settings.portal_id,
-        "ticketEnabled": settings.ticket_enabled,
-        "ticketFormId": settings.ticket_form_id,
-        "contactFormId": settings.contact_form_id,
-        "region": settings.region,
-        "apiKeySet": settings.token is not None,
-        "apiKeyLast4": settings.token.last4 if settings.token else None,
-        "apiKeySource": settings.token_source,
-    })
+    return AdminResponse(
+        200,
+        {
+            "enabled": settings.enabled,
+            "chatEnabled": settings.chat_enabled,
+            "portalId": settings.portal_id,
+            "ticketEnabled": settings.ticket_enabled,
+            "ticketFormId": settings.ticket_form_id,
+            "contactFormId": settings.contact_form_id,
+            "region": settings.region,
+            "apiKeySet": settings.token is not None,
+            "apiKeyLast4": settings.token.last4 if settings.token else None,
+            "apiKeySource": settings.token_source,
+        },
+    )
 
 
 def post_test_connection(request: AdminRequest) -> AdminResponse:
@@ -76,8 +79,9 @@ def get_contacts(request: AdminRequest) -> AdminResponse:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_CONTACT_LIMIT:
-        return error(422, "Invalid query", {"limit": f"must be a whole number from 1 to "
-                                                     f"{MAX_CONTACT_LIMIT}"})
+        return error(
+            422, "Invalid query", {"limit": f"must be a whole number from 1 to {MAX_CONTACT_LIMIT}"}
+        )
     after = request.query.get("after") or None
     try:
         page = runtime.current().service().list_contacts(limit=limit, after=after)
@@ -102,8 +106,11 @@ def post_contacts(request: AdminRequest) -> AdminResponse:
     except HubSpotError as exc:
         if exc.status == 409:
             existing = getattr(exc, "existing_id", None)
-            return error(409, "A HubSpot contact with this email already exists",
-                         {"email": "already exists", "existingId": existing})
+            return error(
+                409,
+                "A HubSpot contact with this email already exists",
+                {"email": "already exists", "existingId": existing},
+            )
         return hubspot_error(exc)
     return AdminResponse(201, {"success": True, "contact": _contact_json(contact)})
 

@@ -21,8 +21,10 @@ from .errors import (
 from .service import HubSpotService
 from .settings import HubSpotSettings
 
-SCOPES_HELP = ("Add them in HubSpot under Settings → Integrations → Private Apps → your app → "
-               "Scopes, then paste the new token here.")
+SCOPES_HELP = (
+    "Add them in HubSpot under Settings → Integrations → Private Apps → your app → "
+    "Scopes, then paste the new token here."
+)
 
 
 @dataclass(frozen=True)
@@ -61,33 +63,43 @@ def check_connection(settings: HubSpotSettings, service: HubSpotService | None) 
             False,
             f"HubSpot portal not found: this token belongs to portal {account.portal_id}, "
             f"but the portal ID setting is {settings.portal_id}.",
-            portal_id=account.portal_id, region=account.region,
+            portal_id=account.portal_id,
+            region=account.region,
         )
     needed = api.required_scopes(tickets=settings.ticket_enabled)
     try:
         missing = _missing_scopes(service, settings, needed)
     except HubSpotError as exc:
-        return ConnectionResult(False, failure_message(exc), portal_id=account.portal_id,
-                                region=account.region)
+        return ConnectionResult(
+            False, failure_message(exc), portal_id=account.portal_id, region=account.region
+        )
     if missing:
         return ConnectionResult(
             False,
             f"The token lacks scope{'s' if len(missing) > 1 else ''} {', '.join(missing)}. "
             + SCOPES_HELP,
-            portal_id=account.portal_id, region=account.region, missing_scopes=tuple(missing),
+            portal_id=account.portal_id,
+            region=account.region,
+            missing_scopes=tuple(missing),
         )
     warnings: list[str] = []
     if account.region != settings.region:
-        warnings.append(f"The portal's data is hosted in {account.region}; set the region to "
-                        f"{account.region} so the chat script loads from the right host.")
-    return ConnectionResult(True, f"HubSpot connection successful (portal {account.portal_id}, "
-                                  f"region {account.region})",
-                            portal_id=account.portal_id, region=account.region,
-                            warnings=tuple(warnings))
+        warnings.append(
+            f"The portal's data is hosted in {account.region}; set the region to "
+            f"{account.region} so the chat script loads from the right host."
+        )
+    return ConnectionResult(
+        True,
+        f"HubSpot connection successful (portal {account.portal_id}, region {account.region})",
+        portal_id=account.portal_id,
+        region=account.region,
+        warnings=tuple(warnings),
+    )
 
 
-def _missing_scopes(service: HubSpotService, settings: HubSpotSettings,
-                    needed: tuple[str, ...]) -> list[str]:
+def _missing_scopes(
+    service: HubSpotService, settings: HubSpotSettings, needed: tuple[str, ...]
+) -> list[str]:
     """Asks HubSpot which scopes a private-app token has; probes read calls for other tokens."""
     if settings.token_kind == "private-app":
         try:
@@ -114,9 +126,11 @@ def failure_message(exc: HubSpotError) -> str:
     """What an admin should read for a failed HubSpot call; never includes the token."""
     if isinstance(exc, InvalidToken):
         expired = exc.category == "EXPIRED_AUTHENTICATION"
-        return ("HubSpot connection failed: Invalid API key. HubSpot says the access token is "
-                + ("expired" if expired else "invalid or revoked")
-                + "; copy a current token from your private app and save it again.")
+        return (
+            "HubSpot connection failed: Invalid API key. HubSpot says the access token is "
+            + ("expired" if expired else "invalid or revoked")
+            + "; copy a current token from your private app and save it again."
+        )
     if isinstance(exc, MissingScopes):
         scopes = ", ".join(exc.scopes) or "unknown"
         return f"The token lacks scopes needed for this call: {scopes}. " + SCOPES_HELP
@@ -124,8 +138,9 @@ def failure_message(exc: HubSpotError) -> str:
         wait = f" in {exc.retry_after:g} seconds" if exc.retry_after is not None else " shortly"
         return f"Rate limit exceeded: HubSpot is throttling this token; try again{wait}."
     if isinstance(exc, Unreachable):
-        return (f"{exc.message}. Check that this server can open HTTPS connections to "
-                "api.hubapi.com.")
+        return (
+            f"{exc.message}. Check that this server can open HTTPS connections to api.hubapi.com."
+        )
     if isinstance(exc, ServerError):
         return f"HubSpot answered with an error (HTTP {exc.status}); try again later."
     return f"HubSpot refused the request (HTTP {exc.status}): {exc.message}"

@@ -61,6 +61,12 @@ def contact_properties(values: Mapping[str, object]) -> dict[str, str]:
 
 def user_contact_properties(user: User) -> dict[str, str]:
     """The seed's default mapping: email, firstname, lastname, company, phone."""
-    return contact_properties({"email": user.email, "firstname": user.first_name,
-                               "lastname": user.last_name, "company": user.company,
-                               "phone": user.phone})
+    return contact_properties(
+        {
+            "email": user.email,
+            "firstname": user.first_name,
+            "lastname": user.last_name,
+            "company": user.company,
+            "phone": user.phone,
+        }
+    )

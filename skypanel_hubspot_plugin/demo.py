@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import create_engine
@@ -26,15 +27,18 @@ def main() -> None:
         engine = create_engine(f"sqlite:///{database}")
         pm = plugin_manager()
         print(f"Loaded plugins: {[name for name, _ in pm.list_name_plugin()]}")
-        pm.hook.skypanel_startup(host=HostContext(engine=engine, secret_keys=[generate_key()],
-                                                  hubspot_base_url=hubspot.base_url))
-        routes: dict[tuple[str, str], object] = {}
+        pm.hook.skypanel_startup(
+            host=HostContext(
+                engine=engine, secret_keys=[generate_key()], hubspot_base_url=hubspot.base_url
+            )
+        )
+        routes: dict[tuple[str, str], Callable[[AdminRequest], AdminResponse]] = {}
         pm.hook.skypanel_register_admin_routes(
-            register=lambda method, path, handler: routes.__setitem__((method, path), handler))
+            register=lambda method, path, handler: routes.__setitem__((method, path), handler)
+        )
 
-        def call(method: str, path: str, **request: object) -> AdminResponse:
-            handler = routes[(method, f"/api/admin/settings/hubspot{path}")]
-            response: AdminResponse = handler(AdminRequest(**request))  # type: ignore[operator]
+        def call(method: str, path: str, request: AdminRequest) -> AdminResponse:
+            response = routes[(method, f"/api/admin/settings/hubspot{path}")](request)
             print(f"\n{method} {path} -> {response.status}\n{json.dumps(response.body, indent=2)}")
             return response
 
@@ -46,19 +50,35 @@ def main() -> None:
 
         print(f"\nPage head before configuration: {pm.hook.skypanel_page_head(page=PageContext())}")
         store = current().store
-        store.save({"hubspot_enabled": True, "hubspot_portal_id": str(FAKE_PORTAL_ID),
-                    "hubspot_api_key": FAKE_TOKEN, "hubspot_chat_enabled": True,
-                    "hubspot_ticket_enabled": True})
+        store.save(
+            {
+                "hubspot_enabled": True,
+                "hubspot_portal_id": str(FAKE_PORTAL_ID),
+                "hubspot_api_key": FAKE_TOKEN,
+                "hubspot_chat_enabled": True,
+                "hubspot_ticket_enabled": True,
+            }
+        )
         print(f"\nSaved settings; token stored as {store.token_status()}")
-        call("POST", "/test-connection")
+        call("POST", "/test-connection", AdminRequest())
         print("\nPage head now:")
         for html in pm.hook.skypanel_page_head(page=PageContext(csp_nonce="demo-nonce")):
             print(f"  {html}")
-        call("POST", "/contacts", body={"email": "ada@example.com", "firstname": "Ada",
-                                        "lastname": "Lovelace", "company": "Analytical Engines"})
-        call("POST", "/contacts", body={"email": "not-an-email"})
-        call("GET", "/contacts", query={"limit": "10"})
-        call("GET", "/config")
+        call(
+            "POST",
+            "/contacts",
+            AdminRequest(
+                body={
+                    "email": "ada@example.com",
+                    "firstname": "Ada",
+                    "lastname": "Lovelace",
+                    "company": "Analytical Engines",
+                }
+            ),
+        )
+        call("POST", "/contacts", AdminRequest(body={"email": "not-an-email"}))
+        call("GET", "/contacts", AdminRequest(query={"limit": "10"}))
+        call("GET", "/config", AdminRequest())
         pm.hook.skypanel_shutdown()
         engine.dispose()
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """The host side of the ``skypanel`` plugin system: what a panel fires, and when.
 
 A panel host adopts this contract by building a plugin manager from
@@ -70,5 +71,7 @@ def skypanel_on_ticket_created(ticket: Ticket, user: User, session: Any | None) 
 
 
 @hookspec
-def skypanel_on_ticket_updated(ticket: Ticket, changed: frozenset[str], session: Any | None) -> None:
+def skypanel_on_ticket_updated(
+    ticket: Ticket, changed: frozenset[str], session: Any | None
+) -> None:
     """Called after the panel changes a ticket's status, priority or text."""

@@ -31,8 +31,14 @@ DEFAULT_PRIORITIES = ("LOW", "MEDIUM", "HIGH")
 DEFAULT_CATEGORIES = ("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")
 
 CONTACT_PROPERTIES = ("email", "firstname", "lastname", "company", "phone")
-TICKET_PROPERTIES = ("subject", "content", "hs_pipeline", "hs_pipeline_stage",
-                     "hs_ticket_priority", "hs_ticket_category")
+TICKET_PROPERTIES = (
+    "subject",
+    "content",
+    "hs_pipeline",
+    "hs_pipeline_stage",
+    "hs_ticket_priority",
+    "hs_ticket_category",
+)
 
 SCOPE_CONTACTS_READ = "crm.objects.contacts.read"
 SCOPE_CONTACTS_WRITE = "crm.objects.contacts.write"

@@ -38,5 +38,9 @@ def chat_loader(settings: HubSpotSettings, nonce: str | None = None) -> str:
     """HubSpot's chat loader ``<script>`` for this portal, or "" when chat is off or unusable."""
     if not settings.chat_active:
         return ""
-    return render("chat_loader.html", script_host=api.chat_script_host(settings.region),
-                  portal_id=settings.portal_id, nonce=nonce)
+    return render(
+        "chat_loader.html",
+        script_host=api.chat_script_host(settings.region),
+        portal_id=settings.portal_id,
+        nonce=nonce,
+    )

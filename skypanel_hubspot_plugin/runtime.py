@@ -27,16 +27,24 @@ BASE_URL_ENV = "SKYPANEL_HUBSPOT_BASE_URL"
 
 class PluginNotStarted(RuntimeError):
     def __init__(self) -> None:
-        super().__init__("The HubSpot plugin has not been started: the host must fire "
-                         "skypanel_startup(host=HostContext(engine=...)) first.")
+        super().__init__(
+            "The HubSpot plugin has not been started: the host must fire "
+            "skypanel_startup(host=HostContext(engine=...)) first."
+        )
 
 
 class Runtime:
     """Everything the plugin holds while the host runs."""
 
-    def __init__(self, engine: Engine, box: SecretBox, *, base_url: str | None = None,
-                 poll_interval: float = 2.0) -> None:
-        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL)
+    def __init__(
+        self,
+        engine: Engine,
+        box: SecretBox,
+        *,
+        base_url: str | None = None,
+        poll_interval: float = 2.0,
+    ) -> None:
+        self.base_url = base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL
         self.store = SettingsStore(engine, box, poll_interval=poll_interval)
         self._service_lock = threading.Lock()
         self._service: HubSpotService | None = None
@@ -44,8 +52,12 @@ class Runtime:
 
     @classmethod
     def from_host(cls, host: HostContext) -> Runtime:
-        return cls(host.engine, SecretBox.from_config(host.secret_keys),
-                   base_url=host.hubspot_base_url, poll_interval=host.settings_poll_interval)
+        return cls(
+            host.engine,
+            SecretBox.from_config(host.secret_keys),
+            base_url=host.hubspot_base_url,
+            poll_interval=host.settings_poll_interval,
+        )
 
     def __repr__(self) -> str:
         return f"Runtime(base_url={self.base_url!r}, store={self.store!r})"
@@ -66,8 +78,9 @@ class Runtime:
         if require_enabled and not settings.enabled:
             raise NotEnabled()
         if settings.token is None:
-            raise NotConfigured(settings.problems.get("hubspot_api_key")
-                                or "No HubSpot access token is set")
+            raise NotConfigured(
+                settings.problems.get("hubspot_api_key") or "No HubSpot access token is set"
+            )
         with self._service_lock:
             if self._service is None or self._service_token != settings.token:
                 self._service = HubSpotService(settings.token, base_url=self.base_url)

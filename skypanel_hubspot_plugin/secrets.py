@@ -91,14 +91,14 @@ class SecretBox:
         """Which key encrypted ``stored``, or None for a plaintext value."""
         if not stored.startswith(PREFIX):
             return None
-        return stored[len(PREFIX):].partition(":")[0]
+        return stored[len(PREFIX) :].partition(":")[0]
 
     def decrypt(self, stored: str) -> str:
         if not self.is_encrypted(stored):
             return stored
         if self._multi is None:
             raise MissingEncryptionKey()
-        token = stored[len(PREFIX):].partition(":")[2]
+        token = stored[len(PREFIX) :].partition(":")[2]
         try:
             return self._multi.decrypt(token.encode()).decode()
         except InvalidToken:

@@ -90,8 +90,7 @@ class HubSpotService:
         self._token = token
         self.base_url = (base_url or api.DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
-        self._client = hubspot.Client(access_token=token.reveal(), host=self.base_url,
-                                      retry=False)
+        self._client = hubspot.Client(access_token=token.reveal(), host=self.base_url, retry=False)
 
     def __repr__(self) -> str:
         return f"HubSpotService(base_url={self.base_url!r})"
@@ -136,22 +135,28 @@ class HubSpotService:
     # -- contacts --------------------------------------------------------------------------
 
     def create_contact(self, properties: Mapping[str, str]) -> CrmObject:
-        created = self._call(self._contacts_basic.create,
-                             ContactCreate(properties=dict(properties), associations=[]))
+        created = self._call(
+            self._contacts_basic.create, ContactCreate(properties=dict(properties), associations=[])
+        )
         return _crm_object(created)
 
     def get_contact_by_email(self, email: str) -> CrmObject | None:
         """A consistent read by the unique email property (search is only eventually consistent)."""
         try:
-            found = self._call(self._contacts_basic.get_by_id, email, id_property="email",
-                               properties=list(api.CONTACT_PROPERTIES))
+            found = self._call(
+                self._contacts_basic.get_by_id,
+                email,
+                id_property="email",
+                properties=list(api.CONTACT_PROPERTIES),
+            )
         except NotFound:
             return None
         return _crm_object(found)
 
     def update_contact(self, contact_id: str, properties: Mapping[str, str]) -> CrmObject:
-        updated = self._call(self._contacts_basic.update, contact_id,
-                             ContactInput(properties=dict(properties)))
+        updated = self._call(
+            self._contacts_basic.update, contact_id, ContactInput(properties=dict(properties))
+        )
         return _crm_object(updated)
 
     def archive_contact(self, contact_id: str) -> None:
@@ -174,12 +179,15 @@ class HubSpotService:
         errors: list[BatchError] = []
         for chunk in _chunks(contacts, api.BATCH_LIMIT):
             inputs = [
-                SimplePublicObjectBatchInputUpsert(id=c["email"], id_property="email",
-                                                   properties=dict(c))
+                SimplePublicObjectBatchInputUpsert(
+                    id=c["email"], id_property="email", properties=dict(c)
+                )
                 for c in chunk
             ]
-            answer = self._call(self._contacts_batch.upsert,
-                                BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs))
+            answer = self._call(
+                self._contacts_batch.upsert,
+                BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs),
+            )
             results.extend(_crm_object(r) for r in answer.results or [])
             errors.extend(_batch_error(e) for e in getattr(answer, "errors", None) or [])
         return BatchResult(results=results, errors=errors)
@@ -193,22 +201,33 @@ class HubSpotService:
         contact_id: str | None = None,
     ) -> CrmObject:
         """Creates a ticket in the default pipeline unless told otherwise, tied to its contact."""
-        props = {"hs_pipeline": api.DEFAULT_PIPELINE,
-                 "hs_pipeline_stage": api.DEFAULT_PIPELINE_STAGE, **properties}
+        props = {
+            "hs_pipeline": api.DEFAULT_PIPELINE,
+            "hs_pipeline_stage": api.DEFAULT_PIPELINE_STAGE,
+            **properties,
+        }
         associations = []
         if contact_id:
-            associations.append(PublicAssociationsForObject(
-                to=PublicObjectId(id=contact_id),
-                types=[TicketAssociationSpec(association_category="HUBSPOT_DEFINED",
-                                             association_type_id=api.TICKET_TO_CONTACT)],
-            ))
-        created = self._call(self._tickets_basic.create,
-                             TicketCreate(properties=props, associations=associations))
+            associations.append(
+                PublicAssociationsForObject(
+                    to=PublicObjectId(id=contact_id),
+                    types=[
+                        TicketAssociationSpec(
+                            association_category="HUBSPOT_DEFINED",
+                            association_type_id=api.TICKET_TO_CONTACT,
+                        )
+                    ],
+                )
+            )
+        created = self._call(
+            self._tickets_basic.create, TicketCreate(properties=props, associations=associations)
+        )
         return _crm_object(created)
 
     def update_ticket(self, ticket_id: str, properties: Mapping[str, str]) -> CrmObject:
-        updated = self._call(self._tickets_basic.update, ticket_id,
-                             TicketInput(properties=dict(properties)))
+        updated = self._call(
+            self._tickets_basic.update, ticket_id, TicketInput(properties=dict(properties))
+        )
         return _crm_object(updated)
 
     def get_ticket(self, ticket_id: str) -> CrmObject | None:
@@ -220,10 +239,13 @@ class HubSpotService:
     def list_tickets(self, *, limit: int = 50, after: str | None = None) -> Page:
         return self._page(self._tickets_basic, api.TICKET_PROPERTIES, limit, after)
 
-    def _page(self, basic_api: Any, properties: Sequence[str], limit: int,
-              after: str | None) -> Page:
-        kwargs: dict[str, Any] = {"limit": max(1, min(limit, api.BATCH_LIMIT)),
-                                  "properties": list(properties)}
+    def _page(
+        self, basic_api: Any, properties: Sequence[str], limit: int, after: str | None
+    ) -> Page:
+        kwargs: dict[str, Any] = {
+            "limit": max(1, min(limit, api.BATCH_LIMIT)),
+            "properties": list(properties),
+        }
         if after:
             kwargs["after"] = after
         page = self._call(basic_api.get_page, **kwargs)
@@ -231,10 +253,12 @@ class HubSpotService:
         return Page(results=[_crm_object(c) for c in page.results], after=nxt)
 
     def associate_ticket_with_contact(self, ticket_id: str, contact_id: str) -> None:
-        spec = AssociationSpec(association_category="HUBSPOT_DEFINED",
-                               association_type_id=api.TICKET_TO_CONTACT)
-        self._call(self._associations.create, api.TICKETS, ticket_id, api.CONTACTS,
-                   contact_id, [spec])
+        spec = AssociationSpec(
+            association_category="HUBSPOT_DEFINED", association_type_id=api.TICKET_TO_CONTACT
+        )
+        self._call(
+            self._associations.create, api.TICKETS, ticket_id, api.CONTACTS, contact_id, [spec]
+        )
 
     def property_options(self, object_type: str, name: str) -> list[tuple[str, str]]:
         """The (value, label) options of an enumeration property, as this portal has them."""
@@ -255,8 +279,9 @@ class HubSpotService:
 
     def private_app_scopes(self) -> list[str]:
         """The scopes granted to a private-app token (HubSpot's token-info endpoint)."""
-        data = self._raw("POST", api.PRIVATE_APP_TOKEN_INFO_PATH,
-                         body={"tokenKey": self._token.reveal()})
+        data = self._raw(
+            "POST", api.PRIVATE_APP_TOKEN_INFO_PATH, body={"tokenKey": self._token.reveal()}
+        )
         return [s for s in data.get("scopes") or [] if isinstance(s, str)]
 
     def _raw(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -267,27 +292,36 @@ class HubSpotService:
         """
         api_client = self._properties.api_client
         data = self._call(
-            api_client.call_api, path, method, body=body,
+            api_client.call_api,
+            path,
+            method,
+            body=body,
             header_params={"Accept": "application/json", "Content-Type": "application/json"},
-            auth_settings=["oauth2"], response_types_map={200: "object"},
+            auth_settings=["oauth2"],
+            response_types_map={200: "object"},
             _return_http_data_only=True,
         )
         return data if isinstance(data, dict) else {}
 
 
 def _crm_object(obj: Any) -> CrmObject:
-    return CrmObject(id=str(obj.id), properties=dict(obj.properties or {}),
-                     new=getattr(obj, "new", None))
+    return CrmObject(
+        id=str(obj.id), properties=dict(obj.properties or {}), new=getattr(obj, "new", None)
+    )
 
 
 def _batch_error(err: Any) -> BatchError:
     context = getattr(err, "context", None) or {}
-    ids = tuple(str(i) for i in context.get("ids", []) if i is not None) if isinstance(
-        context, dict) else ()
-    return BatchError(message=str(getattr(err, "message", "")),
-                      category=getattr(err, "category", None), ids=ids)
+    ids = (
+        tuple(str(i) for i in context.get("ids", []) if i is not None)
+        if isinstance(context, dict)
+        else ()
+    )
+    return BatchError(
+        message=str(getattr(err, "message", "")), category=getattr(err, "category", None), ids=ids
+    )
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -155,8 +155,7 @@ def settings_from_rows(
             values[ATTRIBUTES[key]] = parse(raw)
         except ValueError as exc:
             problems[key] = f"stored value {exc}"
-    return HubSpotSettings(token=token, token_source=token_source, problems=problems,
-                           **values)  # type: ignore[arg-type]
+    return HubSpotSettings(token=token, token_source=token_source, problems=problems, **values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -20,28 +20,67 @@ CONTACT_FORM_ID = "hubspot_contact_form_id"
 #: Internal row: a new random value on every save, so other processes know to reload.
 REVISION = "hubspot_settings_revision"
 
-REGIONS = (("na1", "North America (na1)"), ("na2", "North America (na2)"),
-           ("eu1", "Europe (eu1)"), ("ap1", "Asia Pacific (ap1)"))
+REGIONS = (
+    ("na1", "North America (na1)"),
+    ("na2", "North America (na2)"),
+    ("eu1", "Europe (eu1)"),
+    ("ap1", "Asia Pacific (ap1)"),
+)
 
 FIELDS: tuple[SettingField, ...] = (
-    SettingField(ENABLED, "Enable HubSpot integration", "bool", default=False,
-                 help="Master switch: nothing is sent to HubSpot while this is off."),
-    SettingField(PORTAL_ID, "HubSpot portal ID", "text", required_when=ENABLED,
-                 help="Digits only; the number in https://app.hubspot.com/…/{portal id}/."),
-    SettingField(API_KEY, "HubSpot access token", "secret", required_when=ENABLED,
-                 help="A private-app access token (pat-…) or a Service Key. Stored "
-                      "encrypted; never shown again after saving."),
-    SettingField(REGION, "HubSpot data hosting region", "select", default="na1",
-                 options=REGIONS,
-                 help="Where the portal's data lives; picks the chat script host."),
-    SettingField(CHAT_ENABLED, "Enable HubSpot live chat", "bool", default=False,
-                 help="Adds HubSpot's chat loader to the head of every page."),
-    SettingField(TICKET_ENABLED, "Enable HubSpot ticket support", "bool", default=False,
-                 help="Sends panel support tickets to HubSpot."),
-    SettingField(TICKET_FORM_ID, "HubSpot ticket form ID", "text",
-                 help="Optional. The form's GUID, e.g. 1b2c3d4e-5f60-4718-9a0b-c1d2e3f4a5b6."),
-    SettingField(CONTACT_FORM_ID, "HubSpot contact form ID", "text",
-                 help="Optional. The form's GUID."),
+    SettingField(
+        ENABLED,
+        "Enable HubSpot integration",
+        "bool",
+        default=False,
+        help="Master switch: nothing is sent to HubSpot while this is off.",
+    ),
+    SettingField(
+        PORTAL_ID,
+        "HubSpot portal ID",
+        "text",
+        required_when=ENABLED,
+        help="Digits only; the number in https://app.hubspot.com/…/{portal id}/.",
+    ),
+    SettingField(
+        API_KEY,
+        "HubSpot access token",
+        "secret",
+        required_when=ENABLED,
+        help="A private-app access token (pat-…) or a Service Key. Stored "
+        "encrypted; never shown again after saving.",
+    ),
+    SettingField(
+        REGION,
+        "HubSpot data hosting region",
+        "select",
+        default="na1",
+        options=REGIONS,
+        help="Where the portal's data lives; picks the chat script host.",
+    ),
+    SettingField(
+        CHAT_ENABLED,
+        "Enable HubSpot live chat",
+        "bool",
+        default=False,
+        help="Adds HubSpot's chat loader to the head of every page.",
+    ),
+    SettingField(
+        TICKET_ENABLED,
+        "Enable HubSpot ticket support",
+        "bool",
+        default=False,
+        help="Sends panel support tickets to HubSpot.",
+    ),
+    SettingField(
+        TICKET_FORM_ID,
+        "HubSpot ticket form ID",
+        "text",
+        help="Optional. The form's GUID, e.g. 1b2c3d4e-5f60-4718-9a0b-c1d2e3f4a5b6.",
+    ),
+    SettingField(
+        CONTACT_FORM_ID, "HubSpot contact form ID", "text", help="Optional. The form's GUID."
+    ),
 )
 
 #: The seed's descriptions for the ``settings.description`` column.

@@ -71,8 +71,11 @@ class SettingsStore:
             if row is None or not row.value or self.box.is_encrypted(row.value):
                 return
             if self.box.primary_key_id is None:
-                log.warning("The stored HubSpot access token is in plain text and no encryption "
-                            "key is configured to encrypt it. %s", HOW_TO_SET_A_KEY)
+                log.warning(
+                    "The stored HubSpot access token is in plain text and no encryption "
+                    "key is configured to encrypt it. %s",
+                    HOW_TO_SET_A_KEY,
+                )
                 return
             row.value = self.box.encrypt(row.value)
             session.add(row)
@@ -99,8 +102,10 @@ class SettingsStore:
         settings = self._settings_from(rows)
         if settings.problems:
             # Once per load, and a load happens once per change: one error, not one per page.
-            log.error("HubSpot settings ignored: %s",
-                      "; ".join(f"{k} {v}" for k, v in settings.problems.items()))
+            log.error(
+                "HubSpot settings ignored: %s",
+                "; ".join(f"{k} {v}" for k, v in settings.problems.items()),
+            )
         with self._lock:
             self._cached = settings
             self._revision = rows.get(keys.REVISION)
@@ -167,7 +172,9 @@ class SettingsStore:
     def clear_token(self) -> HubSpotSettings:
         """Forgets the stored token; refused while the integration is enabled."""
         if self.reload().enabled:
-            raise InvalidSettings({keys.API_KEY: "Disable HubSpot before removing its access token"})
+            raise InvalidSettings(
+                {keys.API_KEY: "Disable HubSpot before removing its access token"}
+            )
         with Session(self.engine) as session:
             self._put(session, keys.API_KEY, "")
             self._bump_revision(session)
@@ -208,8 +215,9 @@ class SettingsStore:
         if self._watcher is not None:
             return
         self._stop.clear()
-        self._watcher = threading.Thread(target=self._watch, name="hubspot-settings-watch",
-                                         daemon=True)
+        self._watcher = threading.Thread(
+            target=self._watch, name="hubspot-settings-watch", daemon=True
+        )
         self._watcher.start()
 
     def stop_watching(self) -> None:
@@ -229,4 +237,3 @@ class SettingsStore:
                 continue
             if revision != self._revision:
                 self.reload()
-

@@ -66,8 +66,9 @@ def install_defaults(engine: Engine) -> list[str]:
             )
             missing = [k for k in keys.DEFAULTS if k not in present]
             for key in missing:
-                session.add(Setting(key=key, value=keys.DEFAULTS[key],
-                                    description=keys.DESCRIPTIONS[key]))
+                session.add(
+                    Setting(key=key, value=keys.DEFAULTS[key], description=keys.DESCRIPTIONS[key])
+                )
             try:
                 session.commit()
             except IntegrityError:

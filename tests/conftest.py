@@ -14,8 +14,9 @@ from sqlalchemy import Engine, create_engine
 
 from skypanel_hubspot_plugin import HostContext, plugin_manager, runtime
 
-POSTGRES_URL = os.environ.get("SKYPANEL_TEST_POSTGRES_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "SKYPANEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -78,9 +79,14 @@ def pm():  # type: ignore[no-untyped-def]
 
 
 def start_plugin(pm, engine: Engine, secret_key: str, base_url: str):  # type: ignore[no-untyped-def]
-    pm.hook.skypanel_startup(host=HostContext(engine=engine, secret_keys=[secret_key],
-                                              hubspot_base_url=base_url,
-                                              settings_poll_interval=0.1))
+    pm.hook.skypanel_startup(
+        host=HostContext(
+            engine=engine,
+            secret_keys=[secret_key],
+            hubspot_base_url=base_url,
+            settings_poll_interval=0.1,
+        )
+    )
     return runtime.current()
 
 

@@ -19,7 +19,8 @@ PREFIX = "/api/admin/settings/hubspot"
 def routes(pm, started):  # type: ignore[no-untyped-def]
     table: dict[tuple[str, str], object] = {}
     pm.hook.skypanel_register_admin_routes(
-        register=lambda method, path, handler: table.__setitem__((method, path), handler))
+        register=lambda method, path, handler: table.__setitem__((method, path), handler)
+    )
     return table
 
 
@@ -28,13 +29,23 @@ def call(routes, method: str, path: str, **request: object) -> AdminResponse:  #
 
 
 def configure(rt: Runtime, **extra: object) -> None:
-    rt.store.save({"hubspot_enabled": True, "hubspot_portal_id": str(FAKE_PORTAL_ID),
-                   "hubspot_api_key": FAKE_TOKEN, **extra})
+    rt.store.save(
+        {
+            "hubspot_enabled": True,
+            "hubspot_portal_id": str(FAKE_PORTAL_ID),
+            "hubspot_api_key": FAKE_TOKEN,
+            **extra,
+        }
+    )
 
 
 def test_the_seeds_four_routes_are_registered(routes) -> None:  # type: ignore[no-untyped-def]
-    assert set(routes) == {("GET", f"{PREFIX}/config"), ("POST", f"{PREFIX}/test-connection"),
-                           ("GET", f"{PREFIX}/contacts"), ("POST", f"{PREFIX}/contacts")}
+    assert set(routes) == {
+        ("GET", f"{PREFIX}/config"),
+        ("POST", f"{PREFIX}/test-connection"),
+        ("GET", f"{PREFIX}/contacts"),
+        ("POST", f"{PREFIX}/contacts"),
+    }
 
 
 def test_config_has_the_seeds_shape_and_never_the_token(routes, started) -> None:  # type: ignore[no-untyped-def]
@@ -42,9 +53,16 @@ def test_config_has_the_seeds_shape_and_never_the_token(routes, started) -> None
     response = call(routes, "GET", "/config")
     assert response.status == 200
     assert response.body == {
-        "enabled": True, "chatEnabled": True, "portalId": str(FAKE_PORTAL_ID),
-        "ticketEnabled": False, "ticketFormId": "", "contactFormId": "", "region": "na1",
-        "apiKeySet": True, "apiKeyLast4": FAKE_TOKEN[-4:], "apiKeySource": "database",
+        "enabled": True,
+        "chatEnabled": True,
+        "portalId": str(FAKE_PORTAL_ID),
+        "ticketEnabled": False,
+        "ticketFormId": "",
+        "contactFormId": "",
+        "region": "na1",
+        "apiKeySet": True,
+        "apiKeyLast4": FAKE_TOKEN[-4:],
+        "apiKeySource": "database",
     }
     assert FAKE_TOKEN not in repr(response.body)
 
@@ -57,31 +75,48 @@ def test_test_connection_succeeds_with_the_portal_it_belongs_to(routes, started)
     assert body["portalId"] == str(FAKE_PORTAL_ID)
 
 
-@pytest.mark.parametrize(("setup", "words"), [
-    ("no-token", "No HubSpot access token is set"),
-    ("unknown-token", "Invalid API key"),
-    ("expired-token", "expired"),
-    ("other-portal", "belongs to portal 999"),
-    ("read-only", "lacks scope crm.objects.contacts.write"),
-    ("no-tickets-scope", "lacks scope tickets"),
-    ("rate-limited", "Rate limit exceeded"),
-    ("down", "HubSpot answered with an error (HTTP 502)"),
-])
-def test_test_connection_says_what_to_fix(routes, started, fake: FakeHubSpot, setup: str,  # type: ignore[no-untyped-def]
-                                          words: str) -> None:
-    tokens = {"unknown-token": "pat-na1-00000000-0000-4000-8000-000000000000",
-              "expired-token": "pat-na1-00000000-0000-4000-8000-00000000dead",
-              "other-portal": "pat-na1-00000000-0000-4000-8000-0000000other",
-              "read-only": "pat-na1-00000000-0000-4000-8000-000000000r0",
-              "no-tickets-scope": "pat-na1-00000000-0000-4000-8000-0000000000c"}
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        ("no-token", "No HubSpot access token is set"),
+        ("unknown-token", "Invalid API key"),
+        ("expired-token", "expired"),
+        ("other-portal", "belongs to portal 999"),
+        ("read-only", "lacks scope crm.objects.contacts.write"),
+        ("no-tickets-scope", "lacks scope tickets"),
+        ("rate-limited", "Rate limit exceeded"),
+        ("down", "HubSpot answered with an error (HTTP 502)"),
+    ],
+)
+def test_test_connection_says_what_to_fix(
+    routes,
+    started,
+    fake: FakeHubSpot,
+    setup: str,  # type: ignore[no-untyped-def]
+    words: str,
+) -> None:
+    tokens = {
+        "unknown-token": "pat-na1-00000000-0000-4000-8000-000000000000",
+        "expired-token": "pat-na1-00000000-0000-4000-8000-00000000dead",
+        "other-portal": "pat-na1-00000000-0000-4000-8000-0000000other",
+        "read-only": "pat-na1-00000000-0000-4000-8000-000000000r0",
+        "no-tickets-scope": "pat-na1-00000000-0000-4000-8000-0000000000c",
+    }
     fake.add_token(tokens["expired-token"], expired=True)
     fake.add_token(tokens["other-portal"], portal_id=999)
     fake.add_token(tokens["read-only"], ["crm.objects.contacts.read", "oauth", "tickets"])
-    fake.add_token(tokens["no-tickets-scope"],
-                   ["crm.objects.contacts.read", "crm.objects.contacts.write", "oauth"])
+    fake.add_token(
+        tokens["no-tickets-scope"],
+        ["crm.objects.contacts.read", "crm.objects.contacts.write", "oauth"],
+    )
     if setup != "no-token":
-        started.store.save({"hubspot_portal_id": str(FAKE_PORTAL_ID), "hubspot_ticket_enabled": True,
-                            "hubspot_api_key": tokens.get(setup, FAKE_TOKEN)})
+        started.store.save(
+            {
+                "hubspot_portal_id": str(FAKE_PORTAL_ID),
+                "hubspot_ticket_enabled": True,
+                "hubspot_api_key": tokens.get(setup, FAKE_TOKEN),
+            }
+        )
     if setup == "rate-limited":
         fake.fail_next(429, headers={"Retry-After": "7"})
     if setup == "down":
@@ -95,7 +130,8 @@ def test_test_connection_reports_an_unreachable_hubspot(pm, started_offline) -> 
     configure(started_offline)
     table: dict[tuple[str, str], object] = {}
     pm.hook.skypanel_register_admin_routes(
-        register=lambda method, path, handler: table.__setitem__((method, path), handler))
+        register=lambda method, path, handler: table.__setitem__((method, path), handler)
+    )
     body = call(table, "POST", "/test-connection").body
     assert body["success"] is False and "could not be reached" in body["message"]
 
@@ -103,8 +139,12 @@ def test_test_connection_reports_an_unreachable_hubspot(pm, started_offline) -> 
 def test_contacts_are_created_and_listed_with_hubspots_cursor(routes, started) -> None:  # type: ignore[no-untyped-def]
     configure(started)
     for i in range(3):
-        response = call(routes, "POST", "/contacts", body={"email": f"user{i}@example.com",
-                                                           "firstname": f"User{i}"})
+        response = call(
+            routes,
+            "POST",
+            "/contacts",
+            body={"email": f"user{i}@example.com", "firstname": f"User{i}"},
+        )
         assert response.status == 201 and response.body["success"] is True
         assert response.body["contact"]["properties"]["email"] == f"user{i}@example.com"
     first = call(routes, "GET", "/contacts", query={"limit": "2"}).body
@@ -119,8 +159,11 @@ def test_contacts_are_created_and_listed_with_hubspots_cursor(routes, started) -
 def test_contacts_routes_refuse_while_hubspot_is_disabled(routes, fake: FakeHubSpot) -> None:  # type: ignore[no-untyped-def]
     response = call(routes, "GET", "/contacts")
     assert response.status == 409
-    assert response.body == {"success": False, "message": "HubSpot integration is not enabled",
-                             "details": None}
+    assert response.body == {
+        "success": False,
+        "message": "HubSpot integration is not enabled",
+        "details": None,
+    }
     assert fake.requests == []
 
 
@@ -138,19 +181,31 @@ def test_a_bad_limit_is_a_422_naming_it(routes, started, limit: str) -> None:  #
     assert response.status == 422 and "limit" in response.body["details"]
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-                           lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=3),
-                           max_leaves=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(json_values, st.dictionaries(
-    st.sampled_from(["email", "firstname", "lastname", "company", "phone", "extra"]),
-    json_values, max_size=5)))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        json_values,
+        st.dictionaries(
+            st.sampled_from(["email", "firstname", "lastname", "company", "phone", "extra"]),
+            json_values,
+            max_size=5,
+        ),
+    )
+)
 def test_a_bad_contact_body_is_a_422_and_sends_nothing(  # type: ignore[no-untyped-def]
-        routes, started, fake: FakeHubSpot, body: object) -> None:
+    routes, started, fake: FakeHubSpot, body: object
+) -> None:
     configure(started)
     sent = len(fake.requests)
     response = call(routes, "POST", "/contacts", body=body)
@@ -163,13 +218,20 @@ def test_a_bad_contact_body_is_a_422_and_sends_nothing(  # type: ignore[no-untyp
         assert len(fake.requests) == sent
 
 
-def test_the_token_reaches_no_response_and_no_log(routes, started, fake: FakeHubSpot,  # type: ignore[no-untyped-def]
-                                                  plugin_log: pytest.LogCaptureFixture) -> None:
+def test_the_token_reaches_no_response_and_no_log(
+    routes,
+    started,
+    fake: FakeHubSpot,  # type: ignore[no-untyped-def]
+    plugin_log: pytest.LogCaptureFixture,
+) -> None:
     plugin_log.set_level(logging.DEBUG)
     configure(started, hubspot_chat_enabled=True)
-    bodies = [call(routes, "GET", "/config").body, call(routes, "POST", "/test-connection").body,
-              call(routes, "POST", "/contacts", body={"email": "a@example.com"}).body,
-              call(routes, "GET", "/contacts").body]
+    bodies = [
+        call(routes, "GET", "/config").body,
+        call(routes, "POST", "/test-connection").body,
+        call(routes, "POST", "/contacts", body={"email": "a@example.com"}).body,
+        call(routes, "GET", "/contacts").body,
+    ]
     fake.fail_next(401)
     bodies.append(call(routes, "GET", "/contacts").body)
     assert all(FAKE_TOKEN not in repr(b) for b in bodies)

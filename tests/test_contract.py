@@ -19,10 +19,19 @@ def test_the_entry_point_registers_the_plugin_and_every_hook_has_a_spec() -> Non
     plugin = pm.get_plugin("hubspot")
     assert plugin is not None
     pm.check_pending()
-    implemented = {impl.function.__name__ for caller in pm.get_hookcallers(plugin) or []
-                   for impl in caller.get_hookimpls() if impl.plugin is plugin}
-    assert {"skypanel_settings_schema", "skypanel_page_head", "skypanel_register_admin_routes",
-            "skypanel_startup", "skypanel_shutdown"} <= implemented
+    implemented = {
+        impl.function.__name__
+        for caller in pm.get_hookcallers(plugin) or []
+        for impl in caller.get_hookimpls()
+        if impl.plugin is plugin
+    }
+    assert {
+        "skypanel_settings_schema",
+        "skypanel_page_head",
+        "skypanel_register_admin_routes",
+        "skypanel_startup",
+        "skypanel_shutdown",
+    } <= implemented
 
 
 def test_a_misspelt_hook_fails_check_pending() -> None:
@@ -46,9 +55,13 @@ def test_hosts_can_block_the_plugin_by_name(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_the_specs_document_when_the_host_calls_them() -> None:
     names = [n for n in dir(hookspecs) if n.startswith("skypanel_")]
-    assert {"skypanel_on_user_created", "skypanel_on_ticket_created",
-            "skypanel_on_user_updated", "skypanel_on_user_deleted",
-            "skypanel_on_ticket_updated"} <= set(names)
+    assert {
+        "skypanel_on_user_created",
+        "skypanel_on_ticket_created",
+        "skypanel_on_user_updated",
+        "skypanel_on_user_deleted",
+        "skypanel_on_ticket_updated",
+    } <= set(names)
     for name in names:
         assert getattr(hookspecs, name).__doc__, name
 
@@ -69,8 +82,7 @@ def test_loading_the_entry_point_touches_no_database_and_no_network() -> None:
         assert pm.get_plugin("hubspot") is not None
         print("ok")
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
 
@@ -78,9 +90,16 @@ def test_loading_the_entry_point_touches_no_database_and_no_network() -> None:
 def test_the_schema_lets_a_host_render_the_form_without_knowing_hubspot() -> None:
     (fields,) = plugin_manager().hook.skypanel_settings_schema()
     by_key = {f.key: f for f in fields}
-    assert list(by_key) == ["hubspot_enabled", "hubspot_portal_id", "hubspot_api_key",
-                            "hubspot_region", "hubspot_chat_enabled", "hubspot_ticket_enabled",
-                            "hubspot_ticket_form_id", "hubspot_contact_form_id"]
+    assert list(by_key) == [
+        "hubspot_enabled",
+        "hubspot_portal_id",
+        "hubspot_api_key",
+        "hubspot_region",
+        "hubspot_chat_enabled",
+        "hubspot_ticket_enabled",
+        "hubspot_ticket_form_id",
+        "hubspot_contact_form_id",
+    ]
     assert by_key["hubspot_api_key"].type == "secret"
     assert by_key["hubspot_enabled"].type == "bool" and by_key["hubspot_enabled"].default is False
     assert by_key["hubspot_region"].type == "select"

@@ -28,9 +28,15 @@ def head(pm, nonce: str | None = None) -> list[str]:  # type: ignore[no-untyped-
 
 
 def enable_chat(rt: runtime.Runtime, region: str = "na1") -> None:
-    rt.store.save({"hubspot_enabled": True, "hubspot_portal_id": "12345678",
-                   "hubspot_api_key": TOKEN, "hubspot_chat_enabled": True,
-                   "hubspot_region": region})
+    rt.store.save(
+        {
+            "hubspot_enabled": True,
+            "hubspot_portal_id": "12345678",
+            "hubspot_api_key": TOKEN,
+            "hubspot_chat_enabled": True,
+            "hubspot_region": region,
+        }
+    )
 
 
 def test_nothing_in_the_head_until_chat_is_enabled(pm, started_offline) -> None:  # type: ignore[no-untyped-def]
@@ -39,11 +45,20 @@ def test_nothing_in_the_head_until_chat_is_enabled(pm, started_offline) -> None:
     assert head(pm) == []  # the integration itself is still off
 
 
-@pytest.mark.parametrize(("region", "host"), [("na1", "js.hs-scripts.com"),
-                                              ("eu1", "js-eu1.hs-scripts.com"),
-                                              ("na2", "js-na2.hs-scripts.com")])
-def test_the_loader_comes_from_the_portals_region(pm, started_offline, region: str,  # type: ignore[no-untyped-def]
-                                                  host: str) -> None:
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("na1", "js.hs-scripts.com"),
+        ("eu1", "js-eu1.hs-scripts.com"),
+        ("na2", "js-na2.hs-scripts.com"),
+    ],
+)
+def test_the_loader_comes_from_the_portals_region(
+    pm,
+    started_offline,
+    region: str,  # type: ignore[no-untyped-def]
+    host: str,
+) -> None:
     enable_chat(started_offline, region)
     assert head(pm) == [
         '<script type="text/javascript" id="hs-script-loader" async defer '
@@ -78,7 +93,8 @@ def test_the_head_runs_no_sql_after_the_first_call(pm, started_offline, engine: 
 
 
 def test_a_broken_setting_gives_an_empty_head_and_one_error(  # type: ignore[no-untyped-def]
-        pm, started_offline, engine: Engine, plugin_log: pytest.LogCaptureFixture) -> None:
+    pm, started_offline, engine: Engine, plugin_log: pytest.LogCaptureFixture
+) -> None:
     enable_chat(started_offline)
     with Session(engine) as session:
         row = session.get(Setting, keys.PORTAL_ID)
@@ -99,17 +115,35 @@ def test_a_plugin_that_never_started_leaves_the_head_empty(pm) -> None:  # type:
 
 stored_values = st.one_of(
     # Any text a database can hold (PostgreSQL refuses NUL in text columns).
-    st.none(), st.text(st.characters(exclude_characters="\x00"), max_size=40),
-    st.sampled_from(["true", "false", "1", "TRUE", "12345678", "0123", "eu1", "na1", "x",
-                     "12345678<script>", "ap1", " 42 ", "99999999999999"]),
+    st.none(),
+    st.text(st.characters(exclude_characters="\x00"), max_size=40),
+    st.sampled_from(
+        [
+            "true",
+            "false",
+            "1",
+            "TRUE",
+            "12345678",
+            "0123",
+            "eu1",
+            "na1",
+            "x",
+            "12345678<script>",
+            "ap1",
+            " 42 ",
+            "99999999999999",
+        ]
+    ),
 )
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(stored=st.dictionaries(st.sampled_from([f.key for f in keys.FIELDS]), stored_values))
 def test_whatever_the_table_holds_the_head_is_empty_or_exactly_the_loader(  # type: ignore[no-untyped-def]
-        pm, started_offline, engine: Engine, stored: dict[str, str | None]) -> None:
+    pm, started_offline, engine: Engine, stored: dict[str, str | None]
+) -> None:
     with Session(engine) as session:
         for key, value in stored.items():
             row = session.get(Setting, key) or Setting(key=key)

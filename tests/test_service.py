@@ -41,7 +41,8 @@ def test_a_duplicate_email_reports_the_existing_contact(service: HubSpotService)
 
 
 def test_upserts_go_in_batches_of_100_and_update_by_email(
-        service: HubSpotService, fake: FakeHubSpot) -> None:
+    service: HubSpotService, fake: FakeHubSpot
+) -> None:
     service.create_contact({"email": "user7@example.com", "firstname": "Old"})
     contacts = [{"email": f"user{i}@example.com", "firstname": f"User {i}"} for i in range(250)]
     result = service.upsert_contacts(contacts)
@@ -52,22 +53,30 @@ def test_upserts_go_in_batches_of_100_and_update_by_email(
     assert fake.contact_by_email("user7@example.com")["properties"]["firstname"] == "User 7"
 
 
-def test_one_bad_record_does_not_hold_back_its_batch(service: HubSpotService,
-                                                     fake: FakeHubSpot) -> None:
-    result = service.upsert_contacts([{"email": "good@example.com"},
-                                      {"email": "bad@example.com", "no_such_property": "x"}])
+def test_one_bad_record_does_not_hold_back_its_batch(
+    service: HubSpotService, fake: FakeHubSpot
+) -> None:
+    result = service.upsert_contacts(
+        [{"email": "good@example.com"}, {"email": "bad@example.com", "no_such_property": "x"}]
+    )
     assert [c.properties["email"] for c in result.results] == ["good@example.com"]
     assert len(result.errors) == 1
     assert fake.contact_by_email("good@example.com") is not None
 
 
 def test_a_ticket_is_created_in_the_default_pipeline_and_tied_to_its_contact(
-        service: HubSpotService, fake: FakeHubSpot) -> None:
+    service: HubSpotService, fake: FakeHubSpot
+) -> None:
     contact = service.create_contact({"email": "ada@example.com"})
-    ticket = service.create_ticket({"subject": "Server down", "content": "Help",
-                                    "hs_ticket_priority": "HIGH",
-                                    "hs_ticket_category": "PRODUCT_ISSUE"},
-                                   contact_id=contact.id)
+    ticket = service.create_ticket(
+        {
+            "subject": "Server down",
+            "content": "Help",
+            "hs_ticket_priority": "HIGH",
+            "hs_ticket_category": "PRODUCT_ISSUE",
+        },
+        contact_id=contact.id,
+    )
     assert ticket.properties["hs_pipeline"] == "0"
     assert ticket.properties["hs_pipeline_stage"] == "1"
     assert fake.associations("tickets", ticket.id, "contacts") == [contact.id]
@@ -89,12 +98,14 @@ def test_the_seeds_lower_case_priority_is_refused_by_hubspot(service: HubSpotSer
     assert raised.value.status == 400
 
 
-def test_the_portals_real_ticket_options_can_be_read(service: HubSpotService,
-                                                     fake: FakeHubSpot) -> None:
+def test_the_portals_real_ticket_options_can_be_read(
+    service: HubSpotService, fake: FakeHubSpot
+) -> None:
     values = [v for v, _ in service.property_options("tickets", "hs_ticket_category")]
     assert values == ["PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY"]
-    fake.set_property_options("tickets", "hs_ticket_category",
-                              [{"label": "Hosting", "value": "HOSTING"}])
+    fake.set_property_options(
+        "tickets", "hs_ticket_category", [{"label": "Hosting", "value": "HOSTING"}]
+    )
     assert service.property_options("tickets", "hs_ticket_category") == [("HOSTING", "Hosting")]
 
 
@@ -105,8 +116,9 @@ def test_account_details_name_the_portal_and_its_region(fake: FakeHubSpot) -> No
 
 
 def test_hubspots_failures_become_our_errors(fake: FakeHubSpot) -> None:
-    bad = HubSpotService(Secret("pat-na1-00000000-0000-4000-8000-000000000000"),
-                         base_url=fake.base_url)
+    bad = HubSpotService(
+        Secret("pat-na1-00000000-0000-4000-8000-000000000000"), base_url=fake.base_url
+    )
     with pytest.raises(InvalidToken):
         bad.list_contacts(limit=1)
     fake.add_token("read-only-token", ["crm.objects.contacts.read"])

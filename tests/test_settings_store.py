@@ -35,9 +35,16 @@ def store(engine: Engine, secret_key: str) -> SettingsStore:
 
 def test_initial_setup_inserts_the_seed_defaults_once(engine: Engine, store: SettingsStore) -> None:
     stored = rows(engine)
-    for key in ("hubspot_enabled", "hubspot_portal_id", "hubspot_api_key", "hubspot_chat_enabled",
-                "hubspot_ticket_enabled", "hubspot_ticket_form_id", "hubspot_contact_form_id",
-                "hubspot_region"):
+    for key in (
+        "hubspot_enabled",
+        "hubspot_portal_id",
+        "hubspot_api_key",
+        "hubspot_chat_enabled",
+        "hubspot_ticket_enabled",
+        "hubspot_ticket_form_id",
+        "hubspot_contact_form_id",
+        "hubspot_region",
+    ):
         assert key in stored
     assert stored["hubspot_enabled"] == "false"
     store.save({"hubspot_portal_id": "12345678"})
@@ -69,7 +76,9 @@ def test_a_hosts_existing_settings_table_is_used(engine: Engine, secret_key: str
         assert session.get(HostSetting, "hubspot_enabled").value == "false"
 
 
-def test_a_settings_table_of_another_shape_is_refused_clearly(engine: Engine, secret_key: str) -> None:
+def test_a_settings_table_of_another_shape_is_refused_clearly(
+    engine: Engine, secret_key: str
+) -> None:
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE settings (name VARCHAR(50) PRIMARY KEY, data TEXT)"))
     with pytest.raises(SettingsTableMismatch, match="key, value and description"):
@@ -77,10 +86,16 @@ def test_a_settings_table_of_another_shape_is_refused_clearly(engine: Engine, se
 
 
 def test_saved_settings_come_back_typed(store: SettingsStore) -> None:
-    saved = store.save({"hubspot_enabled": True, "hubspot_portal_id": " 12345678 ",
-                        "hubspot_api_key": TOKEN, "hubspot_chat_enabled": "on",
-                        "hubspot_region": "EU1",
-                        "hubspot_ticket_form_id": "1B2C3D4E-5F60-4718-9A0B-C1D2E3F4A5B6"})
+    saved = store.save(
+        {
+            "hubspot_enabled": True,
+            "hubspot_portal_id": " 12345678 ",
+            "hubspot_api_key": TOKEN,
+            "hubspot_chat_enabled": "on",
+            "hubspot_region": "EU1",
+            "hubspot_ticket_form_id": "1B2C3D4E-5F60-4718-9A0B-C1D2E3F4A5B6",
+        }
+    )
     assert saved.enabled and saved.chat_enabled and not saved.ticket_enabled
     assert saved.portal_id == "12345678"
     assert saved.region == "eu1"
@@ -90,14 +105,19 @@ def test_saved_settings_come_back_typed(store: SettingsStore) -> None:
 
 
 def test_the_token_is_encrypted_at_rest_and_shown_only_as_last_four(
-        engine: Engine, store: SettingsStore, secret_key: str) -> None:
+    engine: Engine, store: SettingsStore, secret_key: str
+) -> None:
     store.save({"hubspot_api_key": TOKEN})
     raw = rows(engine)["hubspot_api_key"]
     assert raw is not None and TOKEN not in raw
     assert raw.startswith(f"fernet:{SecretBox([secret_key]).primary_key_id}:")
     status = store.token_status()
     assert (status.is_set, status.source, status.last4, status.encrypted) == (
-        True, "database", TOKEN[-4:], True)
+        True,
+        "database",
+        TOKEN[-4:],
+        True,
+    )
     assert TOKEN not in repr(store.current()) and TOKEN not in repr(store)
     assert TOKEN not in repr(status)
 
@@ -108,22 +128,28 @@ def test_service_keys_and_unknown_formats_are_accepted(store: SettingsStore) -> 
     assert saved.token_kind == "other"
 
 
-@pytest.mark.parametrize(("changes", "field", "words"), [
-    ({"hubspot_portal_id": "12ab"}, "hubspot_portal_id", "digits only"),
-    ({"hubspot_portal_id": "<script>"}, "hubspot_portal_id", "digits only"),
-    ({"hubspot_api_key": "pat-na1 with spaces"}, "hubspot_api_key", "spaces"),
-    ({"hubspot_api_key": "tok\"en<"}, "hubspot_api_key", "characters"),
-    ({"hubspot_enabled": "maybe"}, "hubspot_enabled", "true or false"),
-    ({"hubspot_ticket_form_id": "not-a-guid"}, "hubspot_ticket_form_id", "GUID"),
-    ({"hubspot_region": "europe"}, "hubspot_region", "region code"),
-    ({"hubspot_colour": "blue"}, "hubspot_colour", "not a HubSpot setting"),
-    ({"hubspot_enabled": True}, "hubspot_portal_id", "required when HubSpot is enabled"),
-    ({"hubspot_enabled": True, "hubspot_portal_id": "1"}, "hubspot_api_key",
-     "required when HubSpot is enabled"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"hubspot_portal_id": "12ab"}, "hubspot_portal_id", "digits only"),
+        ({"hubspot_portal_id": "<script>"}, "hubspot_portal_id", "digits only"),
+        ({"hubspot_api_key": "pat-na1 with spaces"}, "hubspot_api_key", "spaces"),
+        ({"hubspot_api_key": 'tok"en<'}, "hubspot_api_key", "characters"),
+        ({"hubspot_enabled": "maybe"}, "hubspot_enabled", "true or false"),
+        ({"hubspot_ticket_form_id": "not-a-guid"}, "hubspot_ticket_form_id", "GUID"),
+        ({"hubspot_region": "europe"}, "hubspot_region", "region code"),
+        ({"hubspot_colour": "blue"}, "hubspot_colour", "not a HubSpot setting"),
+        ({"hubspot_enabled": True}, "hubspot_portal_id", "required when HubSpot is enabled"),
+        (
+            {"hubspot_enabled": True, "hubspot_portal_id": "1"},
+            "hubspot_api_key",
+            "required when HubSpot is enabled",
+        ),
+    ],
+)
 def test_bad_input_names_the_field_and_changes_nothing(
-        engine: Engine, store: SettingsStore, changes: dict[str, object], field: str,
-        words: str) -> None:
+    engine: Engine, store: SettingsStore, changes: dict[str, object], field: str, words: str
+) -> None:
     before = rows(engine)
     with pytest.raises(InvalidSettings) as raised:
         store.save({**changes, "hubspot_chat_enabled": True})
@@ -142,7 +168,8 @@ def test_no_encryption_key_means_no_token_is_stored(engine: Engine) -> None:
 
 
 def test_a_plaintext_token_from_an_old_install_is_encrypted_at_setup(
-        engine: Engine, secret_key: str) -> None:
+    engine: Engine, secret_key: str
+) -> None:
     SettingsStore(engine, SecretBox([])).setup()
     with Session(engine) as session:
         row = session.get(Setting, "hubspot_api_key")
@@ -173,7 +200,8 @@ def test_rotation_reencrypts_with_the_newest_key(engine: Engine, secret_key: str
 
 
 def test_an_environment_token_overrides_the_stored_one(
-        store: SettingsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: SettingsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.save({"hubspot_api_key": TOKEN})
     monkeypatch.setenv(TOKEN_ENV, SERVICE_KEY)
     store.invalidate()
@@ -182,7 +210,8 @@ def test_an_environment_token_overrides_the_stored_one(
 
 
 def test_a_save_reaches_other_processes_within_the_poll_interval(
-        engine: Engine, secret_key: str, store: SettingsStore) -> None:
+    engine: Engine, secret_key: str, store: SettingsStore
+) -> None:
     other = SettingsStore(engine, SecretBox([secret_key]), poll_interval=0.05)
     assert other.current().portal_id == ""
     other.start_watching()
@@ -196,17 +225,28 @@ def test_a_save_reaches_other_processes_within_the_poll_interval(
         other.stop_watching()
 
 
-field_values = st.one_of(st.text(max_size=60), st.booleans(), st.integers(), st.none(),
-                         st.sampled_from(["true", "false", "12345678", "eu1", TOKEN,
-                                          "1b2c3d4e-5f60-4718-9a0b-c1d2e3f4a5b6"]))
+field_values = st.one_of(
+    st.text(max_size=60),
+    st.booleans(),
+    st.integers(),
+    st.none(),
+    st.sampled_from(
+        ["true", "false", "12345678", "eu1", TOKEN, "1b2c3d4e-5f60-4718-9a0b-c1d2e3f4a5b6"]
+    ),
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(changes=st.dictionaries(st.sampled_from([f.key for f in keys.FIELDS]), field_values,
-                               min_size=1, max_size=4))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from([f.key for f in keys.FIELDS]), field_values, min_size=1, max_size=4
+    )
+)
 def test_any_input_is_saved_as_valid_or_refused_whole(
-        sqlite_engine: Engine, secret_key: str, changes: dict[str, object]) -> None:
+    sqlite_engine: Engine, secret_key: str, changes: dict[str, object]
+) -> None:
     store = SettingsStore(sqlite_engine, SecretBox([secret_key]))
     store.setup()
     before = rows(sqlite_engine)

@@ -20,9 +20,21 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation",
-                    "--outdir", str(out), str(ROOT)], check=True, capture_output=True,
-                   timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (built,) = out.glob("*.whl")
     return built
 
@@ -31,22 +43,30 @@ def test_the_wheel_holds_one_top_level_package_with_hooks_and_templates(wheel: P
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert tops == {"skypanel_hubspot_plugin", wheel.name.split("-")[0] + "-0.1.0.dist-info"}
-    for needed in ("skypanel_hubspot_plugin/hooks/__init__.py",
-                   "skypanel_hubspot_plugin/hooks/page_head.py",
-                   "skypanel_hubspot_plugin/templates/chat_loader.html",
-                   "skypanel_hubspot_plugin/testing/fake_hubspot.py",
-                   "skypanel_hubspot_plugin/py.typed"):
+    for needed in (
+        "skypanel_hubspot_plugin/hooks/__init__.py",
+        "skypanel_hubspot_plugin/hooks/page_head.py",
+        "skypanel_hubspot_plugin/templates/chat_loader.html",
+        "skypanel_hubspot_plugin/testing/fake_hubspot.py",
+        "skypanel_hubspot_plugin/py.typed",
+    ):
         assert needed in names
 
 
 def test_the_installed_wheel_loads_through_its_entry_point_and_renders(
-        wheel: Path, tmp_path: Path) -> None:
+    wheel: Path, tmp_path: Path
+) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
-    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; "
-                                   "print(sysconfig.get_paths()['purelib'])"],
-                                  capture_output=True, text=True, check=True).stdout.strip())
+    purelib = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     with zipfile.ZipFile(wheel) as archive:  # what pip does for a pure-Python wheel
         archive.extractall(purelib)
     # Dependencies come from this test run's environment, after the fresh site-packages.
@@ -66,8 +86,11 @@ def test_the_installed_wheel_loads_through_its_entry_point_and_renders(
         print(chat_loader(HubSpotSettings(enabled=True, chat_enabled=True, portal_id="42",
                                           region="eu1")))
     """)
-    out = subprocess.run([str(python), "-I", "-c", script], capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path)
+    out = subprocess.run(
+        [str(python), "-I", "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ('<script type="text/javascript" id="hs-script-loader" async '
-                                  'defer src="https://js-eu1.hs-scripts.com/42.js"></script>')
+    assert out.stdout.strip() == (
+        '<script type="text/javascript" id="hs-script-loader" async '
+        'defer src="https://js-eu1.hs-scripts.com/42.js"></script>'
+    )
