@@ -98,9 +98,9 @@ def test_test_connection_says_what_to_fix(
     tokens = {
         "unknown-token": "pat-na1-00000000-0000-4000-8000-000000000000",
         "expired-token": "pat-na1-00000000-0000-4000-8000-00000000dead",
-        "other-portal": "pat-na1-00000000-0000-4000-8000-0000000other",
-        "read-only": "pat-na1-00000000-0000-4000-8000-000000000r0",
-        "no-tickets-scope": "pat-na1-00000000-0000-4000-8000-0000000000c",
+        "other-portal": "pat-na1-00000000-0000-4000-8000-0000000000ff",
+        "read-only": "pat-na1-00000000-0000-4000-8000-0000000000a1",
+        "no-tickets-scope": "sk-service-key-without-tickets",  # not pat-: scopes found by probing,
     }
     fake.add_token(tokens["expired-token"], expired=True)
     fake.add_token(tokens["other-portal"], portal_id=999)

@@ -1,0 +1,9 @@
+"""Testing helpers for hosts and for this package: a fake HubSpot on loopback.
+
+Import :class:`FakeHubSpot` or use the ``fake_hubspot`` pytest fixture, which installing
+the package registers.
+"""
+
+from .fake_hubspot import ALL_SCOPES, FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot, RecordedRequest
+
+__all__ = ["ALL_SCOPES", "FAKE_PORTAL_ID", "FAKE_TOKEN", "FakeHubSpot", "RecordedRequest"]

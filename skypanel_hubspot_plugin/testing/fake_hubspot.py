@@ -1,0 +1,773 @@
+"""A fake HubSpot: a real HTTP server on 127.0.0.1 speaking the slice of the API we use.
+
+Tests (ours and a host's) point the plugin's ``hubspot_base_url`` at
+:attr:`FakeHubSpot.base_url`. It answers in the JSON shapes ``hubspot-api-client``
+deserializes and fails the way HubSpot fails: 401 for an unknown or expired token, 403
+naming the missing scopes, 409 for a duplicate email, 429 with rate-limit headers, 5xx,
+and slow answers (the work done, the answer late), so retries and idempotency can be
+tested without HubSpot.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .fake_store import ASSOCIATION_TYPES, CrmError, CrmStore, not_found, now_iso
+
+FAKE_TOKEN = "pat-na1-11111111-2222-4333-8444-555555555555"
+FAKE_PORTAL_ID = 12345678
+ALL_SCOPES = frozenset(
+    {"crm.objects.contacts.read", "crm.objects.contacts.write", "tickets", "oauth"}
+)
+OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5"}
+BATCH_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake received (never its Authorization header) and its answer's status."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    status: int
+
+
+@dataclass
+class _Token:
+    scopes: frozenset[str]
+    portal_id: int
+    expired: bool
+
+
+@dataclass
+class _Faults:
+    error_rate: float = 0.0
+    kinds: tuple[str, ...] = ("429", "500", "slow")
+    slow_seconds: float = 0.0
+    latency_s: float = 0.0
+
+
+Answer = tuple[int, Any]
+Route = tuple[str, re.Pattern[str], Callable[..., Answer], Callable[[dict[str, str]], set[str]]]
+
+
+def _read_scope(t: str) -> str:
+    return "tickets" if t == "tickets" else f"crm.objects.{t}.read"
+
+
+def _write_scope(t: str) -> str:
+    return "tickets" if t == "tickets" else f"crm.objects.{t}.write"
+
+
+class FakeHubSpot:
+    """Start with ``with FakeHubSpot() as hubspot:`` (or the ``fake_hubspot`` pytest fixture)."""
+
+    def __init__(
+        self,
+        *,
+        portal_id: int = FAKE_PORTAL_ID,
+        region: str = "na1",
+        rate_limit: int | None = None,
+        rate_interval_s: float = 10.0,
+        seed: int | None = None,
+        search_lag_s: float = 0.0,
+    ) -> None:
+        self.portal_id = portal_id
+        self.region = region
+        self.rate_limit = rate_limit
+        self.rate_interval_s = rate_interval_s
+        self.search_lag_s = search_lag_s
+        self.requests: list[RecordedRequest] = []
+        self.base_url = ""
+        self._lock = threading.RLock()
+        self._store = CrmStore()
+        self._born: dict[tuple[str, str], float] = {}
+        self._tokens: dict[str, _Token] = {}
+        self._faults = _Faults()
+        self._scripted: deque[tuple[int, dict[str, Any] | None, dict[str, str]]] = deque()
+        self._hits: deque[float] = deque()
+        self._rng = random.Random(seed)
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.add_token(FAKE_TOKEN)
+        self._routes = self._build_routes()
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeHubSpot:
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._stopping.clear()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-hubspot",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes every delayed answer
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeHubSpot:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def add_token(
+        self,
+        token: str,
+        scopes: Iterable[str] = ALL_SCOPES,
+        *,
+        portal_id: int | None = None,
+        expired: bool = False,
+    ) -> None:
+        """Makes ``token`` known, with these scopes, for this portal (or another one)."""
+        with self._lock:
+            self._tokens[token] = _Token(frozenset(scopes), portal_id or self.portal_id, expired)
+
+    def set_faults(
+        self,
+        *,
+        error_rate: float = 0.0,
+        kinds: Sequence[str] = ("429", "500", "slow"),
+        slow_seconds: float = 0.0,
+        latency_s: float = 0.0,
+    ) -> None:
+        """Fails a share of requests: "429", "500"/"502"/"503", "slow" (done, answered late)
+        or "timeout-before" (answered late, not done)."""
+        with self._lock:
+            self._faults = _Faults(error_rate, tuple(kinds), slow_seconds, latency_s)
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answers the next ``count`` requests with ``status`` (HubSpot-like body by default)."""
+        with self._lock:
+            for _ in range(count):
+                self._scripted.append((status, body, dict(headers or {})))
+
+    def set_property_options(
+        self, object_type: str, name: str, options: Sequence[dict[str, Any]]
+    ) -> None:
+        """Changes an enumeration property's options, as a portal admin can."""
+        with self._lock:
+            self._store.properties[object_type][name]["options"] = [
+                {
+                    "label": o["label"],
+                    "value": o["value"],
+                    "displayOrder": i,
+                    "hidden": bool(o.get("hidden", False)),
+                }
+                for i, o in enumerate(options)
+            ]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._store = CrmStore()
+            self._born.clear()
+            self.requests.clear()
+            self._scripted.clear()
+            self._hits.clear()
+            self._faults = _Faults()
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    def contacts(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._store.snapshot(o) for o in self._store.live("contacts")]
+
+    def tickets(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._store.snapshot(o) for o in self._store.live("tickets")]
+
+    def contact_by_email(self, email: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._store.find_by("contacts", "email", email)
+            return self._store.snapshot(found) if found else None
+
+    def associations(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        with self._lock:
+            return self._store.associated(from_type, from_id, to_type)
+
+    def wait_for(self, predicate: Callable[[FakeHubSpot], bool], timeout: float = 10.0) -> None:
+        """Waits until ``predicate(self)`` holds; fails the test with AssertionError at the deadline."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"fake HubSpot: condition not met within {timeout} s "
+                    f"({len(self.requests)} requests received)"
+                )
+            self._stopping.wait(0.01)
+
+    # -- request handling ----------------------------------------------------------------------
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any, dict[str, str], float]:
+        """Returns status, JSON body, extra headers and how long to hold the answer back."""
+        parts = urlsplit(target)
+        path, query = parts.path, parse_qs(parts.query)
+        extra: dict[str, str]
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+            status, answer, extra, delay = (
+                400,
+                _error("Invalid input JSON", "VALIDATION_ERROR"),
+                {},
+                0.0,
+            )
+        else:
+            status, answer, extra, delay = self._dispatch(method, path, query, headers, body)
+        if isinstance(answer, dict) and answer.get("status") == "error":
+            answer.setdefault("correlationId", str(uuid.uuid4()))
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, query, body, status))
+            extra.update(self._rate_headers())
+        return status, answer, extra, delay + self._faults.latency_s
+
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: Any,
+    ) -> tuple[int, Any, dict[str, str], float]:
+        route = self._match(method, path)
+        token_info = route is not None and route[0] == "token-info"
+        token = None
+        if not token_info:
+            auth = headers.get("authorization", "")
+            token = self._tokens.get(auth[7:]) if auth.lower().startswith("bearer ") else None
+            if token is None:
+                return (
+                    401,
+                    _error(
+                        "Authentication credentials not found. This API supports "
+                        "OAuth 2.0 authentication.",
+                        "INVALID_AUTHENTICATION",
+                    ),
+                    {},
+                    0.0,
+                )
+            if token.expired:
+                return (
+                    401,
+                    _error(
+                        "The OAuth token used to make this call expired.", "EXPIRED_AUTHENTICATION"
+                    ),
+                    {},
+                    0.0,
+                )
+        with self._lock:
+            limited = self._take_rate_slot()
+            if limited is not None:
+                return 429, _rate_limit_body(), {"Retry-After": str(limited)}, 0.0
+            if self._scripted:
+                status, scripted, extra = self._scripted.popleft()
+                return status, scripted or _status_body(status), extra, 0.0
+            fault = None
+            if self._faults.error_rate and self._rng.random() < self._faults.error_rate:
+                fault = self._rng.choice(self._faults.kinds)
+        if fault == "429":
+            return 429, _rate_limit_body(), {"Retry-After": "1"}, 0.0
+        if fault in ("500", "502", "503"):
+            return int(fault), _status_body(int(fault)), {}, 0.0
+        if fault == "timeout-before":
+            return 504, _status_body(504), {}, self._faults.slow_seconds
+        delay = self._faults.slow_seconds if fault == "slow" else 0.0
+        if route is None:
+            return 404, _error(f"Unable to route {method} {path}", "OBJECT_NOT_FOUND"), {}, delay
+        _, pattern, handler, scopes_of = route
+        match = pattern.fullmatch(path)
+        assert match is not None
+        params = {k: unquote(v) for k, v in match.groupdict().items()}
+        if token is not None:
+            missing = sorted(scopes_of(params) - token.scopes)
+            if missing:
+                return (
+                    403,
+                    {
+                        "status": "error",
+                        "message": "This app hasn't been granted all required scopes to make this "
+                        "call. Read more about required scopes here: "
+                        "https://developers.hubspot.com/scopes.",
+                        "errors": [
+                            {
+                                "message": "One or more of the following scopes are required.",
+                                "context": {"requiredGranularScopes": missing},
+                            }
+                        ],
+                        "links": {"scopes": "https://developers.hubspot.com/scopes"},
+                        "category": "MISSING_SCOPES",
+                    },
+                    {},
+                    delay,
+                )
+        with self._lock:
+            try:
+                status, answer = handler(token=token, query=query, body=body, **params)
+            except CrmError as exc:
+                status, answer = exc.status, dict(exc.body)
+        return status, answer, {}, delay
+
+    def _match(self, method: str, path: str) -> Route | None:
+        for route in self._routes:
+            if route[0] in (method, "token-info") and route[1].fullmatch(path):
+                if route[0] == "token-info" and method != "POST":
+                    continue
+                return route
+        return None
+
+    def _take_rate_slot(self) -> int | None:
+        """Counts this request; returns seconds to wait when the rolling window is full."""
+        if self.rate_limit is None:
+            return None
+        now = time.monotonic()
+        while self._hits and now - self._hits[0] >= self.rate_interval_s:
+            self._hits.popleft()
+        if len(self._hits) >= self.rate_limit:
+            return max(1, int(self._hits[0] + self.rate_interval_s - now + 0.999))
+        self._hits.append(now)
+        return None
+
+    def _rate_headers(self) -> dict[str, str]:
+        if self.rate_limit is None:
+            return {}
+        return {
+            "X-HubSpot-RateLimit-Max": str(self.rate_limit),
+            "X-HubSpot-RateLimit-Remaining": str(max(0, self.rate_limit - len(self._hits))),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.rate_interval_s * 1000)),
+        }
+
+    # -- routes --------------------------------------------------------------------------------
+
+    def _build_routes(self) -> list[Route]:
+        obj = r"(?P<object_type>contacts|tickets)"
+        to = r"(?P<to_type>contacts|tickets)"
+
+        def read(p: dict[str, str]) -> set[str]:
+            return {_read_scope(p["object_type"])}
+
+        def write(p: dict[str, str]) -> set[str]:
+            return {_write_scope(p["object_type"])}
+
+        def both(p: dict[str, str]) -> set[str]:
+            return {_write_scope(p["object_type"]), _read_scope(p["to_type"])}
+
+        table: list[
+            tuple[str, str, Callable[..., Answer], Callable[[dict[str, str]], set[str]]]
+        ] = [
+            ("GET", r"/account-info/v3/details", self._account, lambda p: {"oauth"}),
+            (
+                "token-info",
+                r"/oauth/v2/private-apps/get/access-token-info",
+                self._token_info,
+                lambda p: set(),
+            ),
+            (
+                "POST",
+                r"/crm/v3/objects/contacts/gdpr-delete",
+                self._gdpr_delete,
+                lambda p: {"crm.objects.contacts.write"},
+            ),
+            (
+                "POST",
+                rf"/crm/v3/objects/{obj}/batch/(?P<action>create|read|update|upsert|archive)",
+                self._batch,
+                lambda p: read(p) if p["action"] == "read" else write(p),
+            ),
+            ("POST", rf"/crm/v3/objects/{obj}/search", self._search, read),
+            ("GET", rf"/crm/v3/objects/{obj}", self._page, read),
+            ("POST", rf"/crm/v3/objects/{obj}", self._create, write),
+            ("GET", rf"/crm/v3/objects/{obj}/(?P<object_id>[^/]+)", self._get, read),
+            ("PATCH", rf"/crm/v3/objects/{obj}/(?P<object_id>[^/]+)", self._update, write),
+            ("DELETE", rf"/crm/v3/objects/{obj}/(?P<object_id>[^/]+)", self._archive, write),
+            (
+                "PUT",
+                rf"/crm/v4/objects/{obj}/(?P<object_id>\d+)/associations/default/{to}/(?P<to_id>\d+)",
+                self._associate_default,
+                both,
+            ),
+            (
+                "PUT",
+                rf"/crm/v4/objects/{obj}/(?P<object_id>\d+)/associations/{to}/(?P<to_id>\d+)",
+                self._associate,
+                both,
+            ),
+            (
+                "GET",
+                rf"/crm/v4/objects/{obj}/(?P<object_id>\d+)/associations/{to}",
+                self._associations_page,
+                read,
+            ),
+            ("GET", rf"/crm/v3/properties/{obj}", self._properties, read),
+            ("GET", rf"/crm/v3/properties/{obj}/(?P<name>[^/]+)", self._property, read),
+        ]
+        return [(m, re.compile(p), h, s) for m, p, h, s in table]
+
+    def _account(self, *, token: _Token, **_: Any) -> Answer:
+        return 200, {
+            "portalId": token.portal_id,
+            "accountType": "STANDARD",
+            "timeZone": "US/Eastern",
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": "-05:00",
+            "utcOffsetMilliseconds": -18000000,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": self.region,
+        }
+
+    def _token_info(self, *, body: Any, **_: Any) -> Answer:
+        key = body.get("tokenKey") if isinstance(body, dict) else None
+        token = self._tokens.get(key) if isinstance(key, str) else None
+        if token is None:
+            return 400, _error("The access token is not valid", "VALIDATION_ERROR")
+        return 200, {
+            "userId": 1,
+            "hubId": token.portal_id,
+            "appId": 4242,
+            "scopes": sorted(token.scopes),
+        }
+
+    def _shape(self, obj: dict[str, Any], new: bool | None = None) -> dict[str, Any]:
+        out = self._store.snapshot(obj)
+        if new is not None:
+            out["new"] = new
+        return out
+
+    def _create(self, *, object_type: str, body: Any, **_: Any) -> Answer:
+        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+            return 400, _error("properties is required", "VALIDATION_ERROR")
+        obj = self._store.create(object_type, body["properties"])
+        self._born[(object_type, obj["id"])] = time.monotonic()
+        for association in body.get("associations") or []:
+            to_id = str((association.get("to") or {}).get("id", ""))
+            for spec in association.get("types") or []:
+                to_type = {16: "contacts", 15: "tickets"}.get(spec.get("associationTypeId"))
+                if to_type:
+                    self._store.associate(object_type, obj["id"], to_type, to_id)
+        return 201, self._shape(obj)
+
+    def _get(
+        self, *, object_type: str, object_id: str, query: dict[str, list[str]], **_: Any
+    ) -> Answer:
+        id_property = _first(query, "idProperty")
+        return 200, self._shape(self._store.get(object_type, object_id, id_property))
+
+    def _update(
+        self, *, object_type: str, object_id: str, query: dict[str, list[str]], body: Any, **_: Any
+    ) -> Answer:
+        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+            return 400, _error("properties is required", "VALIDATION_ERROR")
+        id_property = _first(query, "idProperty")
+        return 200, self._shape(
+            self._store.update(object_type, object_id, body["properties"], id_property)
+        )
+
+    def _archive(self, *, object_type: str, object_id: str, **_: Any) -> Answer:
+        self._store.archive(object_type, object_id)
+        return 204, None
+
+    def _gdpr_delete(self, *, body: Any, **_: Any) -> Answer:
+        if not isinstance(body, dict) or not body.get("objectId"):
+            return 400, _error("objectId is required", "VALIDATION_ERROR")
+        self._store.purge("contacts", str(body["objectId"]), body.get("idProperty"))
+        return 204, None
+
+    def _page(self, *, object_type: str, query: dict[str, list[str]], **_: Any) -> Answer:
+        limit = min(int((query.get("limit") or ["10"])[0]), BATCH_LIMIT)
+        start = int((query.get("after") or ["0"])[0])
+        live = sorted(self._store.live(object_type), key=lambda o: int(o["id"]))
+        chunk = live[start : start + limit]
+        answer: dict[str, Any] = {"results": [self._shape(o) for o in chunk]}
+        if start + limit < len(live):
+            after = str(start + limit)
+            answer["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+        return 200, answer
+
+    def _search(self, *, object_type: str, body: Any, **_: Any) -> Answer:
+        body = body if isinstance(body, dict) else {}
+        groups = body.get("filterGroups") or []
+        horizon = time.monotonic() - self.search_lag_s
+
+        def matches(obj: dict[str, Any]) -> bool:
+            if self._born.get((object_type, obj["id"]), 0.0) > horizon:
+                return False  # HubSpot's search index lags behind writes
+            if not groups:
+                return True
+            for group in groups:
+                if all(_filter_matches(obj, f) for f in group.get("filters") or []):
+                    return True
+            return False
+
+        found = [
+            o
+            for o in sorted(self._store.live(object_type), key=lambda o: int(o["id"]))
+            if matches(o)
+        ]
+        limit = min(int(body.get("limit") or 10), 200)
+        start = int(body.get("after") or 0)
+        answer: dict[str, Any] = {
+            "total": len(found),
+            "results": [self._shape(o) for o in found[start : start + limit]],
+        }
+        if start + limit < len(found):
+            answer["paging"] = {"next": {"after": str(start + limit)}}
+        return 200, answer
+
+    def _batch(self, *, object_type: str, action: str, body: Any, **_: Any) -> Answer:
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list):
+            return 400, _error("inputs is required", "VALIDATION_ERROR")
+        if len(inputs) > BATCH_LIMIT:
+            return 400, _error(
+                f"Batch size of {len(inputs)} exceeds the limit of {BATCH_LIMIT}",
+                "VALIDATION_ERROR",
+            )
+        started = now_iso()
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in inputs:
+            item = item if isinstance(item, dict) else {}
+            try:
+                results.append(self._batch_one(object_type, action, item, body))
+            except CrmError as exc:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": exc.body.get("category", "ERROR"),
+                        "message": exc.body.get("message", ""),
+                        "context": {"ids": [str(item.get("id", ""))]},
+                        "errors": exc.body.get("errors", []),
+                        "links": {},
+                    }
+                )
+        if action == "archive":
+            return 204, None
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": now_iso(),
+        }
+        if errors:
+            answer.update(numErrors=len(errors), errors=errors)
+            return 207, answer
+        return (201 if action == "create" else 200), answer
+
+    def _batch_one(
+        self, object_type: str, action: str, item: dict[str, Any], body: dict[str, Any]
+    ) -> dict[str, Any]:
+        props: dict[str, Any] = (
+            item["properties"] if isinstance(item.get("properties"), dict) else {}
+        )
+        if action == "create":
+            obj = self._store.create(object_type, props)
+            self._born[(object_type, obj["id"])] = time.monotonic()
+            return self._shape(obj)
+        if action == "read":
+            return self._shape(
+                self._store.get(object_type, str(item.get("id", "")), body.get("idProperty"))
+            )
+        if action == "update":
+            return self._shape(
+                self._store.update(
+                    object_type, str(item.get("id", "")), props, item.get("idProperty")
+                )
+            )
+        if action == "archive":
+            self._store.archive(object_type, str(item.get("id", "")))
+            return {}
+        id_property = item.get("idProperty") or "hs_object_id"
+        if (
+            id_property not in self._store.properties[object_type]
+            or not self._store.properties[object_type][id_property]["hasUniqueValue"]
+        ):
+            raise CrmError(
+                400, _error(f"{id_property} is not a unique property", "VALIDATION_ERROR")
+            )
+        obj, new = self._store.upsert(object_type, str(item.get("id", "")), id_property, props)
+        if new:
+            self._born[(object_type, obj["id"])] = time.monotonic()
+        return self._shape(obj, new=new)
+
+    def _associate_default(
+        self, *, object_type: str, object_id: str, to_type: str, to_id: str, **_: Any
+    ) -> Answer:
+        self._store.associate(object_type, object_id, to_type, to_id)
+        type_id = ASSOCIATION_TYPES.get((object_type, to_type), 1)
+        return 200, {
+            "status": "COMPLETE",
+            "startedAt": now_iso(),
+            "completedAt": now_iso(),
+            "results": [
+                {
+                    "from": {"id": object_id},
+                    "to": {"id": to_id},
+                    "associationSpec": {
+                        "associationCategory": "HUBSPOT_DEFINED",
+                        "associationTypeId": type_id,
+                    },
+                }
+            ],
+        }
+
+    def _associate(
+        self, *, object_type: str, object_id: str, to_type: str, to_id: str, body: Any, **_: Any
+    ) -> Answer:
+        specs = body if isinstance(body, list) else []
+        expected = ASSOCIATION_TYPES.get((object_type, to_type))
+        if not specs or any(
+            s.get("associationTypeId") != expected for s in specs if isinstance(s, dict)
+        ):
+            return 400, _error(
+                f"associationTypeId must be {expected} for {object_type} to {to_type}",
+                "VALIDATION_ERROR",
+            )
+        self._store.associate(object_type, object_id, to_type, to_id)
+        return 200, {
+            "fromObjectTypeId": OBJECT_TYPE_IDS[object_type],
+            "fromObjectId": int(object_id),
+            "toObjectTypeId": OBJECT_TYPE_IDS[to_type],
+            "toObjectId": int(to_id),
+            "labels": [],
+        }
+
+    def _associations_page(
+        self, *, object_type: str, object_id: str, to_type: str, **_: Any
+    ) -> Answer:
+        if object_id not in self._store.objects[object_type]:
+            raise not_found(object_type, object_id)
+        type_id = ASSOCIATION_TYPES.get((object_type, to_type), 1)
+        return 200, {
+            "results": [
+                {
+                    "toObjectId": int(i),
+                    "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
+                    ],
+                }
+                for i in self._store.associated(object_type, object_id, to_type)
+            ]
+        }
+
+    def _properties(self, *, object_type: str, **_: Any) -> Answer:
+        return 200, {"results": [dict(p) for p in self._store.properties[object_type].values()]}
+
+    def _property(self, *, object_type: str, name: str, **_: Any) -> Answer:
+        prop = self._store.properties[object_type].get(name)
+        if prop is None:
+            return 404, _error(f"Unable to find property {name}", "OBJECT_NOT_FOUND")
+        return 200, dict(prop)
+
+
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _filter_matches(obj: dict[str, Any], spec: Any) -> bool:
+    if not isinstance(spec, dict):
+        return False
+    have = obj["properties"].get(spec.get("propertyName"))
+    value = spec.get("value")
+    operator = spec.get("operator", "EQ")
+    if operator == "EQ":
+        return have is not None and str(have).lower() == str(value).lower()
+    if operator == "HAS_PROPERTY":
+        return have not in (None, "")
+    return False
+
+
+def _error(message: str, category: str) -> dict[str, Any]:
+    return {"status": "error", "message": message, "category": category}
+
+
+def _rate_limit_body() -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": "You have reached your ten_secondly_rolling limit.",
+        "errorType": "RATE_LIMIT",
+        "policyName": "TEN_SECONDLY_ROLLING",
+        "groupName": "publicapi:private-app",
+    }
+
+
+def _status_body(status: int) -> dict[str, Any]:
+    if status == 429:
+        return _rate_limit_body()
+    if status == 401:
+        return _error("Authentication credentials not found.", "INVALID_AUTHENTICATION")
+    return _error(f"HubSpot answered {status}", "INTERNAL_ERROR" if status >= 500 else "ERROR")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeHubSpot
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, body, extra, delay = self.owner.handle(self.command, self.path, headers, raw)
+        if delay and self.owner._stopping.wait(delay):
+            self.close_connection = True
+            return
+        payload = b"" if body is None else json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json;charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting: HubSpot did the work anyway
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
+        return

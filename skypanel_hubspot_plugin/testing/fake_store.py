@@ -1,0 +1,317 @@
+"""The fake HubSpot's CRM: contacts, tickets, associations and property definitions, in memory.
+
+It applies HubSpot's rules that the plugin must respect: unique contact email (409 with
+"Existing ID: N"), unique-value properties, enumeration options (a lower-case priority
+is refused), known property names, required ticket properties, and email syntax.
+Every method is called with the server's lock held.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+ASSOCIATION_TYPES = {("tickets", "contacts"): 16, ("contacts", "tickets"): 15}
+
+
+def now_iso() -> str:
+    """HubSpot's timestamp format: ISO 8601, milliseconds, ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _prop(
+    name: str,
+    label: str,
+    *,
+    type_: str = "string",
+    field_type: str = "text",
+    options: list[tuple[str, str]] | None = None,
+    unique: bool = False,
+    group: str = "info",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": type_,
+        "fieldType": field_type,
+        "groupName": group,
+        "description": "",
+        "displayOrder": -1,
+        "calculated": False,
+        "externalOptions": False,
+        "hasUniqueValue": unique,
+        "hidden": False,
+        "formField": True,
+        "archived": False,
+        "createdAt": "2020-01-01T00:00:00.000Z",
+        "updatedAt": "2020-01-01T00:00:00.000Z",
+        "modificationMetadata": {
+            "archivable": True,
+            "readOnlyDefinition": False,
+            "readOnlyValue": False,
+        },
+        "options": [
+            {"label": lab, "value": val, "displayOrder": i, "hidden": False}
+            for i, (val, lab) in enumerate(options or [])
+        ],
+    }
+
+
+def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
+    contacts = [
+        _prop("email", "Email", unique=True),
+        _prop("firstname", "First Name"),
+        _prop("lastname", "Last Name"),
+        _prop("company", "Company Name"),
+        _prop("phone", "Phone Number", field_type="phonenumber"),
+        _prop("website", "Website URL"),
+        _prop(
+            "lifecyclestage",
+            "Lifecycle Stage",
+            type_="enumeration",
+            field_type="select",
+            options=[("subscriber", "Subscriber"), ("lead", "Lead"), ("customer", "Customer")],
+        ),
+    ]
+    tickets = [
+        _prop("subject", "Ticket name"),
+        _prop("content", "Ticket description", field_type="textarea"),
+        _prop(
+            "hs_pipeline",
+            "Pipeline",
+            type_="enumeration",
+            field_type="select",
+            options=[("0", "Support Pipeline")],
+        ),
+        _prop(
+            "hs_pipeline_stage",
+            "Ticket status",
+            type_="enumeration",
+            field_type="select",
+            options=[
+                ("1", "New"),
+                ("2", "Waiting on contact"),
+                ("3", "Waiting on us"),
+                ("4", "Closed"),
+            ],
+        ),
+        _prop(
+            "hs_ticket_priority",
+            "Priority",
+            type_="enumeration",
+            field_type="select",
+            options=[("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High"), ("URGENT", "Urgent")],
+        ),
+        _prop(
+            "hs_ticket_category",
+            "Category",
+            type_="enumeration",
+            field_type="checkbox",
+            options=[
+                ("PRODUCT_ISSUE", "Product issue"),
+                ("BILLING_ISSUE", "Billing issue"),
+                ("FEATURE_REQUEST", "Feature request"),
+                ("GENERAL_INQUIRY", "General inquiry"),
+            ],
+        ),
+        _prop("skypanel_ticket_id", "SkyPANEL ticket id", unique=True),
+    ]
+    return {
+        "contacts": {p["name"]: p for p in contacts},
+        "tickets": {p["name"]: p for p in tickets},
+    }
+
+
+class CrmError(Exception):
+    """An error answer: HTTP status and HubSpot's JSON body (without correlationId)."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message", ""))
+        self.status = status
+        self.body = body
+
+
+def validation_error(message: str, code: str, prop: str) -> CrmError:
+    return CrmError(
+        400,
+        {
+            "status": "error",
+            "message": f"Property values were not valid: {message}",
+            "category": "VALIDATION_ERROR",
+            "errors": [{"message": message, "code": code, "context": {"propertyName": [prop]}}],
+        },
+    )
+
+
+def not_found(object_type: str, object_id: str) -> CrmError:
+    return CrmError(
+        404,
+        {
+            "status": "error",
+            "message": "resource not found",
+            "category": "OBJECT_NOT_FOUND",
+            "context": {"id": [object_id], "type": [object_type]},
+        },
+    )
+
+
+@dataclass
+class CrmStore:
+    properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=default_properties)
+    objects: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {"contacts": {}, "tickets": {}}
+    )
+    associations: set[tuple[str, str, str, str]] = field(default_factory=set)
+    next_id: int = 1001
+
+    # -- properties --------------------------------------------------------------------------
+
+    def check_properties(
+        self, object_type: str, props: dict[str, Any], current_id: str | None = None
+    ) -> None:
+        known = self.properties[object_type]
+        for name, value in props.items():
+            if name not in known:
+                raise validation_error(
+                    f'Property "{name}" does not exist', "PROPERTY_DOESNT_EXIST", name
+                )
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise validation_error(f"{name} must be a string", "INVALID_TYPE", name)
+            definition = known[name]
+            if definition["type"] == "enumeration" and value != "":
+                allowed = {o["value"] for o in definition["options"]}
+                values = value.split(";") if definition["fieldType"] == "checkbox" else [value]
+                bad = [v for v in values if v not in allowed]
+                if bad:
+                    raise validation_error(
+                        f"{bad[0]} was not one of the allowed options: {sorted(allowed)}",
+                        "INVALID_OPTION",
+                        name,
+                    )
+            if name == "email" and value and not EMAIL_RE.fullmatch(value):
+                raise validation_error(f"Email address {value} is invalid", "INVALID_EMAIL", name)
+            if definition["hasUniqueValue"] and value:
+                holder = self.find_by(object_type, name, value)
+                if holder is not None and holder["id"] != current_id:
+                    what = "Contact" if object_type == "contacts" else "Object"
+                    raise CrmError(
+                        409,
+                        {
+                            "status": "error",
+                            "message": f"{what} already exists. Existing ID: {holder['id']}",
+                            "category": "CONFLICT",
+                        },
+                    )
+
+    def find_by(self, object_type: str, name: str, value: str) -> dict[str, Any] | None:
+        wanted = value.lower() if name == "email" else value
+        for obj in self.objects[object_type].values():
+            have = obj["properties"].get(name)
+            if (
+                have is not None
+                and (have.lower() if name == "email" else have) == wanted
+                and not obj["archived"]
+            ):
+                return obj
+        return None
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def create(self, object_type: str, props: dict[str, Any]) -> dict[str, Any]:
+        props = {k: v for k, v in props.items() if v is not None}
+        self.check_properties(object_type, props)
+        if object_type == "tickets":
+            for required in ("subject", "hs_pipeline_stage"):
+                if not props.get(required):
+                    raise validation_error(f"{required} is required", "REQUIRED_PROPERTY", required)
+        if object_type == "contacts" and "email" in props:
+            props["email"] = props["email"].lower()
+        stamp = now_iso()
+        obj: dict[str, Any] = {
+            "id": str(self.next_id),
+            "properties": {**props, "hs_object_id": str(self.next_id), "createdate": stamp},
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+        }
+        self.next_id += 1
+        self.objects[object_type][obj["id"]] = obj
+        return obj
+
+    def get(
+        self, object_type: str, object_id: str, id_property: str | None = None
+    ) -> dict[str, Any]:
+        if id_property and id_property != "hs_object_id":
+            obj = self.find_by(object_type, id_property, object_id)
+        else:
+            obj = self.objects[object_type].get(object_id)
+        if obj is None or obj["archived"]:
+            raise not_found(object_type, object_id)
+        return obj
+
+    def update(
+        self,
+        object_type: str,
+        object_id: str,
+        props: dict[str, Any],
+        id_property: str | None = None,
+    ) -> dict[str, Any]:
+        obj = self.get(object_type, object_id, id_property)
+        self.check_properties(object_type, props, current_id=obj["id"])
+        obj["properties"].update({k: v for k, v in props.items() if v is not None})
+        obj["updatedAt"] = now_iso()
+        return obj
+
+    def archive(self, object_type: str, object_id: str) -> None:
+        obj = self.objects[object_type].get(object_id)
+        if obj is not None:
+            obj["archived"] = True
+            obj["archivedAt"] = now_iso()
+
+    def purge(self, object_type: str, object_id: str, id_property: str | None = None) -> None:
+        obj = self.get(object_type, object_id, id_property)
+        del self.objects[object_type][obj["id"]]
+        self.associations = {
+            a
+            for a in self.associations
+            if (a[0], a[1]) != (object_type, obj["id"]) and (a[2], a[3]) != (object_type, obj["id"])
+        }
+
+    def upsert(
+        self, object_type: str, id_value: str, id_property: str, props: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        existing = self.find_by(object_type, id_property, id_value)
+        if existing is not None:
+            return self.update(object_type, existing["id"], props), False
+        return self.create(object_type, {**props, id_property: id_value}), True
+
+    def live(self, object_type: str) -> list[dict[str, Any]]:
+        return [o for o in self.objects[object_type].values() if not o["archived"]]
+
+    # -- associations --------------------------------------------------------------------------
+
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        self.get(from_type, from_id)
+        self.get(to_type, to_id)
+        self.associations.add((from_type, from_id, to_type, to_id))
+        self.associations.add((to_type, to_id, from_type, from_id))
+
+    def associated(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        return sorted(
+            (
+                a[3]
+                for a in self.associations
+                if (a[0], a[1], a[2]) == (from_type, from_id, to_type)
+            ),
+            key=int,
+        )
+
+    def snapshot(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return copy.deepcopy(obj)
