@@ -6,11 +6,23 @@ HubSpot or configuration problem raise into the host.
 """
 
 from .admin_routes import skypanel_register_admin_routes
+from .events import (
+    skypanel_on_ticket_created,
+    skypanel_on_ticket_updated,
+    skypanel_on_user_created,
+    skypanel_on_user_deleted,
+    skypanel_on_user_updated,
+)
 from .lifecycle import skypanel_shutdown, skypanel_startup
 from .page_head import skypanel_page_head
 from .settings_schema import skypanel_settings_schema
 
 __all__ = [
+    "skypanel_on_ticket_created",
+    "skypanel_on_ticket_updated",
+    "skypanel_on_user_created",
+    "skypanel_on_user_deleted",
+    "skypanel_on_user_updated",
     "skypanel_page_head",
     "skypanel_register_admin_routes",
     "skypanel_settings_schema",

@@ -18,7 +18,7 @@ LIMITS = {"email": 254, "firstname": 255, "lastname": 255, "company": 255, "phon
 CONTACT_FIELDS = tuple(LIMITS)
 
 
-def _has_control_chars(text: str) -> bool:
+def has_control_chars(text: str) -> bool:
     return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
@@ -26,7 +26,7 @@ def clean_email(value: object, field: str = "email") -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput({field: "is required"})
     text = value.strip()
-    if len(text) > LIMITS["email"] or _has_control_chars(text) or not EMAIL_RE.fullmatch(text):
+    if len(text) > LIMITS["email"] or has_control_chars(text) or not EMAIL_RE.fullmatch(text):
         raise InvalidInput({field: "must be an email address like name@example.com"})
     return text.lower()
 
@@ -50,7 +50,7 @@ def contact_properties(values: Mapping[str, object]) -> dict[str, str]:
             errors[key] = "must be text"
         elif len(value) > LIMITS[key]:
             errors[key] = f"must be at most {LIMITS[key]} characters"
-        elif _has_control_chars(value):
+        elif has_control_chars(value):
             errors[key] = "must not contain control characters"
         else:
             props[key] = value.strip()

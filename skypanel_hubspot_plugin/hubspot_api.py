@@ -19,6 +19,9 @@ TICKETS = "tickets"
 TICKET_TO_CONTACT = 16
 CONTACT_TO_TICKET = 15
 
+#: Our unique ticket property: upserting by it makes ticket creation idempotent.
+TICKET_ID_PROPERTY = "skypanel_ticket_id"
+
 #: Batch endpoints take at most this many inputs.
 BATCH_LIMIT = 100
 

@@ -54,12 +54,18 @@ class HostContext:
     ``secret_keys`` are Fernet keys, newest first; when empty, the plugin reads
     ``SKYPANEL_HUBSPOT_SECRET_KEYS``. ``hubspot_base_url`` points the HubSpot client
     somewhere other than ``https://api.hubapi.com`` (a sandbox or the fake HubSpot).
+    ``run_worker=False`` leaves delivery to separate ``skypanel_hubspot_plugin.worker``
+    processes; ``delivery_lease_s`` is how long a claimed delivery stays with a worker that
+    may have died before another takes it.
     """
 
     engine: Any
     secret_keys: Sequence[str] = ()
     hubspot_base_url: str | None = None
     settings_poll_interval: float = 2.0
+    run_worker: bool = True
+    delivery_lease_s: float = 60.0
+    hubspot_timeout: tuple[float, float] = (3.05, 10.0)
 
 
 @dataclass(frozen=True)

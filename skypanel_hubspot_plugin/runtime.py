@@ -14,11 +14,13 @@ from sqlalchemy import Engine
 
 from . import hubspot_api as api
 from .errors import NotConfigured, NotEnabled
+from .outbox import Outbox
 from .payloads import HostContext
 from .secrets import SecretBox
-from .service import HubSpotService
+from .service import DEFAULT_TIMEOUT, HubSpotService
 from .settings import HubSpotSettings
 from .settings_store import SettingsStore
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -43,30 +45,43 @@ class Runtime:
         *,
         base_url: str | None = None,
         poll_interval: float = 2.0,
+        lease_s: float = 60.0,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:
+        self.timeout = timeout
         self.base_url = base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL
         self.store = SettingsStore(engine, box, poll_interval=poll_interval)
+        self.outbox = Outbox(engine, lease_s=lease_s)
+        self.worker: Worker | None = None
         self._service_lock = threading.Lock()
         self._service: HubSpotService | None = None
         self._service_token: object = None
 
     @classmethod
-    def from_host(cls, host: HostContext) -> Runtime:
+    def from_host(cls, host: HostContext, *, lease_s: float | None = None) -> Runtime:
         return cls(
             host.engine,
             SecretBox.from_config(host.secret_keys),
             base_url=host.hubspot_base_url,
             poll_interval=host.settings_poll_interval,
+            lease_s=host.delivery_lease_s if lease_s is None else lease_s,
+            timeout=host.hubspot_timeout,
         )
 
     def __repr__(self) -> str:
         return f"Runtime(base_url={self.base_url!r}, store={self.store!r})"
 
-    def start(self) -> None:
+    def start(self, *, run_worker: bool = True) -> None:
         self.store.setup()
         self.store.start_watching()
+        if run_worker:
+            self.worker = Worker(self)
+            self.worker.start_thread()
 
     def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
         self.store.stop_watching()
 
     def settings(self) -> HubSpotSettings:
@@ -83,7 +98,9 @@ class Runtime:
             )
         with self._service_lock:
             if self._service is None or self._service_token != settings.token:
-                self._service = HubSpotService(settings.token, base_url=self.base_url)
+                self._service = HubSpotService(
+                    settings.token, base_url=self.base_url, timeout=self.timeout
+                )
                 self._service_token = settings.token
             return self._service
 
@@ -96,7 +113,7 @@ def start(host: HostContext) -> Runtime:
     """Builds and starts the process's runtime; a second start replaces the first."""
     global _current
     runtime = Runtime.from_host(host)
-    runtime.start()
+    runtime.start(run_worker=host.run_worker)
     with _lock:
         previous, _current = _current, runtime
     if previous is not None:

@@ -24,13 +24,16 @@ from hubspot.crm.contacts import (
 )
 from hubspot.crm.contacts import SimplePublicObjectInput as ContactInput
 from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactCreate
+from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.tickets import AssociationSpec as TicketAssociationSpec
+from hubspot.crm.tickets import BatchInputSimplePublicObjectBatchInputUpsert as TicketUpsertBatch
 from hubspot.crm.tickets import PublicAssociationsForObject, PublicObjectId
+from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpsert
 from hubspot.crm.tickets import SimplePublicObjectInput as TicketInput
 from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 
 from . import hubspot_api as api
-from .errors import HubSpotError, NotFound, Unreachable, error_from_response
+from .errors import BadRequest, HubSpotError, NotFound, Unreachable, error_from_response
 from .secret_value import Secret
 
 T = TypeVar("T")
@@ -107,6 +110,10 @@ class HubSpotService:
     @cached_property
     def _tickets_basic(self) -> Any:
         return self._client.crm.tickets.basic_api
+
+    @cached_property
+    def _tickets_batch(self) -> Any:
+        return self._client.crm.tickets.batch_api
 
     @cached_property
     def _associations(self) -> Any:
@@ -223,6 +230,42 @@ class HubSpotService:
             self._tickets_basic.create, TicketCreate(properties=props, associations=associations)
         )
         return _crm_object(created)
+
+    def upsert_ticket(self, panel_ticket_id: str, properties: Mapping[str, str]) -> CrmObject:
+        """Creates the ticket once: a retry finds it by the unique ``skypanel_ticket_id``."""
+        props = {
+            "hs_pipeline": api.DEFAULT_PIPELINE,
+            "hs_pipeline_stage": api.DEFAULT_PIPELINE_STAGE,
+            **properties,
+        }
+        inputs = [
+            TicketUpsert(id=panel_ticket_id, id_property=api.TICKET_ID_PROPERTY, properties=props)
+        ]
+        answer = self._call(self._tickets_batch.upsert, TicketUpsertBatch(inputs=inputs))
+        errors = getattr(answer, "errors", None) or []
+        if errors or not answer.results:
+            message = errors[0].message if errors else "HubSpot returned no ticket"
+            raise BadRequest(str(message), status=400)
+        return _crm_object(answer.results[0])
+
+    def ensure_ticket_id_property(self) -> None:
+        """Creates the unique ``skypanel_ticket_id`` ticket property if the portal lacks it."""
+        try:
+            self._call(self._properties.get_by_name, api.TICKETS, api.TICKET_ID_PROPERTY)
+        except NotFound:
+            self._call(
+                self._properties.create,
+                api.TICKETS,
+                PropertyCreate(
+                    name=api.TICKET_ID_PROPERTY,
+                    label="Panel ticket id",
+                    type="string",
+                    field_type="text",
+                    group_name="ticketinformation",
+                    has_unique_value=True,
+                    description="Set by the hosting panel; makes ticket creation idempotent.",
+                ),
+            )
 
     def update_ticket(self, ticket_id: str, properties: Mapping[str, str]) -> CrmObject:
         updated = self._call(

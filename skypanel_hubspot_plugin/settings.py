@@ -25,6 +25,9 @@ BEARER_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 PRIVATE_APP_TOKEN_RE = re.compile(
     r"pat-(?P<region>[a-z]{2}[0-9]{1,2})-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
+PIPELINE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ENUM_VALUE_RE = re.compile(r"[A-Z0-9_]{1,100}")
+USER_DELETED_ACTIONS = ("nothing", "archive", "gdpr_delete")
 MAX_TOKEN_LENGTH = 2048
 TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "off", "no", ""})
@@ -47,6 +50,11 @@ class HubSpotSettings:
     ticket_enabled: bool = False
     ticket_form_id: str = ""
     contact_form_id: str = ""
+    ticket_pipeline: str = "0"
+    ticket_stage: str = "1"
+    ticket_default_category: str = "GENERAL_INQUIRY"
+    user_deleted_action: str = "nothing"
+    rate_limit: int = 100
     token: Secret | None = None
     token_source: TokenSource | None = None
     problems: Mapping[str, str] = field(default_factory=dict)
@@ -119,6 +127,34 @@ def parse_token(value: object) -> str:
     return text
 
 
+def parse_pipeline_id(value: object) -> str:
+    text = _text(value)
+    if not PIPELINE_ID_RE.fullmatch(text):
+        raise ValueError("must be a HubSpot pipeline or stage id (letters, digits, - or _)")
+    return text
+
+
+def parse_category(value: object) -> str:
+    text = _text(value).upper()
+    if not ENUM_VALUE_RE.fullmatch(text):
+        raise ValueError("must be a HubSpot category value such as GENERAL_INQUIRY")
+    return text
+
+
+def parse_deleted_action(value: object) -> str:
+    text = _text(value).lower()
+    if text not in USER_DELETED_ACTIONS:
+        raise ValueError(f"must be one of {', '.join(USER_DELETED_ACTIONS)}")
+    return text
+
+
+def parse_rate_limit(value: object) -> int:
+    text = _text(value)
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise ValueError("must be a whole number of requests from 1 to 1000")
+    return int(text)
+
+
 FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.ENABLED: parse_bool,
     keys.PORTAL_ID: parse_portal_id,
@@ -127,6 +163,11 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.TICKET_ENABLED: parse_bool,
     keys.TICKET_FORM_ID: parse_form_id,
     keys.CONTACT_FORM_ID: parse_form_id,
+    keys.TICKET_PIPELINE: parse_pipeline_id,
+    keys.TICKET_STAGE: parse_pipeline_id,
+    keys.TICKET_DEFAULT_CATEGORY: parse_category,
+    keys.USER_DELETED_ACTION: parse_deleted_action,
+    keys.RATE_LIMIT: parse_rate_limit,
 }
 ATTRIBUTES = {
     keys.ENABLED: "enabled",
@@ -136,6 +177,11 @@ ATTRIBUTES = {
     keys.TICKET_ENABLED: "ticket_enabled",
     keys.TICKET_FORM_ID: "ticket_form_id",
     keys.CONTACT_FORM_ID: "contact_form_id",
+    keys.TICKET_PIPELINE: "ticket_pipeline",
+    keys.TICKET_STAGE: "ticket_stage",
+    keys.TICKET_DEFAULT_CATEGORY: "ticket_default_category",
+    keys.USER_DELETED_ACTION: "user_deleted_action",
+    keys.RATE_LIMIT: "rate_limit",
 }
 
 

@@ -16,6 +16,11 @@ CHAT_ENABLED = "hubspot_chat_enabled"
 TICKET_ENABLED = "hubspot_ticket_enabled"
 TICKET_FORM_ID = "hubspot_ticket_form_id"
 CONTACT_FORM_ID = "hubspot_contact_form_id"
+TICKET_PIPELINE = "hubspot_ticket_pipeline"
+TICKET_STAGE = "hubspot_ticket_stage"
+TICKET_DEFAULT_CATEGORY = "hubspot_ticket_default_category"
+USER_DELETED_ACTION = "hubspot_user_deleted_action"
+RATE_LIMIT = "hubspot_rate_limit"
 
 #: Internal row: a new random value on every save, so other processes know to reload.
 REVISION = "hubspot_settings_revision"
@@ -81,6 +86,52 @@ FIELDS: tuple[SettingField, ...] = (
     SettingField(
         CONTACT_FORM_ID, "HubSpot contact form ID", "text", help="Optional. The form's GUID."
     ),
+    SettingField(
+        TICKET_PIPELINE,
+        "Ticket pipeline ID",
+        "text",
+        default="0",
+        help="The HubSpot pipeline new tickets go to; 0 is the default Support Pipeline.",
+    ),
+    SettingField(
+        TICKET_STAGE,
+        "Ticket stage ID",
+        "text",
+        default="1",
+        help="The pipeline stage of new tickets; 1 is New in the default pipeline.",
+    ),
+    SettingField(
+        TICKET_DEFAULT_CATEGORY,
+        "Default ticket category",
+        "select",
+        default="GENERAL_INQUIRY",
+        options=(
+            ("PRODUCT_ISSUE", "Product issue"),
+            ("BILLING_ISSUE", "Billing issue"),
+            ("FEATURE_REQUEST", "Feature request"),
+            ("GENERAL_INQUIRY", "General inquiry"),
+        ),
+        help="Used when a panel ticket's category has no HubSpot equivalent.",
+    ),
+    SettingField(
+        USER_DELETED_ACTION,
+        "When a panel user is deleted",
+        "select",
+        default="nothing",
+        options=(
+            ("nothing", "Keep the HubSpot contact"),
+            ("archive", "Archive the contact"),
+            ("gdpr_delete", "Erase the contact (GDPR delete)"),
+        ),
+        help="GDPR delete removes the contact and its history from HubSpot for good.",
+    ),
+    SettingField(
+        RATE_LIMIT,
+        "HubSpot requests per 10 seconds",
+        "text",
+        default="100",
+        help="Your HubSpot tier's burst limit; shared by every worker on this database.",
+    ),
 )
 
 #: The seed's descriptions for the ``settings.description`` column.
@@ -93,6 +144,11 @@ DESCRIPTIONS: dict[str, str] = {
     TICKET_ENABLED: "Enable HubSpot ticket support",
     TICKET_FORM_ID: "HubSpot ticket form ID",
     CONTACT_FORM_ID: "HubSpot contact form ID",
+    TICKET_PIPELINE: "HubSpot pipeline for new tickets",
+    TICKET_STAGE: "HubSpot pipeline stage for new tickets",
+    TICKET_DEFAULT_CATEGORY: "HubSpot ticket category when the panel's has no match",
+    USER_DELETED_ACTION: "What happens to the HubSpot contact of a deleted user",
+    RATE_LIMIT: "HubSpot requests allowed per 10 seconds",
 }
 
 

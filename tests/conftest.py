@@ -78,13 +78,15 @@ def pm():  # type: ignore[no-untyped-def]
     return plugin_manager()
 
 
-def start_plugin(pm, engine: Engine, secret_key: str, base_url: str):  # type: ignore[no-untyped-def]
+def start_plugin(pm, engine: Engine, secret_key: str, base_url: str, **host: object):  # type: ignore[no-untyped-def]
     pm.hook.skypanel_startup(
         host=HostContext(
             engine=engine,
             secret_keys=[secret_key],
             hubspot_base_url=base_url,
             settings_poll_interval=0.1,
+            hubspot_timeout=(1.0, 1.0),
+            **host,  # type: ignore[arg-type]
         )
     )
     return runtime.current()

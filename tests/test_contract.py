@@ -99,6 +99,11 @@ def test_the_schema_lets_a_host_render_the_form_without_knowing_hubspot() -> Non
         "hubspot_ticket_enabled",
         "hubspot_ticket_form_id",
         "hubspot_contact_form_id",
+        "hubspot_ticket_pipeline",
+        "hubspot_ticket_stage",
+        "hubspot_ticket_default_category",
+        "hubspot_user_deleted_action",
+        "hubspot_rate_limit",
     ]
     assert by_key["hubspot_api_key"].type == "secret"
     assert by_key["hubspot_enabled"].type == "bool" and by_key["hubspot_enabled"].default is False

@@ -1,0 +1,124 @@
+"""Panel events → outbox rows. Called by the event hooks; never talks to HubSpot.
+
+Each function records one row and returns. A payload that can never be delivered (no
+email, a malformed one, a subject of 10 kB) is recorded already parked, with the field
+named, so the admin sees it and every other event keeps flowing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from .contact_fields import user_contact_properties
+from .delivery import CONTACT_DELETE, CONTACT_UPDATE, CONTACT_UPSERT, TICKET_CREATE, TICKET_UPDATE
+from .invalid_input import InvalidInput
+from .payloads import Ticket, User
+from .runtime import Runtime
+from .ticket_fields import ticket_changes, ticket_properties
+
+log = logging.getLogger(__name__)
+
+CONTACT_FIELDS = {
+    "email": "email",
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "company": "company",
+    "phone": "phone",
+}
+
+
+def _record(
+    rt: Runtime, kind: str, entity: str, build: Any, session: Any, raw: dict[str, Any]
+) -> None:
+    try:
+        payload = build()
+    except InvalidInput as exc:
+        log.warning("HubSpot %s for %s parked: %s", kind, entity, exc)
+        rt.outbox.record(kind, entity, {"rejected": raw}, session, dead_reason=str(exc))
+        return
+    rt.outbox.record(kind, entity, payload, session)
+
+
+def user_created(rt: Runtime, user: User, session: Any) -> None:
+    if not rt.settings().enabled:
+        log.debug("HubSpot disabled: user %s not sent", user.id)
+        return
+    _record(
+        rt,
+        CONTACT_UPSERT,
+        f"user:{user.id}",
+        lambda: {"user_id": user.id, "properties": user_contact_properties(user)},
+        session,
+        dataclasses.asdict(user),
+    )
+
+
+def user_updated(rt: Runtime, user: User, changed: frozenset[str], session: Any) -> None:
+    if not rt.settings().enabled:
+        log.debug("HubSpot disabled: user %s update not sent", user.id)
+        return
+
+    def build() -> dict[str, Any]:
+        contact = user_contact_properties(user)
+        props = {
+            CONTACT_FIELDS[f]: contact[CONTACT_FIELDS[f]]
+            for f in changed
+            if f in CONTACT_FIELDS and CONTACT_FIELDS[f] in contact
+        }
+        return {"user_id": user.id, "contact": contact, "properties": props}
+
+    _record(rt, CONTACT_UPDATE, f"user:{user.id}", build, session, dataclasses.asdict(user))
+
+
+def user_deleted(rt: Runtime, user: User, session: Any) -> None:
+    settings = rt.settings()
+    if not settings.enabled or settings.user_deleted_action == "nothing":
+        log.debug("HubSpot: nothing to do for deleted user %s", user.id)
+        return
+    rt.outbox.record(
+        CONTACT_DELETE,
+        f"user:{user.id}",
+        {
+            "user_id": user.id,
+            "email": user.email.strip().lower(),
+            "action": settings.user_deleted_action,
+        },
+        session,
+    )
+
+
+def ticket_created(rt: Runtime, ticket: Ticket, user: User, session: Any) -> None:
+    settings = rt.settings()
+    if not (settings.enabled and settings.ticket_enabled):
+        log.debug("HubSpot tickets disabled: ticket %s not sent", ticket.id)
+        return
+    _record(
+        rt,
+        TICKET_CREATE,
+        f"ticket:{ticket.id}",
+        lambda: {
+            "ticket_id": ticket.id,
+            "user_id": user.id,
+            "contact": user_contact_properties(user),
+            "properties": ticket_properties(ticket, settings),
+        },
+        session,
+        {"ticket": dataclasses.asdict(ticket), "user": dataclasses.asdict(user)},
+    )
+
+
+def ticket_updated(rt: Runtime, ticket: Ticket, changed: frozenset[str], session: Any) -> None:
+    settings = rt.settings()
+    if not (settings.enabled and settings.ticket_enabled):
+        log.debug("HubSpot tickets disabled: ticket %s update not sent", ticket.id)
+        return
+    props = ticket_changes(ticket, changed)
+    if props:
+        rt.outbox.record(
+            TICKET_UPDATE,
+            f"ticket:{ticket.id}",
+            {"ticket_id": ticket.id, "properties": props},
+            session,
+        )
