@@ -118,19 +118,21 @@ class Deliverer:
         result = self._call(self.service.upsert_contacts, list(merged.values()))
         ids = {(c.properties.get("email") or "").lower(): c.id for c in result.results}
         refused = {i.lower(): e.message for e in result.errors for i in e.ids}
+        done: list[tuple[OutboxRow, str]] = []
+        user_ids: list[str] = []
         for row, payload in zip(rows, payloads, strict=True):
             email = payload["properties"]["email"]
             if email in ids:
-                self.outbox.set_link("contact", payload["user_id"], ids[email])
-                self.outbox.delivered(row, self.worker_id, ids[email])
+                done.append((row, ids[email]))
+                user_ids.append(payload["user_id"])
             elif email in refused:
                 self.outbox.park(
                     row, self.worker_id, f"HubSpot refused the contact: {refused[email]}"
                 )
             else:
-                self.fail(
-                    row, HubSpotError("HubSpot's answer did not include this contact", status=None)
-                )
+                self.fail(row, HubSpotError("HubSpot's answer did not include this contact"))
+        if done:
+            self.outbox.delivered_many(self.worker_id, done, "contact", user_ids)
 
     def _contact_id(self, user_id: str, contact: dict[str, str]) -> str:
         linked = self.outbox.link("contact", user_id)

@@ -21,6 +21,8 @@ from .outbox_table import DEAD, DELIVERED, QUEUED, ObjectLink, OutboxRow, utcnow
 
 log = logging.getLogger(__name__)
 
+INSERT_ROW = insert(OutboxRow.metadata.tables["hubspot_outbox"])
+
 
 class Outbox:
     """The plugin's queue of deliveries on the host's database."""
@@ -44,21 +46,23 @@ class Outbox:
         dead_reason: str | None = None,
     ) -> None:
         """Adds one row; inside ``session`` (the host's transaction) when given, else on its own."""
-        row = OutboxRow(
-            kind=kind,
-            entity=entity,
-            payload=json.dumps(payload),
-            status=DEAD if dead_reason else QUEUED,
-            last_error=dead_reason,
-        )
+        now = utcnow()
+        values = {
+            "kind": kind,
+            "entity": entity,
+            "payload": json.dumps(payload),
+            "status": DEAD if dead_reason else QUEUED,
+            "last_error": dead_reason,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        # One cached Core INSERT on the table: no ORM unit of work on the host's request path.
         if session is None:
-            with Session(self.engine) as own:
-                own.add(row)
-                own.commit()
-        elif hasattr(session, "add"):  # an ORM session: the host commits or rolls back
-            session.add(row)
-        else:  # a Connection inside the host's transaction
-            session.execute(insert(OutboxRow).values(**row.model_dump(exclude={"id"})))
+            with self.engine.begin() as connection:
+                connection.execute(INSERT_ROW, values)
+        else:  # the host's Session or Connection: its commit or rollback decides
+            session.execute(INSERT_ROW, values)
 
     # -- delivering (the worker side) ----------------------------------------------------------
 
@@ -119,6 +123,43 @@ class Outbox:
             hubspot_id=hubspot_id,
             last_error=None,
         )
+
+    def delivered_many(
+        self,
+        worker_id: str,
+        done: list[tuple[OutboxRow, str]],
+        link_kind: str,
+        panel_ids: list[str],
+    ) -> None:
+        """Settles a delivered batch and records its links in one transaction (one commit, not 2N)."""
+        now = utcnow()
+        with Session(self.engine) as session:
+            for (row, hubspot_id), panel_id in zip(done, panel_ids, strict=True):
+                session.exec(
+                    update(OutboxRow)
+                    .where(
+                        col(OutboxRow.id) == row.id,
+                        col(OutboxRow.claimed_by) == worker_id,
+                        col(OutboxRow.status) == QUEUED,
+                    )
+                    .values(
+                        claimed_by=None,
+                        claimed_until=None,
+                        status=DELIVERED,
+                        delivered_at=now,
+                        hubspot_id=hubspot_id,
+                        last_error=None,
+                    )
+                )
+                link = session.get(ObjectLink, (link_kind, panel_id))
+                if link is None:
+                    session.add(
+                        ObjectLink(kind=link_kind, panel_id=panel_id, hubspot_id=hubspot_id)
+                    )
+                else:
+                    link.hubspot_id = hubspot_id
+                    session.add(link)
+            session.commit()
 
     def retry_later(self, row: OutboxRow, worker_id: str, error: str, delay_s: float) -> None:
         self._settle(

@@ -115,14 +115,33 @@ def main(argv: list[str] | None = None) -> None:
         "--lease", type=float, default=60.0, help="seconds a claimed row stays with this worker"
     )
     parser.add_argument("--idle", type=float, default=0.5, help="seconds between empty polls")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for each HubSpot answer"
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=RetryPolicy.max_attempts,
+        help="attempts before a failing delivery is parked",
+    )
+    parser.add_argument(
+        "--max-backoff",
+        type=float,
+        default=RetryPolicy.cap_s,
+        help="longest wait between two attempts, in seconds",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     engine = create_engine(args.database_url)
-    runtime = Runtime.from_host(
-        HostContext(engine=engine, hubspot_base_url=args.base_url), lease_s=args.lease
+    host = HostContext(
+        engine=engine,
+        hubspot_base_url=args.base_url,
+        hubspot_timeout=(min(3.05, args.timeout), args.timeout),
     )
+    runtime = Runtime.from_host(host, lease_s=args.lease)
     runtime.store.setup()
-    worker = Worker(runtime, idle_s=args.idle)
+    policy = RetryPolicy(max_attempts=args.max_attempts, cap_s=args.max_backoff)
+    worker = Worker(runtime, idle_s=args.idle, policy=policy)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: worker.stop_event.set())
     worker.run_forever()

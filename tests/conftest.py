@@ -33,7 +33,8 @@ def postgres_engine() -> Iterator[Engine]:
         if IN_CI:
             pytest.fail(reason + " (CI=true requires it)")
         pytest.skip(reason)
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    # The schema rides in the URL, so worker processes given this URL land in it too.
+    engine = create_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
     try:
         yield engine
     finally:
