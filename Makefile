@@ -25,3 +25,5 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/page_head.py
+	$(PY) benchmarks/host_cost.py
+	$(PY) benchmarks/backfill.py

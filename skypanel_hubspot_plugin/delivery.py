@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import hubspot_api as api
-from .errors import HubSpotError, NotFound
+from .errors import BadRequest, HubSpotError, NotFound
 from .outbox import Outbox
 from .outbox_table import OutboxRow
 from .rate_limit import SharedRateLimit
@@ -92,6 +92,15 @@ class Deliverer:
             deliver(batch)
         except Stopping:
             return
+        except BadRequest as exc:
+            if len(batch) == 1:
+                self.fail(batch[0], exc)
+                return
+            # HubSpot refused the whole batch for some record in it: find it by halves, so
+            # the good records still go (log2(100) ≈ 7 extra requests at most per bad one).
+            middle = len(batch) // 2
+            self._guard(batch[:middle], deliver)
+            self._guard(batch[middle:], deliver)
         except HubSpotError as exc:
             for row in batch:
                 self.fail(row, exc)

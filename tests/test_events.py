@@ -229,3 +229,28 @@ def test_a_hook_never_raises_into_the_panel(pm, plugin_log) -> None:  # type: ig
     (record,) = [r for r in plugin_log.records if r.levelname == "ERROR"]
     replay = json.loads(record.getMessage().split("to replay by hand: ", 1)[1])
     assert replay["user"]["email"] == "Ada@Example.com"
+
+
+def test_a_batch_refused_whole_for_one_record_still_delivers_the_others(  # type: ignore[no-untyped-def]
+    pm, started, fake: FakeHubSpot, engine: Engine
+) -> None:
+    # Real HubSpot may answer a batch with 400 for one bad input; the others must still go.
+    fake.fail_next(
+        400,
+        body={
+            "status": "error",
+            "message": "Property values were not valid",
+            "category": "VALIDATION_ERROR",
+        },
+    )
+    enable(started)
+    with Session(engine) as session:  # committed together, so one worker batch holds them
+        for i in range(4):
+            pm.hook.skypanel_on_user_created(
+                user=User(id=str(i), email=f"u{i}@example.com"), session=session
+            )
+        session.commit()
+    fake.wait_for(lambda f: len(f.contacts()) == 4)
+    wait_until(lambda: all(r.status == DELIVERED for r in rows(engine)))
+    sizes = [len(r.body["inputs"]) for r in fake.requests if r.path.endswith("batch/upsert")]
+    assert sizes[0] == 4 and sum(sizes[1:]) == 4
