@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 from . import hubspot_api as api
 from .errors import (
+    BadRequest,
     HubSpotError,
     InvalidToken,
     MissingScopes,
+    NotFound,
     RateLimited,
     ServerError,
     Unreachable,
@@ -104,11 +106,9 @@ def _missing_scopes(
     if settings.token_kind == "private-app":
         try:
             granted = set(service.private_app_scopes())
-        except (InvalidToken, Unreachable, RateLimited, ServerError):
-            raise
-        except HubSpotError:
-            granted = None
-        if granted is not None:
+        except (BadRequest, NotFound):
+            pass  # HubSpot does not know it as a private-app token: probe instead
+        else:
             return [s for s in needed if s not in granted]
     missing: list[str] = []
     probes = [(service.list_contacts, api.SCOPE_CONTACTS_READ)]

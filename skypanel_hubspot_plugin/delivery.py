@@ -127,13 +127,11 @@ class Deliverer:
         result = self._call(self.service.upsert_contacts, list(merged.values()))
         ids = {(c.properties.get("email") or "").lower(): c.id for c in result.results}
         refused = {i.lower(): e.message for e in result.errors for i in e.ids}
-        done: list[tuple[OutboxRow, str]] = []
-        user_ids: list[str] = []
+        done: list[tuple[OutboxRow, str, str]] = []
         for row, payload in zip(rows, payloads, strict=True):
             email = payload["properties"]["email"]
             if email in ids:
-                done.append((row, ids[email]))
-                user_ids.append(payload["user_id"])
+                done.append((row, ids[email], payload["user_id"]))
             elif email in refused:
                 self.outbox.park(
                     row, self.worker_id, f"HubSpot refused the contact: {refused[email]}"
@@ -141,7 +139,7 @@ class Deliverer:
             else:
                 self.fail(row, HubSpotError("HubSpot's answer did not include this contact"))
         if done:
-            self.outbox.delivered_many(self.worker_id, done, "contact", user_ids)
+            self.outbox.delivered_many(self.worker_id, "contact", done)
 
     def _contact_id(self, user_id: str, contact: dict[str, str]) -> str:
         linked = self.outbox.link("contact", user_id)

@@ -125,16 +125,13 @@ class Outbox:
         )
 
     def delivered_many(
-        self,
-        worker_id: str,
-        done: list[tuple[OutboxRow, str]],
-        link_kind: str,
-        panel_ids: list[str],
+        self, worker_id: str, link_kind: str, done: list[tuple[OutboxRow, str, str]]
     ) -> None:
-        """Settles a delivered batch and records its links in one transaction (one commit, not 2N)."""
+        """Settles delivered rows, each ``(row, hubspot id, panel id)``, and records their
+        links in one transaction: one commit per batch instead of two per row."""
         now = utcnow()
         with Session(self.engine) as session:
-            for (row, hubspot_id), panel_id in zip(done, panel_ids, strict=True):
+            for row, hubspot_id, panel_id in done:
                 session.exec(
                     update(OutboxRow)
                     .where(
@@ -153,12 +150,9 @@ class Outbox:
                 )
                 link = session.get(ObjectLink, (link_kind, panel_id))
                 if link is None:
-                    session.add(
-                        ObjectLink(kind=link_kind, panel_id=panel_id, hubspot_id=hubspot_id)
-                    )
-                else:
-                    link.hubspot_id = hubspot_id
-                    session.add(link)
+                    link = ObjectLink(kind=link_kind, panel_id=panel_id, hubspot_id=hubspot_id)
+                link.hubspot_id = hubspot_id
+                session.add(link)
             session.commit()
 
     def retry_later(self, row: OutboxRow, worker_id: str, error: str, delay_s: float) -> None:
