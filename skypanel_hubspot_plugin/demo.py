@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from . import HostContext, PageContext, plugin_manager
+from . import HostContext, PageContext, Ticket, User, plugin_manager
 from .payloads import AdminRequest, AdminResponse
 from .runtime import current
 from .secrets import generate_key
@@ -46,7 +46,7 @@ def main() -> None:
         for fields in pm.hook.skypanel_settings_schema():
             for field in fields:
                 when = f", required when {field.required_when}" if field.required_when else ""
-                print(f"  {field.key:26} {field.type:7} {field.label}{when}")
+                print(f"  {field.key:32} {field.type:7} {field.label}{when}")
 
         print(f"\nPage head before configuration: {pm.hook.skypanel_page_head(page=PageContext())}")
         store = current().store
@@ -79,6 +79,29 @@ def main() -> None:
         call("POST", "/contacts", AdminRequest(body={"email": "not-an-email"}))
         call("GET", "/contacts", AdminRequest(query={"limit": "10"}))
         call("GET", "/config", AdminRequest())
+
+        grace = User(id="42", email="grace@example.com", first_name="Grace", last_name="Hopper")
+        pm.hook.skypanel_on_user_created(user=grace, session=None)
+        pm.hook.skypanel_on_ticket_created(
+            ticket=Ticket(
+                id="T-1", subject="Cannot reach my VPS", priority="high", category="technical"
+            ),
+            user=grace,
+            session=None,
+        )
+        print("\nFired user-created and ticket-created; the worker delivers in the background…")
+        hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=30)
+        hubspot.wait_for(lambda f: current().outbox.counts().get("delivered") == 2, timeout=30)
+        (ticket,) = hubspot.tickets()
+        contact = hubspot.contact_by_email("grace@example.com") or {}
+        print(f"  contact {contact.get('id')} for grace@example.com")
+        print(
+            f"  ticket {ticket['id']}: {ticket['properties']['subject']!r} "
+            f"priority {ticket['properties']['hs_ticket_priority']}, "
+            f"category {ticket['properties']['hs_ticket_category']}, associated with "
+            f"contact {hubspot.associations('tickets', ticket['id'], 'contacts')}"
+        )
+        print(f"  outbox: {current().outbox.counts()}")
         pm.hook.skypanel_shutdown()
         engine.dispose()
 
