@@ -1,0 +1,152 @@
+"""Operate the HubSpot plugin of a hosting panel from a shell or a script (``skypanel-hubspot``).
+
+Every command that touches the panel's database takes ``--database-url`` (or reads
+``SKYPANEL_DATABASE_URL``); keys come from ``SKYPANEL_HUBSPOT_SECRET_KEYS``. Exit codes:
+0 success, 1 the operation failed (the message says why), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import create_engine
+
+from . import runtime as runtime_module
+from .connection_test import check_connection
+from .errors import HubSpotError
+from .outbox_table import DEAD
+from .payloads import HostContext
+from .secrets import SecretsError, generate_key
+
+DATABASE_ENV = "SKYPANEL_DATABASE_URL"
+
+
+def _runtime(args: argparse.Namespace) -> runtime_module.Runtime:
+    engine = create_engine(args.database_url)
+    rt = runtime_module.Runtime.from_host(
+        HostContext(engine=engine, hubspot_base_url=args.base_url)
+    )
+    rt.store.setup()
+    return rt
+
+
+def cmd_generate_key(args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    _runtime(args)
+    print("HubSpot tables and default settings are in place.")
+    return 0
+
+
+def cmd_test_connection(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    try:
+        service = rt.service(require_enabled=False)
+    except HubSpotError:
+        service = None
+    result = check_connection(rt.settings(), service)
+    print(json.dumps(result.as_json(), indent=2) if args.json else result.message)
+    return 0 if result.success else 1
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    changed = rt.store.rotate_key()
+    print(
+        f"Access token re-encrypted with key {rt.store.box.primary_key_id}."
+        if changed
+        else "Nothing to re-encrypt: the token is already under the newest key (or unset)."
+    )
+    return 0
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    if args.replay is not None:
+        count = rt.outbox.replay(args.replay or None)
+        print(f"Queued {count} parked deliver{'y' if count == 1 else 'ies'} again.")
+        return 0
+    rows = rt.outbox.rows(status=args.status, limit=args.limit)
+    counts = rt.outbox.counts()
+    print("  ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "no deliveries")
+    for row in rows:
+        error = f"  {row.last_error}" if row.last_error else ""
+        print(
+            f"{row.id:>8}  {row.status:<9} {row.kind:<15} {row.entity:<24} "
+            f"attempts={row.attempts}{error}"
+        )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="skypanel-hubspot", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def command(
+        name: str,
+        handler: Callable[[argparse.Namespace], int],
+        help_text: str,
+        database: bool = True,
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        if database:
+            p.add_argument(
+                "--database-url",
+                default=os.environ.get(DATABASE_ENV),
+                required=DATABASE_ENV not in os.environ,
+                help=f"SQLAlchemy URL of the panel's database (or {DATABASE_ENV})",
+            )
+            p.add_argument(
+                "--base-url",
+                default=None,
+                help="HubSpot API base URL (or SKYPANEL_HUBSPOT_BASE_URL)",
+            )
+        return p
+
+    command("generate-key", cmd_generate_key, "Print a new encryption key.", database=False)
+    command("init-db", cmd_init_db, "Create the plugin's tables and default settings.")
+    test = command(
+        "test-connection",
+        cmd_test_connection,
+        "Check the saved token, its portal and its scopes against HubSpot.",
+    )
+    test.add_argument("--json", action="store_true", help="print the result as JSON")
+    command(
+        "rotate-key",
+        cmd_rotate_key,
+        "Re-encrypt the stored token with the first key of SKYPANEL_HUBSPOT_SECRET_KEYS.",
+    )
+    deliveries = command(
+        "deliveries", cmd_deliveries, "List deliveries to HubSpot, or queue parked ones again."
+    )
+    deliveries.add_argument("--status", choices=["queued", "delivered", DEAD])
+    deliveries.add_argument("--limit", type=int, default=50)
+    deliveries.add_argument(
+        "--replay",
+        type=int,
+        nargs="*",
+        metavar="ID",
+        help="queue parked deliveries again (all when no id is given)",
+    )
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (SecretsError, HubSpotError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The ``skypanel-hubspot`` command as an admin or a script uses it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine
+
+from skypanel_hubspot_plugin.cli import main
+from skypanel_hubspot_plugin.outbox import Outbox
+from skypanel_hubspot_plugin.outbox_table import DEAD, QUEUED
+from skypanel_hubspot_plugin.runtime import Runtime
+from skypanel_hubspot_plugin.secrets import SecretBox
+from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+
+
+@pytest.fixture
+def db(tmp_path: Path, secret_key: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("SKYPANEL_HUBSPOT_SECRET_KEYS", secret_key)
+    return f"sqlite:///{tmp_path / 'panel.sqlite3'}"
+
+
+def configure(url: str, secret_key: str, token: str = FAKE_TOKEN) -> Runtime:
+    rt = Runtime(create_engine(url), SecretBox([secret_key]))
+    rt.store.setup()
+    rt.store.save(
+        {
+            "hubspot_enabled": True,
+            "hubspot_portal_id": str(FAKE_PORTAL_ID),
+            "hubspot_api_key": token,
+        }
+    )
+    return rt
+
+
+def test_the_installed_command_answers_help() -> None:
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "skypanel-hubspot"), "--help"],  # the venv's script
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    for command in ("generate-key", "init-db", "test-connection", "rotate-key", "deliveries"):
+        assert command in out
+
+
+def test_generate_key_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate-key"]) == 0
+    Fernet(capsys.readouterr().out.strip())  # raises if it is not a Fernet key
+
+
+def test_init_db_creates_the_settings(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init-db", "--database-url", db]) == 0
+    rt = Runtime(create_engine(db), SecretBox([]))
+    assert rt.settings().enabled is False and rt.outbox.counts() == {}
+
+
+def test_test_connection_exit_codes_fit_scripts(
+    db: str, secret_key: str, fake: FakeHubSpot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(db, secret_key)
+    assert main(["test-connection", "--database-url", db, "--base-url", fake.base_url]) == 0
+    assert "HubSpot connection successful" in capsys.readouterr().out
+    configure(db, secret_key, "pat-na1-00000000-0000-4000-8000-000000000000")
+    assert (
+        main(["test-connection", "--json", "--database-url", db, "--base-url", fake.base_url]) == 1
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["success"] is False and "Invalid API key" in result["message"]
+
+
+def test_deliveries_are_listed_and_parked_ones_replayed(
+    db: str, secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = configure(db, secret_key)
+    outbox = Outbox(rt.store.engine)
+    outbox.record("contact.upsert", "user:1", {"user_id": "1"}, dead_reason="email: is required")
+    assert main(["deliveries", "--database-url", db, "--status", "dead"]) == 0
+    out = capsys.readouterr().out
+    assert "dead: 1" in out and "email: is required" in out
+    assert main(["deliveries", "--database-url", db, "--replay"]) == 0
+    assert "Queued 1 parked delivery again." in capsys.readouterr().out
+    assert outbox.counts() == {QUEUED: 1}
+    assert DEAD not in outbox.counts()
+
+
+def test_rotate_key_reencrypts_under_the_newest_key(
+    db: str, secret_key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(db, secret_key)
+    newest = Fernet.generate_key().decode()
+    monkeypatch.setenv("SKYPANEL_HUBSPOT_SECRET_KEYS", f"{newest},{secret_key}")
+    assert main(["rotate-key", "--database-url", db]) == 0
+    assert SecretBox([newest]).primary_key_id in capsys.readouterr().out
+    only_newest = Runtime(create_engine(db), SecretBox([newest]))
+    assert only_newest.settings().token.reveal() == FAKE_TOKEN
+
+
+def test_a_missing_database_url_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SKYPANEL_DATABASE_URL", raising=False)
+    with pytest.raises(SystemExit) as raised:
+        main(["init-db"])
+    assert raised.value.code == 2
+    assert "--database-url" in capsys.readouterr().err
