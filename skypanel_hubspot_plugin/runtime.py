@@ -16,6 +16,7 @@ from . import hubspot_api as api
 from .errors import NotConfigured, NotEnabled
 from .outbox import Outbox
 from .payloads import HostContext
+from .secret_value import Secret
 from .secrets import SecretBox
 from .service import DEFAULT_TIMEOUT, HubSpotService
 from .settings import HubSpotSettings
@@ -55,7 +56,7 @@ class Runtime:
         self.worker: Worker | None = None
         self._service_lock = threading.Lock()
         self._service: HubSpotService | None = None
-        self._service_token: object = None
+        self._service_token: Secret | None = None
 
     @classmethod
     def from_host(cls, host: HostContext, *, lease_s: float | None = None) -> Runtime:
