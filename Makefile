@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet -e '.[demo,test,dev]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -5,7 +5,7 @@ Each is thin: it turns a host event into a call on the service layer and never l
 HubSpot or configuration problem raise into the host.
 """
 
-from .admin_routes import skypanel_register_admin_routes
+from .admin_routes import skypanel_register_admin_routes, skypanel_register_public_routes
 from .events import (
     skypanel_on_ticket_created,
     skypanel_on_ticket_updated,
@@ -25,6 +25,7 @@ __all__ = [
     "skypanel_on_user_updated",
     "skypanel_page_head",
     "skypanel_register_admin_routes",
+    "skypanel_register_public_routes",
     "skypanel_settings_schema",
     "skypanel_shutdown",
     "skypanel_startup",

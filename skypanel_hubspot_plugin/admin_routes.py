@@ -1,43 +1,31 @@
-"""The admin API's handlers, framework-neutral: ``AdminRequest`` in, ``AdminResponse`` out.
+"""The seed's four admin handlers, framework-neutral: ``AdminRequest`` in, ``AdminResponse`` out.
 
-The paths and JSON shapes are the seed's. A host mounts them behind its own admin
-check (see the README); each handler turns every failure into the seed's error format
-``{"success": false, "message", "details"}`` and never puts the token in a body.
+Paths and JSON shapes are the seed's. A host mounts them (and the rest of
+:data:`ADMIN_ROUTES`) behind its own admin check; see the README.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-
 from . import runtime
-from .connection_test import check_connection, failure_message
+from .admin_delivery_routes import ROUTES as DELIVERY_ROUTES
+from .admin_responses import (
+    PREFIX,
+    Route,
+    body_object,
+    crm_object_json,
+    error,
+    hubspot_error,
+    invalid,
+    page_json,
+    page_query,
+)
+from .admin_settings_routes import ROUTES as SETTINGS_ROUTES
+from .admin_ticket_routes import ROUTES as TICKET_ROUTES
+from .connection_test import check_connection
 from .contact_fields import contact_properties
-from .errors import HubSpotError, NotConfigured, NotEnabled, RateLimited
+from .errors import HubSpotError
 from .invalid_input import InvalidInput
 from .payloads import AdminRequest, AdminResponse
-from .service import CrmObject
-
-log = logging.getLogger(__name__)
-
-PREFIX = "/api/admin/settings/hubspot"
-DEFAULT_CONTACT_LIMIT = 50
-MAX_CONTACT_LIMIT = 100
-
-Handler = Callable[[AdminRequest], AdminResponse]
-
-
-def error(status: int, message: str, details: object = None) -> AdminResponse:
-    return AdminResponse(status, {"success": False, "message": message, "details": details})
-
-
-def hubspot_error(exc: HubSpotError) -> AdminResponse:
-    if isinstance(exc, NotEnabled):
-        return error(409, exc.message)
-    if isinstance(exc, NotConfigured):
-        return error(409, "HubSpot is not configured", exc.message)
-    status = 503 if isinstance(exc, RateLimited) else 502
-    return error(status, failure_message(exc), {"status": exc.status, "category": exc.category})
 
 
 def get_config(request: AdminRequest) -> AdminResponse:
@@ -73,34 +61,26 @@ def post_test_connection(request: AdminRequest) -> AdminResponse:
 
 def get_contacts(request: AdminRequest) -> AdminResponse:
     """GET …/contacts?limit=&after=: one page of contacts and HubSpot's cursor for the next."""
-    raw = request.query.get("limit", str(DEFAULT_CONTACT_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_CONTACT_LIMIT:
-        return error(
-            422, "Invalid query", {"limit": f"must be a whole number from 1 to {MAX_CONTACT_LIMIT}"}
-        )
-    after = request.query.get("after") or None
+    query = page_query(request)
+    if isinstance(query, AdminResponse):
+        return query
+    limit, after = query
     try:
         page = runtime.current().service().list_contacts(limit=limit, after=after)
     except HubSpotError as exc:
         return hubspot_error(exc)
-    body: dict[str, object] = {"contacts": [_contact_json(c) for c in page.results]}
-    if page.after:
-        body["paging"] = {"next": {"after": page.after}}
-    return AdminResponse(200, body)
+    return AdminResponse(200, page_json("contacts", page))
 
 
 def post_contacts(request: AdminRequest) -> AdminResponse:
     """POST …/contacts: validates the body, then creates the contact in HubSpot."""
-    if not isinstance(request.body, dict):
-        return error(422, "Invalid contact", {"body": "must be a JSON object"})
+    body = body_object(request, "Invalid contact")
+    if isinstance(body, AdminResponse):
+        return body
     try:
-        props = contact_properties(request.body)
+        props = contact_properties(body)
     except InvalidInput as exc:
-        return error(422, "Invalid contact", exc.errors)
+        return invalid("Invalid contact", exc.errors)
     try:
         contact = runtime.current().service().create_contact(props)
     except HubSpotError as exc:
@@ -112,16 +92,15 @@ def post_contacts(request: AdminRequest) -> AdminResponse:
                 {"email": "already exists", "existingId": existing},
             )
         return hubspot_error(exc)
-    return AdminResponse(201, {"success": True, "contact": _contact_json(contact)})
+    return AdminResponse(201, {"success": True, "contact": crm_object_json(contact)})
 
 
-def _contact_json(contact: CrmObject) -> dict[str, object]:
-    return {"id": contact.id, "properties": contact.properties}
-
-
-ROUTES: tuple[tuple[str, str, Handler], ...] = (
+SEED_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/config", get_config),
     ("POST", f"{PREFIX}/test-connection", post_test_connection),
     ("GET", f"{PREFIX}/contacts", get_contacts),
     ("POST", f"{PREFIX}/contacts", post_contacts),
 )
+
+#: Every admin route the plugin registers, ``(method, path, handler)``.
+ADMIN_ROUTES: tuple[Route, ...] = SEED_ROUTES + SETTINGS_ROUTES + TICKET_ROUTES + DELIVERY_ROUTES

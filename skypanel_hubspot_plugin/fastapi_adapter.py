@@ -1,25 +1,29 @@
-"""Mounting the plugins' admin routes in a FastAPI app (``pip install skypanel-hubspot-plugin[fastapi]``).
+"""Mounting the plugins' routes in a FastAPI app (``pip install skypanel-hubspot-plugin[fastapi]``).
 
 The host keeps authority: it passes ``require_admin`` (run before every admin route) and
 ``require_csrf`` (run before every state-changing one) as FastAPI dependencies that raise
-``HTTPException(401/403)`` for a caller it refuses. Handlers stay framework-neutral.
+``HTTPException(401/403)`` for a caller it refuses. Handlers stay framework-neutral and
+run in the threadpool, since they wait on the database and on HubSpot.
 
     app.include_router(admin_router(pm, require_admin=admin_only, require_csrf=csrf_checked))
+    app.include_router(public_router(pm))
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pluggy
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from .payloads import AdminRequest, AdminResponse
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_BODY = 1_000_000
 Handler = Callable[[AdminRequest], AdminResponse]
 
 
@@ -33,35 +37,53 @@ def admin_router(
         guards = [Depends(require_admin)]
         if method.upper() in STATE_CHANGING:
             guards.append(Depends(require_csrf))
-        router.add_api_route(
-            path,
-            _endpoint(handler),
-            methods=[method.upper()],
-            dependencies=guards,
-            include_in_schema=False,
-        )
+        _add(router, method, path, handler, guards)
 
     pm.hook.skypanel_register_admin_routes(register=register)
     return router
+
+
+def public_router(pm: pluggy.PluginManager) -> APIRouter:
+    """An APIRouter with the routes plugins register through ``skypanel_register_public_routes``."""
+    router = APIRouter()
+    pm.hook.skypanel_register_public_routes(
+        register=lambda method, path, handler: _add(router, method, path, handler, [])
+    )
+    return router
+
+
+def _add(
+    router: APIRouter, method: str, path: str, handler: Handler, guards: Sequence[Any]
+) -> None:
+    router.add_api_route(
+        path,
+        _endpoint(handler),
+        methods=[method.upper()],
+        dependencies=list(guards),
+        include_in_schema=False,
+    )
+
+
+def _invalid_body(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"success": False, "message": "Invalid request", "details": {"body": message}},
+        status_code=422,
+    )
 
 
 def _endpoint(handler: Handler) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> JSONResponse:
         body: Any = None
         raw = await request.body()
-        if raw:
+        if len(raw) > MAX_BODY:
+            return _invalid_body(f"must be at most {MAX_BODY} bytes")
+        if raw.strip():
             try:
                 body = json.loads(raw)
             except ValueError:
-                return JSONResponse(
-                    {
-                        "success": False,
-                        "message": "Invalid request",
-                        "details": {"body": "must be JSON"},
-                    },
-                    status_code=422,
-                )
-        response = handler(AdminRequest(query=dict(request.query_params), body=body))
+                return _invalid_body("must be JSON")
+        admin_request = AdminRequest(query=dict(request.query_params), body=body)
+        response = await run_in_threadpool(handler, admin_request)
         return JSONResponse(response.body, status_code=response.status)
 
     return endpoint

@@ -46,6 +46,11 @@ def skypanel_register_admin_routes(register: RegisterRoute) -> None:
 
 
 @hookspec
+def skypanel_register_public_routes(register: RegisterRoute) -> None:
+    """Called once at start-up for routes anyone may call (no admin check, no CSRF)."""
+
+
+@hookspec
 def skypanel_page_head(page: PageContext) -> str | None:
     """Called for every page; returns trusted HTML to place in ``<head>``, or None."""
 

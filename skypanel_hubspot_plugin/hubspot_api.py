@@ -57,3 +57,8 @@ def required_scopes(*, tickets: bool) -> tuple[str, ...]:
 def chat_script_host(region: str) -> str:
     """The host serving the chat loader: ``js.hs-scripts.com`` for na1, ``js-<region>.…`` otherwise."""
     return "js.hs-scripts.com" if region == "na1" else f"js-{region}.hs-scripts.com"
+
+
+def chat_script_url(region: str, portal_id: str) -> str:
+    """The chat loader's address for a portal."""
+    return f"https://{chat_script_host(region)}/{portal_id}.js"

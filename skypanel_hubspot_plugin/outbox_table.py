@@ -42,6 +42,7 @@ class OutboxRow(PluginTable, table=True):
     hubspot_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+    backfill_id: int | None = Field(default=None, index=True)
 
 
 class ObjectLink(PluginTable, table=True):
@@ -61,3 +62,19 @@ class RateSlot(PluginTable, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: float = Field(index=True)
+
+
+class Backfill(PluginTable, table=True):
+    """One run of "sync all contacts": how far it has read the panel's users, and when done.
+
+    ``cursor`` is the id of the last user queued; a run cut short resumes after it.
+    ``queued_all_at`` stays empty while users are still being read.
+    """
+
+    __tablename__ = "hubspot_backfills"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cursor: str | None = Field(default=None, max_length=255)
+    queued: int = 0
+    started_at: datetime = Field(default_factory=utcnow)
+    queued_all_at: datetime | None = None

@@ -6,7 +6,7 @@ plugin needs, so the plugin never holds a session-bound object past the hook cal
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +46,10 @@ class PageContext:
     user: User | None = None
 
 
+#: ``list_users(after, limit)``: the next ``limit`` panel users after the one with id ``after``.
+ListUsers = Callable[[str | None, int], Sequence[User]]
+
+
 @dataclass(frozen=True)
 class HostContext:
     """What the host gives plugins at start-up.
@@ -56,7 +60,9 @@ class HostContext:
     somewhere other than ``https://api.hubapi.com`` (a sandbox or the fake HubSpot).
     ``run_worker=False`` leaves delivery to separate ``skypanel_hubspot_plugin.worker``
     processes; ``delivery_lease_s`` is how long a claimed delivery stays with a worker that
-    may have died before another takes it.
+    may have died before another takes it. ``list_users`` is how a contact backfill reads
+    the panel's users: ``list_users(after, limit)`` returns up to ``limit`` users that come
+    after the user whose id is ``after`` (from the first when None), in one stable order.
     """
 
     engine: Any
@@ -66,6 +72,7 @@ class HostContext:
     run_worker: bool = True
     delivery_lease_s: float = 60.0
     hubspot_timeout: tuple[float, float] = (3.05, 10.0)
+    list_users: ListUsers | None = None
 
 
 @dataclass(frozen=True)

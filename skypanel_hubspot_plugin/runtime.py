@@ -13,9 +13,10 @@ import threading
 from sqlalchemy import Engine
 
 from . import hubspot_api as api
+from .backfill import Backfills
 from .errors import NotConfigured, NotEnabled
 from .outbox import Outbox
-from .payloads import HostContext
+from .payloads import HostContext, ListUsers
 from .secret_value import Secret
 from .secrets import SecretBox
 from .service import DEFAULT_TIMEOUT, HubSpotService
@@ -48,11 +49,14 @@ class Runtime:
         poll_interval: float = 2.0,
         lease_s: float = 60.0,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        list_users: ListUsers | None = None,
     ) -> None:
         self.timeout = timeout
+        self.list_users = list_users
         self.base_url = base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL
         self.store = SettingsStore(engine, box, poll_interval=poll_interval)
         self.outbox = Outbox(engine, lease_s=lease_s)
+        self.backfills = Backfills(engine)
         self.worker: Worker | None = None
         self._service_lock = threading.Lock()
         self._service: HubSpotService | None = None
@@ -67,6 +71,7 @@ class Runtime:
             poll_interval=host.settings_poll_interval,
             lease_s=host.delivery_lease_s if lease_s is None else lease_s,
             timeout=host.hubspot_timeout,
+            list_users=host.list_users,
         )
 
     def __repr__(self) -> str:

@@ -40,12 +40,12 @@ def configure(rt: Runtime, **extra: object) -> None:
 
 
 def test_the_seeds_four_routes_are_registered(routes) -> None:  # type: ignore[no-untyped-def]
-    assert set(routes) == {
+    assert {
         ("GET", f"{PREFIX}/config"),
         ("POST", f"{PREFIX}/test-connection"),
         ("GET", f"{PREFIX}/contacts"),
         ("POST", f"{PREFIX}/contacts"),
-    }
+    } <= set(routes)
 
 
 def test_config_has_the_seeds_shape_and_never_the_token(routes, started) -> None:  # type: ignore[no-untyped-def]
