@@ -147,7 +147,7 @@ class Backfills:
         *,
         page_size: int = PAGE_SIZE,
         stop: threading.Event | None = None,
-        on_page: Callable[[int], None] | None = None,
+        on_page: Callable[[int], object] | None = None,
     ) -> int:
         """Queues every user after the job's cursor; returns how many this call queued.
 

@@ -2,27 +2,35 @@
 
 Every command that touches the panel's database takes ``--database-url`` (or reads
 ``SKYPANEL_DATABASE_URL``); keys come from ``SKYPANEL_HUBSPOT_SECRET_KEYS``. Exit codes:
-0 success, 1 the operation failed (the message says why), 2 bad usage.
+0 success, 1 the operation failed (the message says why), 2 bad usage, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
+from tqdm import tqdm
 
 from . import runtime as runtime_module
 from .connection_test import check_connection
 from .errors import HubSpotError
 from .outbox_table import DEAD
-from .payloads import HostContext
+from .payloads import HostContext, ListUsers
 from .secrets import SecretsError, generate_key
+from .worker import Worker
 
 DATABASE_ENV = "SKYPANEL_DATABASE_URL"
+USERS_ENV = "SKYPANEL_USERS_SOURCE"
+
+
+class UsageError(Exception):
+    """The command line names something that cannot be used; exit code 2."""
 
 
 def _runtime(args: argparse.Namespace) -> runtime_module.Runtime:
@@ -85,6 +93,70 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def users_source(spec: str, engine: Engine) -> ListUsers:
+    """``module:factory`` → ``factory(engine)``, the host's ``list_users(after, limit)``."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"--users must look like package.module:factory, not {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"--users {spec}: {exc}") from None
+    source = factory(engine)
+    if not callable(source):
+        raise UsageError(
+            f"--users {spec}: {attribute}(engine) must return list_users(after, limit)"
+        )
+    return source  # type: ignore[no-any-return]
+
+
+def cmd_sync_contacts(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    list_users = users_source(args.users, rt.store.engine)
+    settings = rt.settings()
+    if not settings.enabled or settings.token is None:
+        print("error: enable HubSpot and save an access token first", file=sys.stderr)
+        return 1
+    job = rt.backfills.start_or_resume()
+    worker = Worker(rt)
+    try:
+        if job.queued_all_at is None:
+            verb = "Resuming" if job.queued else "Starting"
+            print(f"{verb} contact backfill {job.id}.", file=sys.stderr)
+            with tqdm(desc="Reading users", unit=" users", initial=job.queued) as bar:
+                rt.backfills.queue_all(
+                    job, list_users, page_size=args.page_size, on_page=bar.update
+                )
+        progress = rt.backfills.progress(job)
+        with tqdm(
+            desc="Sending to HubSpot",
+            unit=" contacts",
+            total=progress.queued,
+            initial=progress.delivered + progress.dead,
+        ) as bar:
+            while progress.pending:
+                claimed = worker.run_once()
+                progress = rt.backfills.progress(job)
+                bar.update(progress.delivered + progress.dead - bar.n)
+                if not claimed:
+                    if not rt.settings().enabled:
+                        print("error: HubSpot was disabled during the backfill", file=sys.stderr)
+                        return 1
+                    worker.stop_event.wait(worker.idle_s)
+    except KeyboardInterrupt:
+        rt.outbox.release(worker.worker_id)
+        print("Interrupted: run sync-contacts again to resume where it stopped.", file=sys.stderr)
+        return 130
+    print(
+        f"Backfill {progress.id}: {progress.queued} users, {progress.delivered} delivered, "
+        f"{progress.dead} parked."
+    )
+    if progress.dead:
+        print("See why with: skypanel-hubspot deliveries --status dead", file=sys.stderr)
+        return 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="skypanel-hubspot", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -124,6 +196,19 @@ def parser() -> argparse.ArgumentParser:
         cmd_rotate_key,
         "Re-encrypt the stored token with the first key of SKYPANEL_HUBSPOT_SECRET_KEYS.",
     )
+    sync = command(
+        "sync-contacts",
+        cmd_sync_contacts,
+        "Send every panel user to HubSpot as a contact (batch upserts); resumes a run cut short.",
+    )
+    sync.add_argument(
+        "--users",
+        default=os.environ.get(USERS_ENV),
+        required=USERS_ENV not in os.environ,
+        metavar="MODULE:FACTORY",
+        help=f"the host's factory(engine) returning list_users(after, limit) (or {USERS_ENV})",
+    )
+    sync.add_argument("--page-size", type=int, default=500, help="users read per page")
     deliveries = command(
         "deliveries", cmd_deliveries, "List deliveries to HubSpot, or queue parked ones again."
     )
@@ -143,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.handler(args))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (SecretsError, HubSpotError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from panel_users import INTERRUPT_ENV, add_users
 from sqlalchemy import create_engine
 
 from skypanel_hubspot_plugin.cli import main
@@ -46,7 +49,14 @@ def test_the_installed_command_answers_help() -> None:
         timeout=60,
         check=True,
     ).stdout
-    for command in ("generate-key", "init-db", "test-connection", "rotate-key", "deliveries"):
+    for command in (
+        "generate-key",
+        "init-db",
+        "test-connection",
+        "sync-contacts",
+        "rotate-key",
+        "deliveries",
+    ):
         assert command in out
 
 
@@ -110,3 +120,91 @@ def test_a_missing_database_url_is_a_usage_error(
         main(["init-db"])
     assert raised.value.code == 2
     assert "--database-url" in capsys.readouterr().err
+
+
+def emails(n: int) -> list[str]:
+    return [f"user{i}@example.com" for i in range(n)]
+
+
+def sync(db: str, fake: FakeHubSpot, *extra: str) -> int:
+    return main(
+        [
+            "sync-contacts",
+            "--database-url",
+            db,
+            "--base-url",
+            fake.base_url,
+            "--users",
+            "panel_users:users_source",
+            *extra,
+        ]
+    )
+
+
+def test_sync_contacts_sends_every_user_in_batches(
+    db: str, secret_key: str, fake: FakeHubSpot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = configure(db, secret_key)
+    add_users(rt.store.engine, [*emails(248), "not-an-email", ""])
+    assert sync(db, fake, "--page-size", "64") == 1  # two users HubSpot can never take
+    captured = capsys.readouterr()
+    assert "250 users, 248 delivered, 2 parked." in captured.out
+    assert "deliveries --status dead" in captured.err
+    assert sorted(c["properties"]["email"] for c in fake.contacts()) == sorted(emails(248))
+    batches = [r for r in fake.requests if r.path.endswith("/contacts/batch/upsert")]
+    assert len(batches) == 3  # 100 + 100 + 48
+    # Running it again is a new backfill: the same contacts, updated, not duplicated.
+    assert sync(db, fake) == 1
+    assert len(fake.contacts()) == 248
+
+
+def test_sync_contacts_resumes_after_an_interruption(
+    db: str,
+    secret_key: str,
+    fake: FakeHubSpot,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rt = configure(db, secret_key)
+    add_users(rt.store.engine, emails(1000))
+    monkeypatch.setenv(INTERRUPT_ENV, "3")  # Ctrl-C while reading the 4th page of users
+    assert sync(db, fake, "--page-size", "100") == 130
+    assert "run sync-contacts again to resume" in capsys.readouterr().err
+    assert fake.contacts() == []
+    monkeypatch.delenv(INTERRUPT_ENV)
+    assert sync(db, fake, "--page-size", "100") == 0
+    captured = capsys.readouterr()
+    assert "Resuming contact backfill" in captured.err
+    assert "1000 users, 1000 delivered, 0 parked." in captured.out
+    assert sorted(c["properties"]["email"] for c in fake.contacts()) == sorted(emails(1000))
+    assert rt.outbox.counts() == {"delivered": 1000}  # each user queued exactly once
+
+
+def test_sync_contacts_stopped_by_ctrl_c_while_sending_resumes(
+    db: str, secret_key: str, fake: FakeHubSpot, tmp_path: Path
+) -> None:
+    rt = configure(db, secret_key)
+    add_users(rt.store.engine, emails(600))
+    fake.set_faults(latency_s=1.0)  # each batch takes a while, so there is time to press Ctrl-C
+    command = [
+        str(Path(sys.executable).parent / "skypanel-hubspot"),
+        "sync-contacts",
+        "--database-url",
+        db,
+        "--base-url",
+        fake.base_url,
+        "--users",
+        "panel_users:users_source",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    fake.wait_for(lambda f: len(f.contacts()) >= 100, timeout=30)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=30)
+    assert first.returncode == 130, err
+    assert len(fake.contacts()) < 600
+    fake.set_faults()
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert "600 users, 600 delivered, 0 parked." in second.stdout
+    assert len(fake.contacts()) == 600
