@@ -27,3 +27,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/page_head.py
 	$(PY) benchmarks/host_cost.py
 	$(PY) benchmarks/backfill.py
+	$(PY) benchmarks/sync_contacts.py

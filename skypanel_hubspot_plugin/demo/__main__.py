@@ -1,0 +1,116 @@
+"""``python -m skypanel_hubspot_plugin.demo`` (``make demo``): the demo panel on 127.0.0.1.
+
+Prints the panel's address and the admin password, and, unless ``--hubspot-base-url``
+points at a real HubSpot, starts the built-in fake HubSpot and prints the token and
+portal id it accepts, for the admin to paste into the settings page. Serves until
+Ctrl-C, then fires ``skypanel_shutdown``, stops the fake and, unless ``--data-dir`` was
+given, removes the temporary data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack, suppress
+from pathlib import Path
+
+import uvicorn
+
+from ..testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from .app import create_app
+from .config import ADMIN_USERNAME, DemoConfig
+
+PASSWORD_ENV = "SKYPANEL_DEMO_ADMIN_PASSWORD"
+LOOPBACK = ("127.0.0.1", "localhost")
+FAKE_SAMPLE_CUSTOMERS = 150
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m skypanel_hubspot_plugin.demo",
+        description="A small panel host with the HubSpot plugin, on 127.0.0.1.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the SQLite database and the encryption key live, kept after exit "
+        "(default: a temporary directory removed at exit)",
+    )
+    parser.add_argument(
+        "--admin-password",
+        default=os.environ.get(PASSWORD_ENV),
+        help=f"the admin's password (default: ${PASSWORD_ENV}, else a random one)",
+    )
+    parser.add_argument(
+        "--hubspot-base-url",
+        help="HubSpot's API address, e.g. https://api.hubapi.com for a real portal "
+        "(default: start the built-in fake HubSpot on loopback)",
+    )
+    parser.add_argument(
+        "--sample-customers",
+        type=int,
+        help="example customers an empty panel starts with, for the contact backfill "
+        f"(default {FAKE_SAMPLE_CUSTOMERS} with the fake HubSpot, none with a real one)",
+    )
+    args = parser.parse_args(argv)
+    if args.host not in LOOPBACK:
+        parser.error("the demo panel only serves on a loopback address such as 127.0.0.1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    password = args.admin_password or secrets.token_urlsafe(12)
+    with ExitStack() as stack:
+        if args.data_dir is None:
+            data_dir = Path(tempfile.mkdtemp(prefix="skypanel-demo-"))
+            stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
+        else:
+            data_dir = args.data_dir
+        base_url = args.hubspot_base_url
+        fake = None
+        samples = args.sample_customers
+        if base_url is None:
+            fake = stack.enter_context(FakeHubSpot())
+            base_url = fake.base_url
+            samples = FAKE_SAMPLE_CUSTOMERS if samples is None else samples
+        config = DemoConfig(
+            data_dir=data_dir,
+            admin_password=password,
+            hubspot_base_url=base_url,
+            # example.com customers have no business in a real portal unless asked for
+            sample_customers=samples or 0,
+        )
+        app = create_app(config)
+        print(f"SkyPANEL demo panel: http://{args.host}:{args.port}/")
+        print(f"  admin settings:    http://{args.host}:{args.port}/admin/settings")
+        print(f"  admin login:       {ADMIN_USERNAME} / {password}")
+        print(f"  data directory:    {data_dir}")
+        if fake is not None:
+            print(f"Fake HubSpot at {fake.base_url}; paste these into the settings page:")
+            print(f"  HubSpot portal ID:    {FAKE_PORTAL_ID}")
+            print(f"  HubSpot access token: {FAKE_TOKEN}")
+        else:
+            print(f"HubSpot API: {base_url}")
+        print("Press Ctrl-C to stop.", flush=True)
+        # uvicorn stops gracefully on SIGINT or SIGTERM, then raises the signal again once
+        # it is done; as an exception, either still lets the clean-up above run.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        with suppress(KeyboardInterrupt):
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print("Demo panel stopped.")
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The admin's pages: the login form and the plugin settings page.
+
+The settings page is built from ``skypanel_settings_schema``: the panel knows how to draw a
+bool, a text, a secret and a select field, not what HubSpot's fields are. Values, saving,
+the connection test, deliveries, the backfill and the contact list then go through the
+plugin's admin API (``/api/admin/settings/hubspot/…``) from ``static/admin-settings.js``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import func
+from sqlmodel import Session, select
+from starlette.responses import Response
+
+from ..payloads import SettingField
+from . import auth
+from .csrf import check_csrf
+from .host import get_host, render
+from .panel_tables import PanelUser
+
+router = APIRouter()
+Field = Annotated[str, Form()]
+
+
+@router.get("/admin")
+def admin_home() -> Response:
+    return RedirectResponse("/admin/settings", status_code=303)
+
+
+@router.get("/admin/login")
+def login_page(request: Request) -> Response:
+    if auth.is_admin(request):
+        return RedirectResponse("/admin/settings", status_code=303)
+    return render(request, "login.html", {"username": "", "error": None})
+
+
+@router.post("/admin/login")
+def log_in(
+    request: Request, username: Field = "", password: Field = "", csrf_token: Field = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    host = get_host(request)
+    if not auth.admin_credentials_match(username, password, host.config.admin_password):
+        context = {"username": username, "error": "Wrong username or password"}
+        return render(request, "login.html", context, status_code=401)
+    auth.log_in_admin(request)
+    return RedirectResponse("/admin/settings", status_code=303)
+
+
+@router.get("/admin/settings")
+def settings_page(request: Request) -> Response:
+    if not auth.is_admin(request):
+        return RedirectResponse("/admin/login", status_code=303)
+    host = get_host(request)
+    groups: list[list[SettingField]] = [
+        list(fields) for fields in host.pm.hook.skypanel_settings_schema() if fields
+    ]
+    labels = {f.key: f.label for fields in groups for f in fields}
+    with Session(host.engine) as session:
+        customers = session.exec(select(func.count()).select_from(PanelUser)).one()
+    context = {"groups": groups, "labels": labels, "customers": customers}
+    return render(request, "admin_settings.html", context)

@@ -1,0 +1,30 @@
+"""What one run of the demo panel is given: where its data lives, the admin password, HubSpot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ADMIN_USERNAME = "admin"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """The demo panel's configuration; ``__main__`` builds it from the command line.
+
+    ``hubspot_base_url`` is where the plugin talks to HubSpot (the fake HubSpot's address,
+    or ``https://api.hubapi.com``); None leaves it to the plugin's own default.
+    ``secret_keys`` are the plugin's Fernet keys; when empty, ``encryption_key`` finds them.
+    ``sample_customers`` are added to an empty panel at start, for the backfill to sync.
+    """
+
+    data_dir: Path
+    admin_password: str = field(repr=False)
+    hubspot_base_url: str | None = None
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    settings_poll_interval: float = 2.0
+    sample_customers: int = 0
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'panel.sqlite3'}"

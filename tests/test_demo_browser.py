@@ -1,0 +1,309 @@
+"""The demo panel in a real browser: an admin sets HubSpot up, a customer signs up and asks for help.
+
+The panel runs in-process under uvicorn on a free loopback port, against the fake HubSpot;
+Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright) is the admin and the
+customer. Every request the browser tries to send off loopback is refused and recorded, so
+the test also sees which HubSpot scripts a page asked for, without any internet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Response,
+    Route,
+    expect,
+    sync_playwright,
+)
+from playwright.sync_api import Error as PlaywrightError
+
+from skypanel_hubspot_plugin.demo.app import create_app
+from skypanel_hubspot_plugin.demo.config import DemoConfig
+from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("SKYPANEL_TEST_CHROMIUM", "/usr/bin/chromium"))
+ADMIN_PASSWORD = "correct horse battery staple"
+SAMPLE_CUSTOMERS = 5
+WAIT_MS = 20_000
+WAIT_S = WAIT_MS / 1000
+
+
+def artifacts_dir() -> Path:
+    folder = Path(os.environ.get("SKYPANEL_TEST_ARTIFACTS") or ROOT / "test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + "; CI=true requires it")
+        pytest.skip(reason)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
+    """The demo panel served on 127.0.0.1 until the test ends; yields its base URL."""
+    app = create_app(
+        DemoConfig(
+            data_dir=tmp_path / "panel",
+            admin_password=ADMIN_PASSWORD,
+            hubspot_base_url=fake_hubspot.base_url,
+            settings_poll_interval=0.2,
+            sample_customers=SAMPLE_CUSTOMERS,
+        )
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="demo-panel", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the demo panel did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(WAIT_S)
+        assert not thread.is_alive(), "the demo panel did not stop"
+
+
+@dataclass
+class Traffic:
+    """What one browser context fetched from the panel, and what it tried to fetch elsewhere."""
+
+    bodies: list[tuple[str, str]]
+    refused: list[str]
+
+
+def new_context(browser: Browser, panel: str) -> tuple[BrowserContext, Traffic]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    traffic = Traffic(bodies=[], refused=[])
+
+    def refuse(route: Route) -> None:
+        traffic.refused.append(route.request.url)
+        route.abort()
+
+    def keep(response: Response) -> None:
+        if response.url.startswith(panel) and not 300 <= response.status < 400:
+            with contextlib.suppress(PlaywrightError):  # a page already navigated away from
+                traffic.bodies.append((response.url, response.text()))
+
+    context.route(lambda url: urlsplit(url).hostname != "127.0.0.1", refuse)
+    context.on("response", keep)
+    return context, traffic
+
+
+def log_in_as_admin(page: Page, panel: str) -> None:
+    page.goto(f"{panel}/admin/settings")
+    expect(page).to_have_url(f"{panel}/admin/login")
+    page.fill("#username", "admin")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-submit")
+    expect(page).to_have_url(f"{panel}/admin/settings")
+
+
+def save_settings(page: Page) -> None:
+    page.click("#settings-save")
+    expect(page.locator("#settings-message")).to_have_text("Settings saved.")
+
+
+def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
+    browser: Browser, panel: str, fake_hubspot: FakeHubSpot
+) -> None:
+    admin_context, admin_traffic = new_context(browser, panel)
+    customer_context, customer_traffic = new_context(browser, panel)
+    admin = admin_context.new_page()
+    customer = customer_context.new_page()
+
+    # The admin logs in; the settings page is drawn from the plugin's schema.
+    log_in_as_admin(admin, panel)
+    for key in ("hubspot_enabled", "hubspot_portal_id", "hubspot_region", "hubspot_rate_limit"):
+        expect(admin.locator(f"#{key}")).to_be_enabled()
+    expect(admin.locator("#hubspot_api_key")).to_have_attribute("type", "password")
+    expect(admin.locator("#hubspot_api_key")).to_have_attribute("placeholder", "not set")
+
+    # Switching HubSpot on without a portal or a token is refused, next to the field.
+    admin.check("#hubspot_enabled")
+    admin.click("#settings-save")
+    expect(admin.locator("#hubspot_portal_id-error")).to_be_visible()
+    expect(admin.locator("#hubspot_portal_id-error")).not_to_be_empty()
+    expect(admin.locator("#settings-message")).to_contain_text("Invalid settings")
+
+    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    admin.check("#hubspot_ticket_enabled")
+    save_settings(admin)
+    expect(admin.locator("#hubspot_portal_id-error")).to_be_hidden()
+    expect(admin.locator("#hubspot_api_key")).to_have_value("")
+    expect(admin.locator("#hubspot_api_key")).to_have_attribute(
+        "placeholder", f"set (…{FAKE_TOKEN[-4:]})"
+    )
+
+    admin.click("#test-connection")
+    expect(admin.locator("#connection-result")).to_contain_text("connection successful")
+    expect(admin.locator("#connection-result")).to_contain_text(str(FAKE_PORTAL_ID))
+
+    admin.check("#hubspot_chat_enabled")
+    save_settings(admin)
+
+    # The customer's page carries the chat loader in its head, with the page's CSP nonce.
+    response = customer.goto(f"{panel}/", wait_until="domcontentloaded")
+    assert response is not None
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["content-security-policy"])
+    assert nonce is not None
+    loader = customer.locator('head script[src*="hs-scripts.com"]')
+    expect(loader).to_have_count(1)
+    chat_script = f"https://js.hs-scripts.com/{FAKE_PORTAL_ID}.js"
+    assert loader.get_attribute("src") == chat_script
+    assert f'nonce="{nonce.group(1)}"' in response.text()
+    # The browser asked for it (so the CSP let it through); only loopback is reachable here.
+    deadline = time.monotonic() + WAIT_S
+    while chat_script not in customer_traffic.refused and time.monotonic() < deadline:
+        customer.wait_for_timeout(50)
+    assert chat_script in customer_traffic.refused
+
+    # Signing up becomes a HubSpot contact, through the outbox.
+    customer.fill("#email", "margaret.hamilton@example.com")
+    customer.fill("#first_name", "Margaret")
+    customer.fill("#last_name", "Hamilton")
+    customer.fill("#company", "Apollo Hosting")
+    customer.fill("#phone", "+1 617 555 0100")
+    customer.click("#signup-submit")
+    expect(customer).to_have_url(f"{panel}/tickets")
+    fake_hubspot.wait_for(
+        lambda f: f.contact_by_email("margaret.hamilton@example.com") is not None, timeout=WAIT_S
+    )
+    contact = fake_hubspot.contact_by_email("margaret.hamilton@example.com") or {}
+    assert contact["properties"]["company"] == "Apollo Hosting"
+
+    # A support ticket becomes a HubSpot ticket tied to that contact; closing it moves it on.
+    customer.fill("#subject", "My VPS does not boot")
+    customer.fill("#content", "It stopped after the kernel update.")
+    customer.select_option("#priority", "high")
+    customer.select_option("#category", "billing")
+    customer.click("#ticket-submit")
+    expect(customer.locator("#my-tickets")).to_contain_text("My VPS does not boot")
+    expect(customer.locator("#my-tickets")).to_contain_text("open")
+    fake_hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=WAIT_S)
+    (ticket,) = fake_hubspot.tickets()
+    assert ticket["properties"]["hs_ticket_priority"] == "HIGH"
+    assert ticket["properties"]["hs_ticket_category"] == "BILLING_ISSUE"
+    fake_hubspot.wait_for(
+        lambda f: f.associations("tickets", ticket["id"], "contacts") == [contact["id"]],
+        timeout=WAIT_S,
+    )
+    customer.click("#my-tickets button:has-text('Close')")
+    expect(customer.locator("#my-tickets")).to_contain_text("closed")
+    fake_hubspot.wait_for(
+        lambda f: f.tickets()[0]["properties"]["hs_pipeline_stage"] == "4", timeout=WAIT_S
+    )
+
+    # The admin sees both deliveries arrive, refreshed without reloading the page.
+    contact_rows = admin.locator("#deliveries-rows tr", has_text="contact.upsert")
+    expect(contact_rows).to_have_count(1)
+    expect(contact_rows).to_contain_text("delivered")
+    expect(contact_rows).to_contain_text(contact["id"])
+    expect(admin.locator("#deliveries-rows tr", has_text="ticket.create")).to_contain_text(
+        "delivered"
+    )
+
+    # "Sync all contacts" sends the customers the panel had before HubSpot was set up.
+    admin.click("#backfill-start")
+    expect(admin.locator("#backfill-status")).to_contain_text(
+        f"Done: {SAMPLE_CUSTOMERS + 1} of {SAMPLE_CUSTOMERS + 1} contacts delivered"
+    )
+    progress = admin.locator("#backfill-progress")
+    expect(progress).to_be_visible()
+    assert progress.evaluate("bar => bar.value === bar.max")
+    assert len(fake_hubspot.contacts()) == SAMPLE_CUSTOMERS + 1
+    expect(admin.locator("#contacts-rows tr")).to_have_count(SAMPLE_CUSTOMERS + 1)
+    expect(admin.locator("#contacts-rows")).to_contain_text("margaret.hamilton@example.com")
+
+    # The token went in once and never came back out, on any page or API answer.
+    admin.reload()
+    expect(admin.locator("#hubspot_api_key-status")).to_contain_text(FAKE_TOKEN[-4:])
+    expect(admin.locator("#deliveries-rows tr", has_text="ticket.update")).to_contain_text(
+        "delivered"
+    )
+    fetched = admin_traffic.bodies + customer_traffic.bodies
+    assert any(url.endswith("/api/admin/settings/hubspot/settings") for url, _ in fetched)
+    assert [url for url, body in fetched if FAKE_TOKEN in body] == []
+    assert FAKE_TOKEN not in admin.content() + customer.content()
+    # Nothing but the HubSpot scripts the chat loader named was asked for off loopback.
+    assert {urlsplit(url).hostname for url in customer_traffic.refused} <= {"js.hs-scripts.com"}
+
+    admin.click("#test-connection")
+    expect(admin.locator("#connection-result")).to_contain_text("connection successful")
+    shot = artifacts_dir() / "settings-page.png"
+    admin.screenshot(path=str(shot), full_page=True)
+    if os.environ.get("SKYPANEL_UPDATE_DOCS_SCREENSHOT") == "1":
+        shutil.copyfile(shot, ROOT / "docs" / "demo-settings.png")
+
+
+def test_the_admin_api_refuses_customers_and_forged_requests(browser: Browser, panel: str) -> None:
+    context, _ = new_context(browser, panel)
+    page = context.new_page()
+    settings_api = f"{panel}/api/admin/settings/hubspot/settings"
+    assert page.request.get(settings_api).status == 401
+
+    page.goto(f"{panel}/")
+    page.fill("#email", "eve@example.com")
+    page.fill("#first_name", "Eve")
+    page.click("#signup-submit")
+    expect(page).to_have_url(f"{panel}/tickets")
+    assert page.request.get(settings_api).status == 403
+    page.goto(f"{panel}/admin/settings")
+    expect(page).to_have_url(f"{panel}/admin/login")
+
+    page.fill("#username", "admin")
+    page.fill("#password", "not the password")
+    page.click("#login-submit")
+    expect(page.locator("[role=alert]")).to_have_text("Wrong username or password")
+
+    log_in_as_admin(page, panel)
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert csrf
+    forged = page.request.post(settings_api, data={"hubspot_portal_id": "666"})
+    assert forged.status == 403
+    wrong = page.request.post(
+        settings_api, data={"hubspot_portal_id": "666"}, headers={"X-CSRF-Token": csrf + "x"}
+    )
+    assert wrong.status == 403
+    page.reload()
+    expect(page.locator("#hubspot_portal_id")).to_be_enabled()
+    expect(page.locator("#hubspot_portal_id")).to_have_value("")
