@@ -20,6 +20,7 @@ from .payloads import (
     PageContext,
     SettingField,
     Ticket,
+    TicketChange,
     User,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "PageContext",
     "SettingField",
     "Ticket",
+    "TicketChange",
     "User",
     "hookimpl",
     "hookspec",

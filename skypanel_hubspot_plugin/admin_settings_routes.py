@@ -44,6 +44,16 @@ def settings_json(settings: HubSpotSettings) -> dict[str, object]:
             "last4": settings.token.last4 if settings.token else None,
             "source": settings.token_source,
         },
+        "secrets": {
+            keys.API_KEY: {
+                "set": settings.token is not None,
+                "last4": settings.token.last4 if settings.token else None,
+            },
+            keys.APP_SECRET: {
+                "set": settings.app_secret is not None,
+                "last4": settings.app_secret.last4 if settings.app_secret else None,
+            },
+        },
         "problems": dict(settings.problems),
     }
 

@@ -37,7 +37,7 @@ def admin_router(
         guards = [Depends(require_admin)]
         if method.upper() in STATE_CHANGING:
             guards.append(Depends(require_csrf))
-        _add(router, method, path, handler, guards)
+        _add(router, method, path, handler, guards, strict_json=True)
 
     pm.hook.skypanel_register_admin_routes(register=register)
     return router
@@ -47,17 +47,25 @@ def public_router(pm: pluggy.PluginManager) -> APIRouter:
     """An APIRouter with the routes plugins register through ``skypanel_register_public_routes``."""
     router = APIRouter()
     pm.hook.skypanel_register_public_routes(
-        register=lambda method, path, handler: _add(router, method, path, handler, [])
+        register=lambda method, path, handler: _add(
+            router, method, path, handler, [], strict_json=False
+        )
     )
     return router
 
 
 def _add(
-    router: APIRouter, method: str, path: str, handler: Handler, guards: Sequence[Any]
+    router: APIRouter,
+    method: str,
+    path: str,
+    handler: Handler,
+    guards: Sequence[Any],
+    *,
+    strict_json: bool,
 ) -> None:
     router.add_api_route(
         path,
-        _endpoint(handler),
+        _endpoint(handler, strict_json),
         methods=[method.upper()],
         dependencies=list(guards),
         include_in_schema=False,
@@ -71,7 +79,10 @@ def _invalid_body(message: str) -> JSONResponse:
     )
 
 
-def _endpoint(handler: Handler) -> Callable[[Request], Any]:
+def _endpoint(handler: Handler, strict_json: bool) -> Callable[[Request], Any]:
+    """An endpoint calling ``handler``; with ``strict_json`` a body that is not JSON is 422,
+    without (public routes, which check signatures first) it reaches the handler as bytes."""
+
     async def endpoint(request: Request) -> JSONResponse:
         body: Any = None
         raw = await request.body()
@@ -81,8 +92,16 @@ def _endpoint(handler: Handler) -> Callable[[Request], Any]:
             try:
                 body = json.loads(raw)
             except ValueError:
-                return _invalid_body("must be JSON")
-        admin_request = AdminRequest(query=dict(request.query_params), body=body)
+                if strict_json:
+                    return _invalid_body("must be JSON")
+        admin_request = AdminRequest(
+            query=dict(request.query_params),
+            body=body,
+            method=request.method,
+            url=str(request.url),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            raw_body=raw,
+        )
         response = await run_in_threadpool(handler, admin_request)
         return JSONResponse(response.body, status_code=response.status)
 

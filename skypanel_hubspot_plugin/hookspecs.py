@@ -15,7 +15,7 @@ from typing import Any
 
 import pluggy
 
-from .payloads import HostContext, PageContext, SettingField, Ticket, User
+from .payloads import HostContext, PageContext, SettingField, Ticket, TicketChange, User
 
 PROJECT = "skypanel"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -80,3 +80,12 @@ def skypanel_on_ticket_updated(
     ticket: Ticket, changed: frozenset[str], session: Any | None
 ) -> None:
     """Called after the panel changes a ticket's status, priority or text."""
+
+
+@hookspec
+def skypanel_on_hubspot_ticket_changed(change: TicketChange, session: Any) -> None:
+    """Implemented by the host; fired once per HubSpot event on a ticket the plugin created.
+
+    ``session`` is the transaction that records the event as handled: write the panel's
+    ticket in it and both commit together. Raising makes HubSpot deliver the event again.
+    """

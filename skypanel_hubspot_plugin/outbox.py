@@ -186,6 +186,16 @@ class Outbox:
             found = session.get(ObjectLink, (kind, panel_id))
             return found.hubspot_id if found else None
 
+    def panel_id(self, kind: str, hubspot_id: str) -> str | None:
+        """The panel id whose object became HubSpot's ``hubspot_id``, if we created it."""
+        with Session(self.engine) as session:
+            found = session.exec(
+                select(ObjectLink.panel_id).where(
+                    col(ObjectLink.kind) == kind, col(ObjectLink.hubspot_id) == hubspot_id
+                )
+            ).first()
+            return found
+
     def set_link(self, kind: str, panel_id: str, hubspot_id: str) -> None:
         with Session(self.engine) as session:
             found = session.get(ObjectLink, (kind, panel_id))

@@ -52,7 +52,7 @@ class ObjectLink(PluginTable, table=True):
 
     kind: str = Field(primary_key=True, max_length=16)
     panel_id: str = Field(primary_key=True, max_length=255)
-    hubspot_id: str = Field(max_length=40)
+    hubspot_id: str = Field(max_length=40, index=True)
 
 
 class RateSlot(PluginTable, table=True):

@@ -38,6 +38,25 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class TicketChange:
+    """What HubSpot reported about a ticket the plugin created, from a verified webhook.
+
+    ``changes`` maps HubSpot property names to their new values; ``status`` is the panel
+    word for a new pipeline stage when there is one (open, waiting, in_progress, closed);
+    ``deleted`` is True when the ticket was deleted in HubSpot.
+    """
+
+    ticket_id: str
+    hubspot_ticket_id: str
+    event_id: str
+    occurred_at_ms: int
+    changes: Mapping[str, str] = field(default_factory=dict)
+    status: str | None = None
+    deleted: bool = False
+    change_source: str = ""
+
+
+@dataclass(frozen=True)
 class PageContext:
     """The page being rendered: its path, the CSP nonce for inline scripts, the viewer."""
 
@@ -63,6 +82,8 @@ class HostContext:
     may have died before another takes it. ``list_users`` is how a contact backfill reads
     the panel's users: ``list_users(after, limit)`` returns up to ``limit`` users that come
     after the user whose id is ``after`` (from the first when None), in one stable order.
+    ``plugin_manager`` is the host's own manager, through which the plugin fires the hooks
+    the host implements (``skypanel_on_hubspot_ticket_changed``).
     """
 
     engine: Any
@@ -73,6 +94,7 @@ class HostContext:
     delivery_lease_s: float = 60.0
     hubspot_timeout: tuple[float, float] = (3.05, 10.0)
     list_users: ListUsers | None = None
+    plugin_manager: Any = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +116,19 @@ class SettingField:
 
 @dataclass(frozen=True)
 class AdminRequest:
-    """A framework-neutral admin request: the query string and the parsed JSON body."""
+    """A framework-neutral request to a plugin route: the query string and the parsed JSON body.
+
+    Routes that check a signature (HubSpot's webhooks) also need what was signed: the
+    method, the full URL as the caller used it, the headers (names in lower case) and the
+    body's bytes exactly as received. Adapters fill them all.
+    """
 
     query: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
+    method: str = "GET"
+    url: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    raw_body: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from . import runtime
 from .admin_responses import Route
 from .hubspot_api import chat_script_url
 from .payloads import AdminRequest, AdminResponse
+from .webhooks import WEBHOOK_ROUTES
 
 CHAT_CONFIG = "/api/hubspot/chat-config"
 
@@ -29,4 +30,4 @@ def get_chat_config(request: AdminRequest) -> AdminResponse:
     )
 
 
-PUBLIC_ROUTES: tuple[Route, ...] = (("GET", CHAT_CONFIG, get_chat_config),)
+PUBLIC_ROUTES: tuple[Route, ...] = (("GET", CHAT_CONFIG, get_chat_config), *WEBHOOK_ROUTES)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Any
 
 from sqlalchemy import Engine
 
 from . import hubspot_api as api
+from . import webhook_table  # noqa: F401  (its table is created with the others at start-up)
 from .backfill import Backfills
 from .errors import NotConfigured, NotEnabled
 from .outbox import Outbox
@@ -50,9 +52,11 @@ class Runtime:
         lease_s: float = 60.0,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         list_users: ListUsers | None = None,
+        plugin_manager: Any = None,
     ) -> None:
         self.timeout = timeout
         self.list_users = list_users
+        self.plugin_manager = plugin_manager
         self.base_url = base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL
         self.store = SettingsStore(engine, box, poll_interval=poll_interval)
         self.outbox = Outbox(engine, lease_s=lease_s)
@@ -72,6 +76,7 @@ class Runtime:
             lease_s=host.delivery_lease_s if lease_s is None else lease_s,
             timeout=host.hubspot_timeout,
             list_users=host.list_users,
+            plugin_manager=host.plugin_manager,
         )
 
     def __repr__(self) -> str:

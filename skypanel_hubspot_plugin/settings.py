@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from . import settings_schema as keys
 from .invalid_input import InvalidInput
@@ -29,6 +30,8 @@ PIPELINE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ENUM_VALUE_RE = re.compile(r"[A-Z0-9_]{1,100}")
 USER_DELETED_ACTIONS = ("nothing", "archive", "gdpr_delete")
 MAX_TOKEN_LENGTH = 2048
+MAX_URL_LENGTH = 2048
+APP_SECRET_RE = re.compile(r"[A-Za-z0-9-]{8,200}")
 TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "off", "no", ""})
 
@@ -55,8 +58,10 @@ class HubSpotSettings:
     ticket_default_category: str = "GENERAL_INQUIRY"
     user_deleted_action: str = "nothing"
     rate_limit: int = 100
+    webhook_url: str = ""
     token: Secret | None = None
     token_source: TokenSource | None = None
+    app_secret: Secret | None = None
     problems: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -127,6 +132,30 @@ def parse_token(value: object) -> str:
     return text
 
 
+def parse_app_secret(value: object) -> str:
+    """A HubSpot app's client secret: letters, digits and dashes (a GUID today)."""
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    text = value.strip()
+    if not APP_SECRET_RE.fullmatch(text):
+        raise ValueError(
+            "must be the app's client secret as HubSpot shows it (letters, digits and dashes)"
+        )
+    return text
+
+
+def parse_webhook_url(value: object) -> str:
+    text = _text(value)
+    if not text:
+        return text
+    parts = urlsplit(text)
+    if len(text) > MAX_URL_LENGTH or parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("must be the full https:// address entered in HubSpot")
+    if parts.fragment or any(ch.isspace() for ch in text):
+        raise ValueError("must be the full https:// address entered in HubSpot")
+    return text
+
+
 def parse_pipeline_id(value: object) -> str:
     text = _text(value)
     if not PIPELINE_ID_RE.fullmatch(text):
@@ -168,6 +197,7 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.TICKET_DEFAULT_CATEGORY: parse_category,
     keys.USER_DELETED_ACTION: parse_deleted_action,
     keys.RATE_LIMIT: parse_rate_limit,
+    keys.WEBHOOK_URL: parse_webhook_url,
 }
 ATTRIBUTES = {
     keys.ENABLED: "enabled",
@@ -182,6 +212,7 @@ ATTRIBUTES = {
     keys.TICKET_DEFAULT_CATEGORY: "ticket_default_category",
     keys.USER_DELETED_ACTION: "user_deleted_action",
     keys.RATE_LIMIT: "rate_limit",
+    keys.WEBHOOK_URL: "webhook_url",
 }
 
 
@@ -210,6 +241,7 @@ class ValidChanges:
 
     rows: dict[str, str]
     token: str | None
+    app_secret: str | None = None
 
 
 def validate_changes(current: HubSpotSettings, changes: Mapping[str, object]) -> ValidChanges:
@@ -222,7 +254,16 @@ def validate_changes(current: HubSpotSettings, changes: Mapping[str, object]) ->
     rows: dict[str, str] = {}
     values: dict[str, object] = {}
     new_token: str | None = None
+    new_app_secret: str | None = None
     for key, raw in changes.items():
+        if key == keys.APP_SECRET:
+            if raw is None or raw == "":
+                continue
+            try:
+                new_app_secret = parse_app_secret(raw)
+            except ValueError as exc:
+                errors[key] = f"HubSpot app client secret {exc}"
+            continue
         if key == keys.API_KEY:
             if raw is None or raw == "":
                 continue
@@ -251,4 +292,4 @@ def validate_changes(current: HubSpotSettings, changes: Mapping[str, object]) ->
             errors[keys.API_KEY] = "Access token is required when HubSpot is enabled"
     if errors:
         raise InvalidSettings(errors)
-    return ValidChanges(rows=rows, token=new_token)
+    return ValidChanges(rows=rows, token=new_token, app_secret=new_app_secret)

@@ -21,6 +21,11 @@ TICKET_STAGE = "hubspot_ticket_stage"
 TICKET_DEFAULT_CATEGORY = "hubspot_ticket_default_category"
 USER_DELETED_ACTION = "hubspot_user_deleted_action"
 RATE_LIMIT = "hubspot_rate_limit"
+APP_SECRET = "hubspot_app_secret"
+WEBHOOK_URL = "hubspot_webhook_url"
+
+#: Settings stored encrypted and never shown again: the form only says whether one is set.
+SECRET_KEYS = (API_KEY, APP_SECRET)
 
 #: Internal row: a new random value on every save, so other processes know to reload.
 REVISION = "hubspot_settings_revision"
@@ -132,6 +137,20 @@ FIELDS: tuple[SettingField, ...] = (
         default="100",
         help="Your HubSpot tier's burst limit; shared by every worker on this database.",
     ),
+    SettingField(
+        APP_SECRET,
+        "HubSpot app client secret (webhooks)",
+        "secret",
+        help="Optional. The client secret of the app whose webhooks report ticket changes; "
+        "it signs every webhook. Stored encrypted; never shown again after saving.",
+    ),
+    SettingField(
+        WEBHOOK_URL,
+        "Webhook URL as set in HubSpot",
+        "text",
+        help="Optional. The exact https:// address entered in HubSpot's webhook settings, "
+        "when the panel sits behind a proxy that changes it.",
+    ),
 )
 
 #: The seed's descriptions for the ``settings.description`` column.
@@ -149,6 +168,8 @@ DESCRIPTIONS: dict[str, str] = {
     TICKET_DEFAULT_CATEGORY: "HubSpot ticket category when the panel's has no match",
     USER_DELETED_ACTION: "What happens to the HubSpot contact of a deleted user",
     RATE_LIMIT: "HubSpot requests allowed per 10 seconds",
+    APP_SECRET: "HubSpot app client secret that signs webhooks",
+    WEBHOOK_URL: "Webhook URL as configured in HubSpot",
 }
 
 

@@ -128,7 +128,14 @@ class SettingsStore:
                 token, source = Secret(self.box.decrypt(stored)), "database"
             except SecretsError as exc:
                 problems[keys.API_KEY] = str(exc)
+        app_secret: Secret | None = None
+        if stored_secret := rows.get(keys.APP_SECRET) or "":
+            try:
+                app_secret = Secret(self.box.decrypt(stored_secret))
+            except SecretsError as exc:
+                problems[keys.APP_SECRET] = str(exc)
         settings = settings_from_rows(rows, token, source)  # type: ignore[arg-type]
+        settings = replace(settings, app_secret=app_secret)
         if problems:
             settings = replace(settings, problems={**settings.problems, **problems})
         return settings
@@ -153,17 +160,16 @@ class SettingsStore:
         """Validates and writes ``changes`` in one transaction, or raises InvalidSettings and writes nothing."""
         current = self.reload()
         valid = validate_changes(current, changes)
-        encrypted: str | None = None
-        if valid.token is not None:
-            try:
-                encrypted = self.box.encrypt(valid.token)
-            except SecretsError as exc:
-                raise InvalidSettings({keys.API_KEY: str(exc)}) from None
+        encrypted: dict[str, str] = {}
+        for key, plain in ((keys.API_KEY, valid.token), (keys.APP_SECRET, valid.app_secret)):
+            if plain is not None:
+                try:
+                    encrypted[key] = self.box.encrypt(plain)
+                except SecretsError as exc:
+                    raise InvalidSettings({key: str(exc)}) from None
         with Session(self.engine) as session:
-            for key, value in valid.rows.items():
+            for key, value in {**valid.rows, **encrypted}.items():
                 self._put(session, key, value)
-            if encrypted is not None:
-                self._put(session, keys.API_KEY, encrypted)
             self._bump_revision(session)
             session.commit()
         self.invalidate()
@@ -183,17 +189,22 @@ class SettingsStore:
         return self.current()
 
     def rotate_key(self) -> bool:
-        """Re-encrypts the stored token with the newest key; True when it had to."""
+        """Re-encrypts the stored secrets with the newest key; True when one had to be."""
         with Session(self.engine) as session:
-            row = session.get(Setting, keys.API_KEY)
-            if row is None or not row.value or not self.box.needs_rewrite(row.value):
+            rotated = []
+            for key in keys.SECRET_KEYS:
+                row = session.get(Setting, key)
+                if row is None or not row.value or not self.box.needs_rewrite(row.value):
+                    continue
+                row.value = self.box.reencrypt(row.value)
+                session.add(row)
+                rotated.append(key)
+            if not rotated:
                 return False
-            row.value = self.box.reencrypt(row.value)
-            session.add(row)
             self._bump_revision(session)
             session.commit()
         self.invalidate()
-        log.info("HubSpot access token re-encrypted with key %s", self.box.primary_key_id)
+        log.info("%s re-encrypted with key %s", ", ".join(rotated), self.box.primary_key_id)
         return True
 
     @staticmethod

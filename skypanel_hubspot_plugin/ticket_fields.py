@@ -44,6 +44,8 @@ STAGES = {
     "closed": "4",
     "resolved": "4",
 }
+#: The default pipeline's stages in the panel's words, for changes made in HubSpot.
+STAGE_STATUSES = {"1": "open", "2": "waiting", "3": "in_progress", "4": "closed"}
 SUBJECT_MAX = 255
 CONTENT_MAX = 65_000
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .fake_store import ASSOCIATION_TYPES, CrmError, CrmStore, not_found, now_iso
+from .fake_webhooks import Subscription, deliver, property_change_events
 
 FAKE_TOKEN = "pat-na1-11111111-2222-4333-8444-555555555555"
 FAKE_PORTAL_ID = 12345678
@@ -104,6 +105,7 @@ class FakeHubSpot:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.add_token(FAKE_TOKEN)
+        self._webhooks: Subscription | None = None
         self._routes = self._build_routes()
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -206,6 +208,26 @@ class FakeHubSpot:
             self._scripted.clear()
             self._hits.clear()
             self._faults = _Faults()
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def subscribe_webhooks(self, target_url: str, client_secret: str, *, app_id: int = 1) -> None:
+        """Sends ticket change events to ``target_url``, signed with ``client_secret``."""
+        with self._lock:
+            self._webhooks = Subscription(target_url, client_secret, app_id)
+
+    def change_ticket(
+        self, ticket_id: str, properties: dict[str, str], *, deliveries: int = 1
+    ) -> list[int]:
+        """Changes a ticket as an agent in HubSpot would, then delivers the change events
+        (``deliveries`` times, as HubSpot's retries can); returns the receiver's statuses."""
+        with self._lock:
+            self._store.update("tickets", ticket_id, dict(properties), None)
+            sub = self._webhooks
+        if sub is None:
+            return []
+        events = property_change_events(sub, self.portal_id, "ticket", ticket_id, properties)
+        return [deliver(sub, events) for _ in range(deliveries)]
 
     # -- inspection ----------------------------------------------------------------------------
 

@@ -77,7 +77,7 @@
     input.placeholder = token.set ? `set (…${token.last4 ?? ""})` : "not set";
     status.dataset.kind = token.set ? "success" : "";
     if (!token.set) {
-      status.textContent = "No token saved yet.";
+      status.textContent = "Nothing saved yet.";
     } else if (token.source === "environment") {
       status.textContent = `Set by the SKYPANEL_HUBSPOT_ACCESS_TOKEN environment variable, ending in …${token.last4}; it overrides a saved one.`;
     } else {
@@ -90,7 +90,8 @@
     for (const input of settingInputs()) {
       const type = input.dataset.setting;
       if (type === "secret") {
-        showTokenStatus(input, state.token ?? { set: false });
+        const saved = input.name === "hubspot_api_key" ? state.token : state.secrets?.[input.name];
+        showTokenStatus(input, saved ?? { set: false });
       } else if (input.name in values) {
         if (type === "bool") input.checked = values[input.name] === true;
         else input.value = values[input.name] ?? "";

@@ -1,0 +1,79 @@
+"""The fake HubSpot's webhook sender: signed POSTs of HubSpot-shaped event arrays.
+
+HubSpot sends a JSON array of events to the app's target URL, signed (v3) with the app's
+client secret, and may deliver one event more than once; :func:`deliver` does the same,
+on loopback.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+
+from ..webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
+
+_event_ids = itertools.count(100_000_001)
+_event_ids_lock = threading.Lock()
+
+
+def next_event_id() -> int:
+    with _event_ids_lock:
+        return next(_event_ids)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Where an app's webhooks go, and the client secret that signs them."""
+
+    target_url: str
+    client_secret: str
+    app_id: int = 1
+
+
+def property_change_events(
+    sub: Subscription, portal_id: int, object_type: str, object_id: str, changes: dict[str, str]
+) -> list[dict[str, Any]]:
+    """One ``<type>.propertyChange`` event per changed property, as HubSpot's UI causes."""
+    now = int(time.time() * 1000)
+    return [
+        {
+            "eventId": next_event_id(),
+            "subscriptionId": 1,
+            "portalId": portal_id,
+            "appId": sub.app_id,
+            "occurredAt": now,
+            "subscriptionType": f"{object_type}.propertyChange",
+            "attemptNumber": 0,
+            "objectId": int(object_id),
+            "propertyName": name,
+            "propertyValue": value,
+            "changeSource": "CRM_UI",
+        }
+        for name, value in changes.items()
+    ]
+
+
+def deliver(sub: Subscription, events: list[dict[str, Any]]) -> int:
+    """POSTs ``events`` signed like HubSpot does; returns the receiver's status."""
+    body = json.dumps(events).encode()
+    timestamp = int(time.time() * 1000)
+    signature = sign_v3(sub.client_secret, "POST", sub.target_url, body, timestamp)
+    response = urllib3.request(
+        "POST",
+        sub.target_url,
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature,
+            TIMESTAMP_HEADER: str(timestamp),
+        },
+        timeout=urllib3.Timeout(connect=2.0, read=10.0),
+        retries=False,
+    )
+    return int(response.status)
