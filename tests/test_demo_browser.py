@@ -34,7 +34,12 @@ from playwright.sync_api import Error as PlaywrightError
 
 from skypanel_hubspot_plugin.demo.app import create_app
 from skypanel_hubspot_plugin.demo.config import DemoConfig
-from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from skypanel_hubspot_plugin.testing import (
+    FAKE_APP_SECRET,
+    FAKE_PORTAL_ID,
+    FAKE_TOKEN,
+    FakeHubSpot,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("SKYPANEL_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -82,6 +87,7 @@ def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
             hubspot_base_url=fake_hubspot.base_url,
             settings_poll_interval=0.2,
             sample_customers=SAMPLE_CUSTOMERS,
+            sandbox=fake_hubspot,
         )
     )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
@@ -93,6 +99,9 @@ def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
             pytest.fail("the demo panel did not start")
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
+    fake_hubspot.subscribe_webhooks(
+        f"http://127.0.0.1:{port}/api/hubspot/webhooks", FAKE_APP_SECRET
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -166,6 +175,7 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
 
     admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
     admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    admin.fill("#hubspot_app_secret", FAKE_APP_SECRET)
     admin.check("#hubspot_ticket_enabled")
     save_settings(admin)
     expect(admin.locator("#hubspot_portal_id-error")).to_be_hidden()
@@ -227,6 +237,16 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
         lambda f: f.associations("tickets", ticket["id"], "contacts") == [contact["id"]],
         timeout=WAIT_S,
     )
+    # A HubSpot agent moves it on; HubSpot's signed webhook brings the change to the panel.
+    admin.goto(f"{panel}/admin/sandbox")
+    row = admin.locator("#sandbox-tickets tbody tr", has_text="My VPS does not boot")
+    row.locator("select").select_option("3")
+    row.locator("button").click()
+    expect(row.locator("td").nth(2)).to_have_text("3")
+    customer.reload()
+    expect(customer.locator("#my-tickets")).to_contain_text("in_progress")
+    admin.goto(f"{panel}/admin/settings")
+
     customer.click("#my-tickets button:has-text('Close')")
     expect(customer.locator("#my-tickets")).to_contain_text("closed")
     fake_hubspot.wait_for(

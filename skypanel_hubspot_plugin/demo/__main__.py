@@ -21,7 +21,7 @@ from pathlib import Path
 
 import uvicorn
 
-from ..testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from ..testing import FAKE_APP_SECRET, FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 from .app import create_app
 from .config import ADMIN_USERNAME, DemoConfig
 
@@ -80,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if base_url is None:
             fake = stack.enter_context(FakeHubSpot())
             base_url = fake.base_url
+            webhook_url = f"http://{args.host}:{args.port}/api/hubspot/webhooks"
+            fake.subscribe_webhooks(webhook_url, FAKE_APP_SECRET)
             samples = FAKE_SAMPLE_CUSTOMERS if samples is None else samples
         config = DemoConfig(
             data_dir=data_dir,
@@ -87,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             hubspot_base_url=base_url,
             # example.com customers have no business in a real portal unless asked for
             sample_customers=samples or 0,
+            sandbox=fake,
         )
         app = create_app(config)
         print(f"SkyPANEL demo panel: http://{args.host}:{args.port}/")
@@ -97,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"Fake HubSpot at {fake.base_url}; paste these into the settings page:")
             print(f"  HubSpot portal ID:    {FAKE_PORTAL_ID}")
             print(f"  HubSpot access token: {FAKE_TOKEN}")
+            print(f"  HubSpot app client secret (webhooks): {FAKE_APP_SECRET}")
+            print(
+                f"  sandbox (act as a HubSpot agent): http://{args.host}:{args.port}/admin/sandbox"
+            )
         else:
             print(f"HubSpot API: {base_url}")
         print("Press Ctrl-C to stop.", flush=True)

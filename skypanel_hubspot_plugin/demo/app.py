@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from .. import HostContext, plugin_manager
 from ..fastapi_adapter import admin_router, public_router
-from . import admin_pages, customer_pages
+from . import admin_pages, customer_pages, sandbox_pages
 from .auth import require_admin
 from .config import DemoConfig
 from .csp import add_content_security_policy
@@ -34,6 +34,7 @@ from .host import DemoHost, render, templates
 from .panel_tables import create_panel_tables
 from .panel_users import users_lister
 from .sample_customers import add_sample_customers
+from .ticket_sync import TicketSync
 
 SESSION_COOKIE = "skypanel_demo_session"
 
@@ -42,6 +43,7 @@ def create_app(config: DemoConfig) -> FastAPI:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(config.database_url)
     pm = plugin_manager()
+    pm.register(TicketSync(), name="demo-panel-tickets")  # the host's own hook implementations
     keys = config.secret_keys or secret_keys(config.data_dir)
 
     @asynccontextmanager
@@ -55,6 +57,7 @@ def create_app(config: DemoConfig) -> FastAPI:
                 hubspot_base_url=config.hubspot_base_url,
                 settings_poll_interval=config.settings_poll_interval,
                 list_users=users_lister(engine),
+                plugin_manager=pm,
             )
         )
         try:
@@ -80,6 +83,7 @@ def create_app(config: DemoConfig) -> FastAPI:
     app.include_router(public_router(pm))
     app.include_router(customer_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(sandbox_pages.router)
     return app
 
 

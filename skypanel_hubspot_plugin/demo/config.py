@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..testing import FakeHubSpot
+
 ADMIN_USERNAME = "admin"
 
 
@@ -16,6 +18,8 @@ class DemoConfig:
     or ``https://api.hubapi.com``); None leaves it to the plugin's own default.
     ``secret_keys`` are the plugin's Fernet keys; when empty, ``encryption_key`` finds them.
     ``sample_customers`` are added to an empty panel at start, for the backfill to sync.
+    ``sandbox`` is the fake HubSpot when the panel runs against one: its page lets the
+    admin change tickets "in HubSpot" and watch the change come back through the webhook.
     """
 
     data_dir: Path
@@ -24,6 +28,7 @@ class DemoConfig:
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     settings_poll_interval: float = 2.0
     sample_customers: int = 0
+    sandbox: FakeHubSpot | None = field(default=None, repr=False, compare=False)
 
     @property
     def database_url(self) -> str:

@@ -5,5 +5,13 @@ the package registers.
 """
 
 from .fake_hubspot import ALL_SCOPES, FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot, RecordedRequest
+from .fake_webhooks import FAKE_APP_SECRET
 
-__all__ = ["ALL_SCOPES", "FAKE_PORTAL_ID", "FAKE_TOKEN", "FakeHubSpot", "RecordedRequest"]
+__all__ = [
+    "ALL_SCOPES",
+    "FAKE_APP_SECRET",
+    "FAKE_PORTAL_ID",
+    "FAKE_TOKEN",
+    "FakeHubSpot",
+    "RecordedRequest",
+]

@@ -18,6 +18,9 @@ import urllib3
 
 from ..webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 
+#: The client secret of the fake's app; paste it as the webhook secret in a sandbox panel.
+FAKE_APP_SECRET = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+
 _event_ids = itertools.count(100_000_001)
 _event_ids_lock = threading.Lock()
 

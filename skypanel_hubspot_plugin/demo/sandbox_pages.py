@@ -1,0 +1,51 @@
+"""The sandbox page: the admin plays a HubSpot agent on the fake HubSpot's tickets.
+
+Moving a ticket to another stage here changes it in the fake HubSpot, which then sends
+its signed webhook to the panel, as HubSpot would; the customer's ticket page shows the
+new status. Only there when the demo runs against the fake.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from ..testing import FakeHubSpot
+from ..ticket_fields import STAGE_STATUSES
+from . import auth
+from .csrf import check_csrf
+from .host import get_host, render
+
+router = APIRouter()
+Field = Annotated[str, Form()]
+
+
+def _sandbox(request: Request) -> FakeHubSpot:
+    sandbox = get_host(request).config.sandbox
+    if sandbox is None:
+        raise HTTPException(404, "The demo runs against a real HubSpot: there is no sandbox")
+    return sandbox
+
+
+@router.get("/admin/sandbox")
+def sandbox_page(request: Request) -> Response:
+    if not auth.is_admin(request):
+        return RedirectResponse("/admin/login", status_code=303)
+    tickets = sorted(_sandbox(request).tickets(), key=lambda t: int(t["id"]))
+    context = {"tickets": tickets, "stages": sorted(STAGE_STATUSES.items())}
+    return render(request, "sandbox.html", context)
+
+
+@router.post("/admin/sandbox/tickets/{ticket_id}/stage")
+def move_ticket(
+    request: Request, ticket_id: str, stage: Field = "", csrf_token: Field = ""
+) -> Response:
+    auth.require_admin(request)
+    check_csrf(request, csrf_token)
+    if stage not in STAGE_STATUSES or not ticket_id.isdigit():
+        raise HTTPException(422, "Pick one of the pipeline's stages")
+    _sandbox(request).change_ticket(ticket_id, {"hs_pipeline_stage": stage})
+    return RedirectResponse("/admin/sandbox", status_code=303)
