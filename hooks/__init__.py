@@ -13,11 +13,15 @@ from .events import (
     skypanel_on_user_deleted,
     skypanel_on_user_updated,
 )
+from .form_embed import skypanel_form_embed
+from .form_submission import skypanel_on_form_submitted
 from .lifecycle import skypanel_shutdown, skypanel_startup
 from .page_head import skypanel_page_head
 from .settings_schema import skypanel_settings_schema
 
 __all__ = [
+    "skypanel_form_embed",
+    "skypanel_on_form_submitted",
     "skypanel_on_ticket_created",
     "skypanel_on_ticket_updated",
     "skypanel_on_user_created",

@@ -15,9 +15,16 @@ _reported: set[str] = set()
 
 @hookimpl
 def skypanel_page_head(page: PageContext) -> str | None:
+    if page.tracking_consent is False:
+        return None  # the visitor refused tracking, and HubSpot's chat loader tracks
     # Any failure here would be a 500 on every page of the panel: log it once, render nothing.
     try:
-        html = chat_loader(runtime.current().settings(), page.csp_nonce)
+        rt = runtime.current()
+        settings = rt.settings()
+        identity = None
+        if settings.chat_active and settings.chat_identify_visitors and page.user is not None:
+            identity = rt.identities.identity(page.user)  # cached; a miss mints in the background
+        html = chat_loader(settings, page.csp_nonce, identity)
     except Exception as exc:
         _report_once(f"{type(exc).__name__}: {exc}")
         return None

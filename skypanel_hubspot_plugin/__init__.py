@@ -16,12 +16,15 @@ from .hookspecs import PROJECT, hookimpl, hookspec
 from .payloads import (
     AdminRequest,
     AdminResponse,
+    FormConsent,
     HostContext,
     PageContext,
     SettingField,
+    SubscriptionConsent,
     Ticket,
     TicketChange,
     User,
+    Visitor,
 )
 
 __version__ = "0.1.0"
@@ -50,12 +53,15 @@ __all__ = [
     "PROJECT",
     "AdminRequest",
     "AdminResponse",
+    "FormConsent",
     "HostContext",
     "PageContext",
     "SettingField",
+    "SubscriptionConsent",
     "Ticket",
     "TicketChange",
     "User",
+    "Visitor",
     "hookimpl",
     "hookspec",
     "plugin_manager",

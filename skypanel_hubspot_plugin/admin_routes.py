@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import runtime
 from .admin_delivery_routes import ROUTES as DELIVERY_ROUTES
+from .admin_mapping_routes import ROUTES as MAPPING_ROUTES
 from .admin_responses import (
     PREFIX,
     Route,
@@ -103,4 +104,6 @@ SEED_ROUTES: tuple[Route, ...] = (
 )
 
 #: Every admin route the plugin registers, ``(method, path, handler)``.
-ADMIN_ROUTES: tuple[Route, ...] = SEED_ROUTES + SETTINGS_ROUTES + TICKET_ROUTES + DELIVERY_ROUTES
+ADMIN_ROUTES: tuple[Route, ...] = (
+    SEED_ROUTES + SETTINGS_ROUTES + MAPPING_ROUTES + TICKET_ROUTES + DELIVERY_ROUTES
+)

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import runtime
 from . import settings_schema as keys
+from .admin_mapping_routes import check_settings_change
 from .admin_responses import PREFIX, Route, body_object, error, invalid
 from .payloads import AdminRequest, AdminResponse, SettingField
 from .secrets import SecretsError
@@ -71,6 +72,8 @@ def post_settings(request: AdminRequest) -> AdminResponse:
     body = body_object(request, "Invalid settings")
     if isinstance(body, AdminResponse):
         return body
+    if (refused := check_settings_change(body)) is not None:
+        return refused  # a changed property map the portal would not take
     try:
         saved = runtime.current().store.save(body)
     except InvalidSettings as exc:

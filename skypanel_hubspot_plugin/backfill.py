@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,11 +22,15 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, update
 from sqlmodel import Session, col, select
 
+from . import settings_schema as keys
 from .contact_fields import user_contact_properties
 from .delivery import CONTACT_UPSERT
 from .invalid_input import InvalidInput
 from .outbox_table import DEAD, DELIVERED, QUEUED, Backfill, OutboxRow, utcnow
 from .payloads import ListUsers, User
+from .property_map import DEFAULT_CONTACT_MAP
+from .settings import settings_from_rows
+from .settings_table import Setting
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,22 @@ class Progress:
         }
 
 
-def outbox_row(user: User, backfill_id: int, now: datetime) -> dict[str, Any]:
+def stored_contact_map(session: Session) -> Mapping[str, str]:
+    """The saved contact property map, read in the transaction of the page it applies to.
+
+    Read here rather than from the runtime, since ``sync-contacts`` queues from its own process.
+    """
+    row = session.get(Setting, keys.CONTACT_PROPERTY_MAP)
+    stored = {keys.CONTACT_PROPERTY_MAP: row.value if row is not None else None}
+    return settings_from_rows(stored).contact_property_map
+
+
+def outbox_row(
+    user: User,
+    backfill_id: int,
+    now: datetime,
+    mapping: Mapping[str, str] = DEFAULT_CONTACT_MAP,
+) -> dict[str, Any]:
     """The outbox row that upserts ``user``; parked at once when it can never be delivered."""
     values: dict[str, Any] = {
         "kind": CONTACT_UPSERT,
@@ -81,7 +100,10 @@ def outbox_row(user: User, backfill_id: int, now: datetime) -> dict[str, Any]:
         "backfill_id": backfill_id,
     }
     try:
-        payload: dict[str, Any] = {"user_id": user.id, "properties": user_contact_properties(user)}
+        payload: dict[str, Any] = {
+            "user_id": user.id,
+            "properties": user_contact_properties(user, mapping),
+        }
     except InvalidInput as exc:
         payload = {"rejected": dataclasses.asdict(user)}
         values.update(status=DEAD, last_error=str(exc))
@@ -178,7 +200,8 @@ class Backfills:
                 if moved.rowcount != 1:
                     session.rollback()
                     raise BackfillMoved(f"Backfill {job.id} is being queued by another process")
-                session.execute(INSERT_ROWS, [outbox_row(u, job.id, now) for u in users])
+                mapping = stored_contact_map(session)
+                session.execute(INSERT_ROWS, [outbox_row(u, job.id, now, mapping) for u in users])
                 session.commit()
             cursor = users[-1].id
             total += len(users)

@@ -5,6 +5,8 @@
   (HubSpot did the work, we did not hear) finds the ticket instead of creating another;
   search-before-create would not hold, since HubSpot's search lags behind its writes.
   Its contact is upserted first when not yet linked, and the association PUT is idempotent.
+- A form submission has no key to upsert by: it is delivered at least once, so HubSpot
+  sees it twice only when its answer to the first attempt was lost.
 - Transient failures (429, 5xx, timeouts) retry with exponential backoff and jitter,
   never sooner than HubSpot's Retry-After; anything retrying cannot fix parks the row.
 """
@@ -32,6 +34,7 @@ CONTACT_UPDATE = "contact.update"
 CONTACT_DELETE = "contact.delete"
 TICKET_CREATE = "ticket.create"
 TICKET_UPDATE = "ticket.update"
+FORM_SUBMIT = "form.submit"
 
 
 class NotYetCreated(HubSpotError):
@@ -173,10 +176,23 @@ class Deliverer:
                 raise NotYetCreated("the ticket has not reached HubSpot yet")
             self._call(self.service.update_ticket, ticket_id, payload["properties"])
             hubspot_id = ticket_id
+        elif row.kind == FORM_SUBMIT:
+            self._submit_form(payload)
         else:
             self.outbox.park(row, self.worker_id, f"unknown delivery kind {row.kind!r}")
             return
         self.outbox.delivered(row, self.worker_id, hubspot_id)
+
+    def _submit_form(self, payload: dict[str, Any]) -> None:
+        """Posts a recorded submission, built whole when it was recorded.
+
+        Not idempotent, and nothing can make it so: HubSpot files every POST as a new
+        submission and has no key to upsert one by. Delivery is at least once; a retry
+        after a lost answer can file a second copy, a 400 or 404 parks the row at once.
+        """
+        self._call(
+            self.service.submit_form, payload["portal_id"], payload["form_guid"], payload["body"]
+        )
 
     def _create_ticket(self, payload: dict[str, Any]) -> str:
         contact_id = self._contact_id(payload["user_id"], payload["contact"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from .contact_fields import user_contact_properties
@@ -16,17 +17,14 @@ from .delivery import CONTACT_DELETE, CONTACT_UPDATE, CONTACT_UPSERT, TICKET_CRE
 from .invalid_input import InvalidInput
 from .payloads import Ticket, User
 from .runtime import Runtime
-from .ticket_fields import ticket_changes, ticket_properties
+from .ticket_fields import ticket_changes, ticket_extra_properties, ticket_properties
 
 log = logging.getLogger(__name__)
 
-CONTACT_FIELDS = {
-    "email": "email",
-    "first_name": "firstname",
-    "last_name": "lastname",
-    "company": "company",
-    "phone": "phone",
-}
+
+def changed_fields(changed: frozenset[str], extra: Mapping[str, str]) -> frozenset[str]:
+    """The panel fields a change names; ``"extra"`` stands for every key of ``extra``."""
+    return changed | frozenset(extra) if "extra" in changed else changed
 
 
 def _record(
@@ -42,30 +40,37 @@ def _record(
 
 
 def user_created(rt: Runtime, user: User, session: Any) -> None:
-    if not rt.settings().enabled:
+    settings = rt.settings()
+    if not settings.enabled:
         log.debug("HubSpot disabled: user %s not sent", user.id)
         return
+    mapping = settings.contact_property_map
     _record(
         rt,
         CONTACT_UPSERT,
         f"user:{user.id}",
-        lambda: {"user_id": user.id, "properties": user_contact_properties(user)},
+        lambda: {"user_id": user.id, "properties": user_contact_properties(user, mapping)},
         session,
         dataclasses.asdict(user),
     )
 
 
 def user_updated(rt: Runtime, user: User, changed: frozenset[str], session: Any) -> None:
-    if not rt.settings().enabled:
+    settings = rt.settings()
+    if not settings.enabled:
         log.debug("HubSpot disabled: user %s update not sent", user.id)
         return
+    mapping = settings.contact_property_map
+    fields = changed_fields(changed, user.extra)
 
     def build() -> dict[str, Any]:
-        contact = user_contact_properties(user)
+        # The whole contact, for an upsert should the user not be in HubSpot yet; the
+        # changed fields' mapped properties, for the update.
+        contact = user_contact_properties(user, mapping)
         props = {
-            CONTACT_FIELDS[f]: contact[CONTACT_FIELDS[f]]
-            for f in changed
-            if f in CONTACT_FIELDS and CONTACT_FIELDS[f] in contact
+            mapping[f]: contact[mapping[f]]
+            for f in fields
+            if f in mapping and mapping[f] in contact
         }
         return {"user_id": user.id, "contact": contact, "properties": props}
 
@@ -101,7 +106,7 @@ def ticket_created(rt: Runtime, ticket: Ticket, user: User, session: Any) -> Non
         lambda: {
             "ticket_id": ticket.id,
             "user_id": user.id,
-            "contact": user_contact_properties(user),
+            "contact": user_contact_properties(user, settings.contact_property_map),
             "properties": ticket_properties(ticket, settings),
         },
         session,
@@ -114,11 +119,21 @@ def ticket_updated(rt: Runtime, ticket: Ticket, changed: frozenset[str], session
     if not (settings.enabled and settings.ticket_enabled):
         log.debug("HubSpot tickets disabled: ticket %s update not sent", ticket.id)
         return
-    props = ticket_changes(ticket, changed)
-    if props:
-        rt.outbox.record(
-            TICKET_UPDATE,
-            f"ticket:{ticket.id}",
-            {"ticket_id": ticket.id, "properties": props},
-            session,
-        )
+    fields = changed_fields(changed, ticket.extra)
+    mapped = {f for f in fields if f in settings.ticket_property_map}
+    if not ticket_changes(ticket, changed) and not mapped:
+        return
+    _record(
+        rt,
+        TICKET_UPDATE,
+        f"ticket:{ticket.id}",
+        lambda: {
+            "ticket_id": ticket.id,
+            "properties": {
+                **ticket_extra_properties(ticket, settings.ticket_property_map, mapped),
+                **ticket_changes(ticket, changed),
+            },
+        },
+        session,
+        {"ticket": dataclasses.asdict(ticket), "changed": sorted(changed)},
+    )

@@ -10,12 +10,20 @@ accepts just the ones it needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pluggy
 
-from .payloads import HostContext, PageContext, SettingField, Ticket, TicketChange, User
+from .payloads import (
+    HostContext,
+    PageContext,
+    SettingField,
+    Ticket,
+    TicketChange,
+    User,
+    Visitor,
+)
 
 PROJECT = "skypanel"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -53,6 +61,20 @@ def skypanel_register_public_routes(register: RegisterRoute) -> None:
 @hookspec
 def skypanel_page_head(page: PageContext) -> str | None:
     """Called for every page; returns trusted HTML to place in ``<head>``, or None."""
+
+
+@hookspec
+def skypanel_form_embed(form: str, page: PageContext) -> str | None:
+    """Called where the host places a HubSpot form on a page (``form`` is "contact" or
+    "ticket"); returns trusted HTML for that spot, or None."""
+
+
+@hookspec
+def skypanel_on_form_submitted(
+    form: str, fields: Mapping[str, str], visitor: Visitor, session: Any | None
+) -> None:
+    """Called after the panel's own sign-up ("contact") or ticket ("ticket") form was sent;
+    ``fields`` maps HubSpot property names to the values entered."""
 
 
 @hookspec

@@ -10,12 +10,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FieldType = Literal["bool", "text", "secret", "select"]
+#: ``mapping`` is a JSON object of key → value text (rendered as rows of two inputs).
+FieldType = Literal["bool", "text", "secret", "select", "mapping"]
 
 
 @dataclass(frozen=True)
 class User:
-    """A panel user, as the host knows it when it fires a user hook."""
+    """A panel user, as the host knows it when it fires a user hook.
+
+    ``extra`` holds the panel's own fields (``{"plan": "pro", "server_count": "3"}``) that
+    the contact property map may send to HubSpot; it is copied into a plain dict and left
+    out of the hash, so a User stays hashable.
+    """
 
     id: str
     email: str
@@ -23,11 +29,18 @@ class User:
     last_name: str = ""
     company: str = ""
     phone: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", dict(self.extra))
 
 
 @dataclass(frozen=True)
 class Ticket:
-    """A panel support ticket; ``priority`` and ``category`` are the panel's own words."""
+    """A panel support ticket; ``priority`` and ``category`` are the panel's own words.
+
+    ``extra`` holds the panel's own ticket fields for the ticket property map, as for User.
+    """
 
     id: str
     subject: str
@@ -35,6 +48,10 @@ class Ticket:
     priority: str = ""
     category: str = ""
     status: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", dict(self.extra))
 
 
 @dataclass(frozen=True)
@@ -58,11 +75,55 @@ class TicketChange:
 
 @dataclass(frozen=True)
 class PageContext:
-    """The page being rendered: its path, the CSP nonce for inline scripts, the viewer."""
+    """The page being rendered: its path, the CSP nonce for inline scripts, the viewer.
+
+    ``tracking_consent`` is the visitor's answer to the host's cookie banner: False keeps
+    everything of HubSpot's that tracks (the chat loader, the form embed) off the page;
+    None means the host does not manage consent, and the plugin follows its settings.
+    """
 
     path: str = "/"
     csp_nonce: str | None = None
     user: User | None = None
+    tracking_consent: bool | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionConsent:
+    """One subscription checkbox of a form: HubSpot's subscription type, the visitor's
+    answer, and the checkbox's wording exactly as the visitor saw it."""
+
+    subscription_type_id: int
+    value: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class FormConsent:
+    """The GDPR consent a visitor gave on a panel form, sent to HubSpot as
+    ``legalConsentOptions.consent``: whether they agreed to the processing of their data,
+    the wording of that agreement as shown, and one entry per subscription checkbox."""
+
+    consent_to_process: bool
+    text: str
+    communications: tuple[SubscriptionConsent, ...] = ()
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who submitted a panel form, for the context HubSpot files the submission under.
+
+    ``hutk`` is the visitor's ``hubspotutk`` cookie (pass it only when the visitor accepted
+    tracking; a malformed one is left out), ``page_uri`` and ``page_name`` the address and
+    title of the page the form was on, ``ip_address`` the visitor's address, and
+    ``consent`` the GDPR consent they gave on the form, when the form asks for it.
+    """
+
+    hutk: str | None = None
+    page_uri: str = ""
+    page_name: str = ""
+    ip_address: str | None = None
+    consent: FormConsent | None = None
 
 
 #: ``list_users(after, limit)``: the next ``limit`` panel users after the one with id ``after``.

@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 
 from . import hubspot_api as api
+from .chat_identity import Identity
 from .settings import HubSpotSettings
 
 
@@ -34,13 +35,25 @@ def render(name: str, **context: object) -> str:
     return environment().get_template(name).render(**context).strip()
 
 
-def chat_loader(settings: HubSpotSettings, nonce: str | None = None) -> str:
-    """HubSpot's chat loader ``<script>`` for this portal, or "" when chat is off or unusable."""
+def chat_loader(
+    settings: HubSpotSettings, nonce: str | None = None, identity: Identity | None = None
+) -> str:
+    """HubSpot's chat loader ``<script>`` for this portal, or "" when chat is off or unusable.
+
+    With an ``identity``, ``hsConversationsSettings`` is set first, so the widget greets
+    the visitor as that contact.
+    """
     if not settings.chat_active:
         return ""
+    conversations = (
+        {"identificationEmail": identity.email, "identificationToken": identity.token}
+        if identity
+        else None
+    )
     return render(
         "chat_loader.html",
         script_host=api.chat_script_host(settings.region),
         portal_id=settings.portal_id,
         nonce=nonce,
+        conversations=conversations,
     )

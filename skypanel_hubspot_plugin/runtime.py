@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from . import hubspot_api as api
 from . import webhook_table  # noqa: F401  (its table is created with the others at start-up)
 from .backfill import Backfills
+from .chat_identity import IdentityTokens
 from .errors import NotConfigured, NotEnabled
 from .outbox import Outbox
 from .payloads import HostContext, ListUsers
@@ -61,6 +62,7 @@ class Runtime:
         self.store = SettingsStore(engine, box, poll_interval=poll_interval)
         self.outbox = Outbox(engine, lease_s=lease_s)
         self.backfills = Backfills(engine)
+        self.identities = IdentityTokens(self.service)
         self.worker: Worker | None = None
         self._service_lock = threading.Lock()
         self._service: HubSpotService | None = None
@@ -94,6 +96,7 @@ class Runtime:
             self.worker.stop()
             self.worker = None
         self.store.stop_watching()
+        self.identities.close()
 
     def settings(self) -> HubSpotSettings:
         return self.store.current()
@@ -113,6 +116,7 @@ class Runtime:
                     settings.token, base_url=self.base_url, timeout=self.timeout
                 )
                 self._service_token = settings.token
+                self.identities.clear()
             return self._service
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import hubspot
 import urllib3
+from hubspot.conversations.visitor_identification import IdentificationTokenGenerationRequest
 from hubspot.crm.associations.v4 import AssociationSpec
 from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInputUpsert,
@@ -32,8 +33,10 @@ from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpse
 from hubspot.crm.tickets import SimplePublicObjectInput as TicketInput
 from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 
+from . import forms_api
 from . import hubspot_api as api
 from .errors import BadRequest, HubSpotError, NotFound, Unreachable, error_from_response
+from .portal_properties import PropertyInfo, property_info
 from .secret_value import Secret
 
 T = TypeVar("T")
@@ -122,6 +125,10 @@ class HubSpotService:
     @cached_property
     def _properties(self) -> Any:
         return self._client.crm.properties.core_api
+
+    @cached_property
+    def _visitor_identification(self) -> Any:
+        return self._client.conversations.visitor_identification.generate_api
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs one client call with our timeout, turning every failure into a HubSpotError."""
@@ -308,6 +315,22 @@ class HubSpotService:
         prop = self._call(self._properties.get_by_name, object_type, name)
         return [(o.value, o.label) for o in prop.options or [] if not o.hidden]
 
+    def properties(self, object_type: str) -> list[PropertyInfo]:
+        """Every property ``object_type`` has in this portal: names, types, options, read-only."""
+        answer = self._call(self._properties.get_all, object_type)
+        return [property_info(p) for p in answer.results or []]
+
+    # -- chat ------------------------------------------------------------------------------
+
+    def visitor_token(self, email: str, first_name: str = "", last_name: str = "") -> str:
+        """A chat identification token for a logged-in visitor (Professional/Enterprise;
+        other portals answer 403). HubSpot keeps it valid for 12 hours."""
+        request = IdentificationTokenGenerationRequest(
+            email=email, first_name=first_name or None, last_name=last_name or None
+        )
+        answer = self._call(self._visitor_identification.generate_token, request)
+        return str(answer.token)
+
     # -- account ---------------------------------------------------------------------------
 
     def account_details(self) -> AccountDetails:
@@ -326,6 +349,32 @@ class HubSpotService:
             "POST", api.PRIVATE_APP_TOKEN_INFO_PATH, body={"tokenKey": self._token.reveal()}
         )
         return [s for s in data.get("scopes") or [] if isinstance(s, str)]
+
+    # -- forms -----------------------------------------------------------------------------
+
+    def submit_form(self, portal_id: str, form_guid: str, body: Mapping[str, Any]) -> str:
+        """Files one submission of a HubSpot form; returns HubSpot's thank-you message.
+
+        Goes to the forms host (:func:`forms_api.forms_base_url`) through the same
+        ApiClient, without the token: the public endpoint needs none. A refusal names
+        HubSpot's per-field reasons (INVALID_EMAIL, FIELD_NOT_IN_FORM_DEFINITION, …).
+        """
+        api_client = self._properties.api_client
+        try:
+            data = self._call(
+                api_client.call_api,
+                forms_api.submit_path(portal_id, form_guid),
+                "POST",
+                body=dict(body),
+                header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                auth_settings=[],
+                response_types_map={200: "object"},
+                _return_http_data_only=True,
+                _host=forms_api.forms_base_url(self.base_url),
+            )
+        except HubSpotError as exc:
+            raise forms_api.name_the_reasons(exc) from None
+        return str(data.get("inlineMessage") or "") if isinstance(data, dict) else ""
 
     def _raw(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         """Calls a path the generated APIs lack, through a generated ApiClient.

@@ -16,6 +16,13 @@ from urllib.parse import urlsplit
 
 from . import settings_schema as keys
 from .invalid_input import InvalidInput
+from .property_map import (
+    DEFAULT_CONTACT_MAP,
+    DEFAULT_TICKET_MAP,
+    PropertyMap,
+    parse_contact_property_map,
+    parse_ticket_property_map,
+)
 from .secret_value import Secret
 
 PORTAL_ID_RE = re.compile(r"[1-9][0-9]{0,11}")
@@ -50,6 +57,7 @@ class HubSpotSettings:
     portal_id: str = ""
     region: str = "na1"
     chat_enabled: bool = False
+    chat_identify_visitors: bool = False
     ticket_enabled: bool = False
     ticket_form_id: str = ""
     contact_form_id: str = ""
@@ -59,6 +67,8 @@ class HubSpotSettings:
     user_deleted_action: str = "nothing"
     rate_limit: int = 100
     webhook_url: str = ""
+    contact_property_map: PropertyMap = DEFAULT_CONTACT_MAP
+    ticket_property_map: PropertyMap = DEFAULT_TICKET_MAP
     token: Secret | None = None
     token_source: TokenSource | None = None
     app_secret: Secret | None = None
@@ -189,6 +199,7 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.PORTAL_ID: parse_portal_id,
     keys.REGION: parse_region,
     keys.CHAT_ENABLED: parse_bool,
+    keys.CHAT_IDENTIFY: parse_bool,
     keys.TICKET_ENABLED: parse_bool,
     keys.TICKET_FORM_ID: parse_form_id,
     keys.CONTACT_FORM_ID: parse_form_id,
@@ -198,12 +209,15 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.USER_DELETED_ACTION: parse_deleted_action,
     keys.RATE_LIMIT: parse_rate_limit,
     keys.WEBHOOK_URL: parse_webhook_url,
+    keys.CONTACT_PROPERTY_MAP: parse_contact_property_map,
+    keys.TICKET_PROPERTY_MAP: parse_ticket_property_map,
 }
 ATTRIBUTES = {
     keys.ENABLED: "enabled",
     keys.PORTAL_ID: "portal_id",
     keys.REGION: "region",
     keys.CHAT_ENABLED: "chat_enabled",
+    keys.CHAT_IDENTIFY: "chat_identify_visitors",
     keys.TICKET_ENABLED: "ticket_enabled",
     keys.TICKET_FORM_ID: "ticket_form_id",
     keys.CONTACT_FORM_ID: "contact_form_id",
@@ -213,6 +227,8 @@ ATTRIBUTES = {
     keys.USER_DELETED_ACTION: "user_deleted_action",
     keys.RATE_LIMIT: "rate_limit",
     keys.WEBHOOK_URL: "webhook_url",
+    keys.CONTACT_PROPERTY_MAP: "contact_property_map",
+    keys.TICKET_PROPERTY_MAP: "ticket_property_map",
 }
 
 

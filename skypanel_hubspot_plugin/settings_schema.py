@@ -7,6 +7,7 @@ step that inserts defaults, and the validator that names fields in its errors.
 from __future__ import annotations
 
 from .payloads import SettingField
+from .property_map import DEFAULT_CONTACT_MAP, DEFAULT_TICKET_MAP
 
 ENABLED = "hubspot_enabled"
 PORTAL_ID = "hubspot_portal_id"
@@ -21,8 +22,11 @@ TICKET_STAGE = "hubspot_ticket_stage"
 TICKET_DEFAULT_CATEGORY = "hubspot_ticket_default_category"
 USER_DELETED_ACTION = "hubspot_user_deleted_action"
 RATE_LIMIT = "hubspot_rate_limit"
+CHAT_IDENTIFY = "hubspot_chat_identify_visitors"
 APP_SECRET = "hubspot_app_secret"
 WEBHOOK_URL = "hubspot_webhook_url"
+CONTACT_PROPERTY_MAP = "hubspot_contact_property_map"
+TICKET_PROPERTY_MAP = "hubspot_ticket_property_map"
 
 #: Settings stored encrypted and never shown again: the form only says whether one is set.
 SECRET_KEYS = (API_KEY, APP_SECRET)
@@ -74,6 +78,15 @@ FIELDS: tuple[SettingField, ...] = (
         "bool",
         default=False,
         help="Adds HubSpot's chat loader to the head of every page.",
+    ),
+    SettingField(
+        CHAT_IDENTIFY,
+        "Greet logged-in users by name in the chat",
+        "bool",
+        default=False,
+        help="HubSpot Professional or Enterprise, scope "
+        "conversations.visitor_identification.tokens.create. Other portals keep an "
+        "anonymous chat.",
     ),
     SettingField(
         TICKET_ENABLED,
@@ -151,6 +164,23 @@ FIELDS: tuple[SettingField, ...] = (
         help="Optional. The exact https:// address entered in HubSpot's webhook settings, "
         "when the panel sits behind a proxy that changes it.",
     ),
+    SettingField(
+        CONTACT_PROPERTY_MAP,
+        "Panel user fields → HubSpot contact properties",
+        "mapping",
+        default=str(DEFAULT_CONTACT_MAP),
+        help="Which contact property each user field fills: the built-in email, first_name, "
+        "last_name, company and phone, or a key of the panel's own extra fields. email must "
+        "map to email. Checked against the portal's properties when saved.",
+    ),
+    SettingField(
+        TICKET_PROPERTY_MAP,
+        "Panel ticket extra fields → HubSpot ticket properties",
+        "mapping",
+        default=str(DEFAULT_TICKET_MAP),
+        help="Optional. Which ticket property each of the panel's extra ticket fields fills; "
+        "subject, content, priority, category and status are mapped by the plugin itself.",
+    ),
 )
 
 #: The seed's descriptions for the ``settings.description`` column.
@@ -168,8 +198,11 @@ DESCRIPTIONS: dict[str, str] = {
     TICKET_DEFAULT_CATEGORY: "HubSpot ticket category when the panel's has no match",
     USER_DELETED_ACTION: "What happens to the HubSpot contact of a deleted user",
     RATE_LIMIT: "HubSpot requests allowed per 10 seconds",
+    CHAT_IDENTIFY: "Identify logged-in users to HubSpot's chat",
     APP_SECRET: "HubSpot app client secret that signs webhooks",
     WEBHOOK_URL: "Webhook URL as configured in HubSpot",
+    CONTACT_PROPERTY_MAP: "Panel user field → HubSpot contact property (JSON)",
+    TICKET_PROPERTY_MAP: "Panel ticket extra field → HubSpot ticket property (JSON)",
 }
 
 

@@ -6,7 +6,9 @@ every such ticket. Here an unknown word falls back to a default instead of faili
 
 from __future__ import annotations
 
-from .contact_fields import has_control_chars
+from collections.abc import Collection, Mapping
+
+from .contact_fields import has_control_chars, mapped_properties
 from .invalid_input import InvalidInput
 from .payloads import Ticket
 from .settings import HubSpotSettings
@@ -78,9 +80,15 @@ def ticket_properties(ticket: Ticket, settings: HubSpotSettings) -> dict[str, st
     content = ticket.content.replace("\x00", "")
     if len(content) > CONTENT_MAX:
         errors["content"] = f"must be at most {CONTENT_MAX} characters"
+    extras: dict[str, str] = {}
+    try:
+        extras = ticket_extra_properties(ticket, settings.ticket_property_map)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
     if errors:
         raise InvalidInput(errors)
     return {
+        **extras,
         "subject": subject,
         "content": content,
         "hs_ticket_priority": priority(ticket.priority),
@@ -88,6 +96,15 @@ def ticket_properties(ticket: Ticket, settings: HubSpotSettings) -> dict[str, st
         "hs_pipeline": settings.ticket_pipeline,
         "hs_pipeline_stage": stage(ticket.status) or settings.ticket_stage,
     }
+
+
+def ticket_extra_properties(
+    ticket: Ticket, mapping: Mapping[str, str], only: Collection[str] | None = None
+) -> dict[str, str]:
+    """The properties the ticket property map fills from ``ticket.extra`` (just ``only``'s fields
+    when given); raises InvalidInput naming each bad property."""
+    chosen = {f: p for f, p in mapping.items() if only is None or f in only}
+    return mapped_properties(ticket.extra.get, chosen)
 
 
 def ticket_changes(ticket: Ticket, changed: frozenset[str]) -> dict[str, str]:

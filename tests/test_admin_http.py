@@ -42,6 +42,9 @@ SAMPLE_BODIES: dict[str, Any] = {
     f"{PREFIX}/tickets": {"subject": "Help"},
     f"{PREFIX}/settings": {"hubspot_chat_enabled": True},
     f"{PREFIX}/deliveries/replay": {},
+    f"{PREFIX}/property-map": {
+        "hubspot_contact_property_map": {"email": "email", "company": "company"},
+    },
 }
 
 json_values = st.recursive(

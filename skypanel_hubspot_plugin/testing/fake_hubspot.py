@@ -10,6 +10,7 @@ tested without HubSpot.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import re
@@ -23,13 +24,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .fake_store import ASSOCIATION_TYPES, CrmError, CrmStore, not_found, now_iso
+from .fake_store import ASSOCIATION_TYPES, CrmError, CrmStore, _prop, not_found, now_iso
 from .fake_webhooks import Subscription, deliver, property_change_events
 
 FAKE_TOKEN = "pat-na1-11111111-2222-4333-8444-555555555555"
 FAKE_PORTAL_ID = 12345678
+VISITOR_SCOPE = "conversations.visitor_identification.tokens.create"
 ALL_SCOPES = frozenset(
-    {"crm.objects.contacts.read", "crm.objects.contacts.write", "tickets", "oauth"}
+    {"crm.objects.contacts.read", "crm.objects.contacts.write", "tickets", "oauth", VISITOR_SCOPE}
 )
 OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5"}
 BATCH_LIMIT = 100
@@ -51,6 +53,13 @@ class _Token:
     scopes: frozenset[str]
     portal_id: int
     expired: bool
+
+
+@dataclass(frozen=True)
+class _Form:
+    portal_id: int
+    fields: frozenset[str]
+    required: frozenset[str]
 
 
 @dataclass
@@ -105,7 +114,12 @@ class FakeHubSpot:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.add_token(FAKE_TOKEN)
+        self._forms: dict[str, _Form] = {}
+        self._form_submissions: list[dict[str, Any]] = []
         self._webhooks: Subscription | None = None
+        #: False plays a portal without Professional/Enterprise: token requests get 403.
+        self.visitor_identification = True
+        self.visitor_tokens: list[tuple[str, str]] = []
         self._routes = self._build_routes()
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -185,6 +199,32 @@ class FakeHubSpot:
             for _ in range(count):
                 self._scripted.append((status, body, dict(headers or {})))
 
+    def add_property(
+        self,
+        object_type: str,
+        name: str,
+        *,
+        type: str = "string",
+        field_type: str = "text",
+        options: Sequence[str | tuple[str, str]] = (),
+        label: str | None = None,
+        read_only: bool = False,
+    ) -> None:
+        """Creates a custom property (``type`` as HubSpot names it: string, number, enumeration,
+        date, datetime, bool), as a portal admin does in HubSpot's settings."""
+        pairs = [(o, o) if isinstance(o, str) else o for o in options]
+        definition = _prop(
+            name,
+            label or name.replace("_", " ").capitalize(),
+            type_=type,
+            field_type=field_type,
+            options=pairs,
+            group="custom",
+            read_only=read_only,
+        )
+        with self._lock:
+            self._store.properties[object_type][name] = definition
+
     def set_property_options(
         self, object_type: str, name: str, options: Sequence[dict[str, Any]]
     ) -> None:
@@ -200,8 +240,24 @@ class FakeHubSpot:
                 for i, o in enumerate(options)
             ]
 
+    def add_form(
+        self,
+        guid: str,
+        fields: Iterable[str] = ("email", "firstname", "lastname"),
+        *,
+        required: Iterable[str] = (),
+        portal_id: int | None = None,
+    ) -> None:
+        """Defines a form, as a portal admin does in HubSpot's form editor: submissions to it
+        may carry only these contact properties, and must carry the required ones."""
+        with self._lock:
+            self._forms[guid.lower()] = _Form(
+                portal_id or self.portal_id, frozenset(fields), frozenset(required)
+            )
+
     def reset(self) -> None:
         with self._lock:
+            self._form_submissions.clear()
             self._store = CrmStore()
             self._born.clear()
             self.requests.clear()
@@ -234,6 +290,17 @@ class FakeHubSpot:
     def contacts(self) -> list[dict[str, Any]]:
         with self._lock:
             return [self._store.snapshot(o) for o in self._store.live("contacts")]
+
+    def form_submissions(self, guid: str | None = None) -> list[dict[str, Any]]:
+        """The submissions HubSpot accepted (of one form, or all), oldest first: each with
+        ``formGuid``, ``fields`` (name → value), ``context``, ``legalConsentOptions`` and
+        ``submittedAt`` as they arrived."""
+        with self._lock:
+            return [
+                json.loads(json.dumps(s))
+                for s in self._form_submissions
+                if guid is None or s["formGuid"] == guid.lower()
+            ]
 
     def tickets(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -296,9 +363,10 @@ class FakeHubSpot:
         body: Any,
     ) -> tuple[int, Any, dict[str, str], float]:
         route = self._match(method, path)
-        token_info = route is not None and route[0] == "token-info"
+        # Token info and form submissions are public endpoints: HubSpot asks them for no token.
+        public = route is not None and (route[0] == "token-info" or route[2] == self._submit_form)
         token = None
-        if not token_info:
+        if not public:
             auth = headers.get("authorization", "")
             token = self._tokens.get(auth[7:]) if auth.lower().startswith("bearer ") else None
             if token is None:
@@ -422,9 +490,21 @@ class FakeHubSpot:
         ] = [
             ("GET", r"/account-info/v3/details", self._account, lambda p: {"oauth"}),
             (
+                "POST",
+                r"/visitor-identification/v3/tokens/create",
+                self._visitor_token,
+                lambda p: {VISITOR_SCOPE},
+            ),
+            (
                 "token-info",
                 r"/oauth/v2/private-apps/get/access-token-info",
                 self._token_info,
+                lambda p: set(),
+            ),
+            (
+                "POST",
+                r"/submissions/v3/integration/submit/(?P<portal_id>[^/]+)/(?P<form_guid>[^/]+)",
+                self._submit_form,
                 lambda p: set(),
             ),
             (
@@ -481,6 +561,30 @@ class FakeHubSpot:
             "dataHostingLocation": self.region,
         }
 
+    def _submit_form(self, *, portal_id: str, form_guid: str, body: Any, **_: Any) -> Answer:
+        form = self._forms.get(form_guid.lower())
+        if form is None or str(form.portal_id) != portal_id:
+            return 404, {
+                "status": "error",
+                "message": f"Form {form_guid} not found for portal {portal_id}",
+                "errors": [],
+            }
+        body = body if isinstance(body, dict) else {}
+        errors = _submission_errors(form, body)
+        if errors:
+            return 400, {"status": "error", "message": "The request is not valid", "errors": errors}
+        self._form_submissions.append(
+            {
+                "portalId": form.portal_id,
+                "formGuid": form_guid.lower(),
+                "fields": {f["name"]: f["value"] for f in body["fields"]},
+                "context": body.get("context") or {},
+                "legalConsentOptions": body.get("legalConsentOptions"),
+                "submittedAt": body.get("submittedAt"),
+            }
+        )
+        return 200, {"inlineMessage": "Thanks for submitting the form."}
+
     def _token_info(self, *, body: Any, **_: Any) -> Answer:
         key = body.get("tokenKey") if isinstance(body, dict) else None
         token = self._tokens.get(key) if isinstance(key, str) else None
@@ -517,6 +621,17 @@ class FakeHubSpot:
     ) -> Answer:
         id_property = _first(query, "idProperty")
         return 200, self._shape(self._store.get(object_type, object_id, id_property))
+
+    def _visitor_token(self, *, body: Any, **_: Any) -> Answer:
+        if not isinstance(body, dict) or not isinstance(body.get("email"), str):
+            return 400, _error("email is required", "VALIDATION_ERROR")
+        if not self.visitor_identification:
+            return 403, _error(
+                "This portal's subscription does not include visitor identification", "FORBIDDEN"
+            )
+        token = f"vid.{uuid.uuid4().hex}"
+        self.visitor_tokens.append((body["email"], token))
+        return 200, {"token": token}
 
     def _update(
         self, *, object_type: str, object_id: str, query: dict[str, list[str]], body: Any, **_: Any
@@ -745,6 +860,94 @@ def _filter_matches(obj: dict[str, Any], spec: Any) -> bool:
 
 def _error(message: str, category: str) -> dict[str, Any]:
     return {"status": "error", "message": message, "category": category}
+
+
+_HUTK_RE = re.compile(r"[0-9a-f]{32}")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_FORM_FIELDS = 1000
+MAX_FIELD_VALUE = 65_536
+
+
+def _submission_errors(form: _Form, body: dict[str, Any]) -> list[dict[str, str]]:
+    """What HubSpot's forms API finds wrong with a submission, in its ``errors`` shape."""
+    errors: list[dict[str, str]] = []
+
+    def refuse(where: str, message: str, error_type: str) -> None:
+        errors.append({"message": f"Error in '{where}'. {message}", "errorType": error_type})
+
+    fields = body.get("fields")
+    if not isinstance(fields, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("value"), str)
+        for f in fields
+    ):
+        refuse("fields", "Fields must be a list of names and text values", "INVALID_METADATA")
+        return errors
+    if len(fields) > MAX_FORM_FIELDS:
+        refuse(
+            "fields",
+            f"More than {MAX_FORM_FIELDS} values",
+            "MAX_NUMBER_OF_SUBMITTED_VALUES_EXCEEDED",
+        )
+    for f in fields:
+        name, value = f["name"], f["value"]
+        if name not in form.fields:
+            refuse(
+                f"fields.{name}",
+                "This field is not in the form definition",
+                "FIELD_NOT_IN_FORM_DEFINITION",
+            )
+        elif len(value) > MAX_FIELD_VALUE:
+            refuse(f"fields.{name}", "Value is too large", "INPUT_TOO_LARGE")
+        elif name == "email" and not _EMAIL_RE.fullmatch(value):
+            refuse("fields.email", "Invalid email address", "INVALID_EMAIL")
+    for name in sorted(form.required - {f["name"] for f in fields if f["value"]}):
+        refuse(f"fields.{name}", f"Required field '{name}' is missing", "REQUIRED_FIELD")
+    context = body.get("context") or {}
+    if "hutk" in context and not _HUTK_RE.fullmatch(str(context["hutk"])):
+        refuse("context.hutk", "hutk is invalid", "INVALID_HUTK")
+    if "ipAddress" in context:
+        try:
+            ipaddress.ip_address(str(context["ipAddress"]))
+        except ValueError:
+            refuse("context.ipAddress", "Invalid IP address", "INVALID_IP_ADDRESS")
+    if "pageUri" in context:
+        parts = urlsplit(str(context["pageUri"]))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            refuse("context.pageUri", "Invalid page URI", "INVALID_PAGE_URI")
+    legal = body.get("legalConsentOptions")
+    if legal is not None:
+        consent = legal.get("consent") if isinstance(legal, dict) else None
+        if not isinstance(consent, dict) or not isinstance(consent.get("consentToProcess"), bool):
+            refuse(
+                "legalConsentOptions",
+                "Invalid legal consent options",
+                "INVALID_LEGAL_OPTION_FORMAT",
+            )
+            return errors
+        if not consent.get("text"):
+            refuse(
+                "legalConsentOptions.consent.text",
+                "Missing processing consent text",
+                "MISSING_PROCESSING_CONSENT_TEXT",
+            )
+        seen: set[Any] = set()
+        for item in consent.get("communications") or []:
+            if not isinstance(item, dict) or not item.get("text"):
+                refuse(
+                    "legalConsentOptions.consent.communications",
+                    "Missing communication consent text",
+                    "MISSING_COMMUNICATION_CONSENT_TEXT",
+                )
+                continue
+            type_id = item.get("subscriptionTypeId")
+            if type_id in seen:
+                refuse(
+                    "legalConsentOptions.consent.communications",
+                    f"Duplicate subscription type {type_id}",
+                    "DUPLICATE_SUBSCRIPTION_TYPE_ID",
+                )
+            seen.add(type_id)
+    return errors
 
 
 def _rate_limit_body() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 ASSOCIATION_TYPES = {("tickets", "contacts"): 16, ("contacts", "tickets"): 15}
 
@@ -33,6 +34,8 @@ def _prop(
     options: list[tuple[str, str]] | None = None,
     unique: bool = False,
     group: str = "info",
+    read_only: bool = False,
+    calculated: bool = False,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -42,7 +45,7 @@ def _prop(
         "groupName": group,
         "description": "",
         "displayOrder": -1,
-        "calculated": False,
+        "calculated": calculated,
         "externalOptions": False,
         "hasUniqueValue": unique,
         "hidden": False,
@@ -51,15 +54,30 @@ def _prop(
         "createdAt": "2020-01-01T00:00:00.000Z",
         "updatedAt": "2020-01-01T00:00:00.000Z",
         "modificationMetadata": {
-            "archivable": True,
-            "readOnlyDefinition": False,
-            "readOnlyValue": False,
+            "archivable": not (read_only or calculated),
+            "readOnlyDefinition": read_only or calculated,
+            "readOnlyValue": read_only or calculated,
         },
         "options": [
             {"label": lab, "value": val, "displayOrder": i, "hidden": False}
             for i, (val, lab) in enumerate(options or [])
         ],
     }
+
+
+def _read_only_properties() -> list[dict[str, Any]]:
+    """What HubSpot sets on every record itself; a write to one is refused (READ_ONLY_VALUE)."""
+    return [
+        _prop("hs_object_id", "Record ID", type_="number", field_type="number", read_only=True),
+        _prop("createdate", "Create Date", type_="datetime", field_type="date", read_only=True),
+        _prop(
+            "lastmodifieddate",
+            "Last Modified Date",
+            type_="datetime",
+            field_type="date",
+            read_only=True,
+        ),
+    ]
 
 
 def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
@@ -76,6 +94,22 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
             type_="enumeration",
             field_type="select",
             options=[("subscriber", "Subscriber"), ("lead", "Lead"), ("customer", "Customer")],
+        ),
+        _prop(
+            "hs_lead_status",
+            "Lead Status",
+            type_="enumeration",
+            field_type="select",
+            options=[("NEW", "New"), ("OPEN", "Open"), ("IN_PROGRESS", "In Progress")],
+        ),
+        _prop("total_revenue", "Total Revenue", type_="number", field_type="number"),
+        *_read_only_properties(),
+        _prop(
+            "num_associated_deals",
+            "Number of Associated Deals",
+            type_="number",
+            field_type="number",
+            calculated=True,
         ),
     ]
     tickets = [
@@ -120,6 +154,7 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
             ],
         ),
         _prop("skypanel_ticket_id", "SkyPANEL ticket id", unique=True),
+        *_read_only_properties(),
     ]
     return {
         "contacts": {p["name"]: p for p in contacts},
@@ -185,6 +220,16 @@ class CrmStore:
             if not isinstance(value, str):
                 raise validation_error(f"{name} must be a string", "INVALID_TYPE", name)
             definition = known[name]
+            if definition["modificationMetadata"]["readOnlyValue"]:
+                raise validation_error(
+                    f'"{name}" is a read only property; its value cannot be set.',
+                    "READ_ONLY_VALUE",
+                    name,
+                )
+            if definition["type"] == "number" and value != "" and not NUMBER_RE.fullmatch(value):
+                raise validation_error(
+                    f"{value} was not a valid number for {name}.", "INVALID_DOUBLE", name
+                )
             if definition["type"] == "enumeration" and value != "":
                 allowed = {o["value"] for o in definition["options"]}
                 values = value.split(";") if definition["fieldType"] == "checkbox" else [value]
