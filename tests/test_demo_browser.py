@@ -34,9 +34,12 @@ from playwright.sync_api import Error as PlaywrightError
 
 from skypanel_hubspot_plugin.demo.app import create_app
 from skypanel_hubspot_plugin.demo.config import DemoConfig
+from skypanel_hubspot_plugin.demo.sandbox_pages import add_sandbox_forms
 from skypanel_hubspot_plugin.testing import (
     FAKE_APP_SECRET,
+    FAKE_CONTACT_FORM_ID,
     FAKE_PORTAL_ID,
+    FAKE_TICKET_FORM_ID,
     FAKE_TOKEN,
     FakeHubSpot,
 )
@@ -99,6 +102,7 @@ def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
             pytest.fail("the demo panel did not start")
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
+    add_sandbox_forms(fake_hubspot)
     fake_hubspot.subscribe_webhooks(
         f"http://127.0.0.1:{port}/api/hubspot/webhooks", FAKE_APP_SECRET
     )
@@ -176,6 +180,8 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
     admin.fill("#hubspot_api_key", FAKE_TOKEN)
     admin.fill("#hubspot_app_secret", FAKE_APP_SECRET)
+    admin.fill("#hubspot_contact_form_id", FAKE_CONTACT_FORM_ID)
+    admin.fill("#hubspot_ticket_form_id", FAKE_TICKET_FORM_ID)
     admin.check("#hubspot_ticket_enabled")
     save_settings(admin)
     expect(admin.locator("#hubspot_portal_id-error")).to_be_hidden()
@@ -206,6 +212,14 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     while chat_script not in customer_traffic.refused and time.monotonic() < deadline:
         customer.wait_for_timeout(50)
     assert chat_script in customer_traffic.refused
+    # The contact form the admin chose is embedded too, HubSpot's code with the nonce.
+    embed = customer.locator('#hubspot-contact-form script[src*="hsforms.net"]')
+    expect(embed).to_have_count(1)
+    # (browsers hide a nonce from the DOM once the page loaded: read it in the HTML)
+    assert re.search(
+        rf'src="https://js\.hsforms\.net/[^"]+"[^>]* nonce="{nonce.group(1)}"', response.text()
+    )
+    assert f'formId: "{FAKE_CONTACT_FORM_ID}"' in response.text()
 
     # Signing up becomes a HubSpot contact, through the outbox.
     customer.fill("#email", "margaret.hamilton@example.com")
@@ -220,6 +234,12 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     )
     contact = fake_hubspot.contact_by_email("margaret.hamilton@example.com") or {}
     assert contact["properties"]["company"] == "Apollo Hosting"
+    # ... and a submission of the HubSpot contact form, filed under the visitor's page.
+    fake_hubspot.wait_for(lambda f: len(f.form_submissions(FAKE_CONTACT_FORM_ID)) == 1)
+    (submission,) = fake_hubspot.form_submissions(FAKE_CONTACT_FORM_ID)
+    assert submission["fields"]["email"] == "margaret.hamilton@example.com"
+    assert submission["context"]["pageUri"] == f"{panel}/"
+    expect(customer.locator('#hubspot-ticket-form script[src*="hsforms.net"]')).to_have_count(1)
 
     # A support ticket becomes a HubSpot ticket tied to that contact; closing it moves it on.
     customer.fill("#subject", "My VPS does not boot")
@@ -285,7 +305,10 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     assert [url for url, body in fetched if FAKE_TOKEN in body] == []
     assert FAKE_TOKEN not in admin.content() + customer.content()
     # Nothing but the HubSpot scripts the chat loader named was asked for off loopback.
-    assert {urlsplit(url).hostname for url in customer_traffic.refused} <= {"js.hs-scripts.com"}
+    assert {urlsplit(url).hostname for url in customer_traffic.refused} <= {
+        "js.hs-scripts.com",
+        "js.hsforms.net",
+    }
 
     admin.click("#test-connection")
     expect(admin.locator("#connection-result")).to_contain_text("connection successful")

@@ -21,9 +21,17 @@ from pathlib import Path
 
 import uvicorn
 
-from ..testing import FAKE_APP_SECRET, FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from ..testing import (
+    FAKE_APP_SECRET,
+    FAKE_CONTACT_FORM_ID,
+    FAKE_PORTAL_ID,
+    FAKE_TICKET_FORM_ID,
+    FAKE_TOKEN,
+    FakeHubSpot,
+)
 from .app import create_app
 from .config import ADMIN_USERNAME, DemoConfig
+from .sandbox_pages import add_sandbox_forms
 
 PASSWORD_ENV = "SKYPANEL_DEMO_ADMIN_PASSWORD"
 LOOPBACK = ("127.0.0.1", "localhost")
@@ -82,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             base_url = fake.base_url
             webhook_url = f"http://{args.host}:{args.port}/api/hubspot/webhooks"
             fake.subscribe_webhooks(webhook_url, FAKE_APP_SECRET)
+            add_sandbox_forms(fake)
             samples = FAKE_SAMPLE_CUSTOMERS if samples is None else samples
         config = DemoConfig(
             data_dir=data_dir,
@@ -101,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  HubSpot portal ID:    {FAKE_PORTAL_ID}")
             print(f"  HubSpot access token: {FAKE_TOKEN}")
             print(f"  HubSpot app client secret (webhooks): {FAKE_APP_SECRET}")
+            print(f"  HubSpot contact form ID: {FAKE_CONTACT_FORM_ID}")
+            print(f"  HubSpot ticket form ID:  {FAKE_TICKET_FORM_ID}")
             print(
                 f"  sandbox (act as a HubSpot agent): http://{args.host}:{args.port}/admin/sandbox"
             )

@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from .. import HostContext, plugin_manager
 from ..fastapi_adapter import admin_router, public_router
+from ..form_embed import jinja_globals
 from . import admin_pages, customer_pages, sandbox_pages
 from .auth import require_admin
 from .config import DemoConfig
@@ -68,6 +69,8 @@ def create_app(config: DemoConfig) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.host = DemoHost(pm=pm, engine=engine, config=config, templates=templates())
+    # {{ hubspot_form("contact", page) }} in any template: the plugin's embed of that form
+    app.state.host.templates.env.globals.update(jinja_globals(pm))
     app.middleware("http")(add_content_security_policy)
     # A new signing key per run: restarting the demo logs everybody out, which is fine here.
     app.add_middleware(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from ..payloads import Visitor
 from . import auth
 from .csrf import check_csrf
 from .forms import CATEGORIES, PRIORITIES, NewTicket, SignUp
@@ -66,6 +67,12 @@ def sign_up(
         try:
             session.flush()  # the id the plugin will name the contact's user by
             host.pm.hook.skypanel_on_user_created(user=user.as_user(), session=session)
+            host.pm.hook.skypanel_on_form_submitted(
+                form="contact",
+                fields=_contact_fields(user),
+                visitor=_visitor(request, "/", "Create your account"),
+                session=session,
+            )
             session.commit()
         except IntegrityError:  # the same email signed up a moment ago
             session.rollback()
@@ -108,6 +115,12 @@ def open_ticket(
         session.flush()
         host.pm.hook.skypanel_on_ticket_created(
             ticket=ticket.as_ticket(), user=viewer.as_user(), session=session
+        )
+        host.pm.hook.skypanel_on_form_submitted(
+            form="ticket",
+            fields=_contact_fields(viewer),
+            visitor=_visitor(request, "/tickets", "Support"),
+            session=session,
         )
         session.commit()
     return RedirectResponse("/tickets", status_code=303)
@@ -162,3 +175,23 @@ def _tickets_page(
         "categories": CATEGORIES,
     }
     return render(request, "tickets.html", context, viewer=viewer, status_code=status_code)
+
+
+def _contact_fields(user: PanelUser) -> dict[str, str]:
+    """What the panel's form collected, under the HubSpot form's property names."""
+    fields = {"email": user.email, "firstname": user.first_name, "lastname": user.last_name}
+    if user.company:
+        fields["company"] = user.company
+    if user.phone:
+        fields["phone"] = user.phone
+    return {k: v for k, v in fields.items() if v}
+
+
+def _visitor(request: Request, path: str, page_name: str) -> Visitor:
+    """Who sent the form, so HubSpot files the submission under the visitor's session."""
+    return Visitor(
+        hutk=request.cookies.get("hubspotutk"),
+        page_uri=str(request.base_url).rstrip("/") + path,
+        page_name=page_name,
+        ip_address=request.client.host if request.client else None,
+    )

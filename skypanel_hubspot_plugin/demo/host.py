@@ -88,6 +88,7 @@ def render(
             "plugin_head": host.page_head(page),
             "is_admin": auth.is_admin(request),
             "viewer": viewer,
+            "page": page,
             **(context or {}),
         },
         status_code=status_code,

@@ -13,13 +13,22 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from ..testing import FakeHubSpot
+from ..testing import FAKE_CONTACT_FORM_ID, FAKE_TICKET_FORM_ID, FakeHubSpot
 from ..ticket_fields import STAGE_STATUSES
 from . import auth
 from .csrf import check_csrf
 from .host import get_host, render
 
 router = APIRouter()
+CONTACT_FIELDS = ("email", "firstname", "lastname", "company", "phone")
+
+
+def add_sandbox_forms(fake: FakeHubSpot) -> None:
+    """The forms a portal admin would build in HubSpot's editor for the panel's two forms."""
+    fake.add_form(FAKE_CONTACT_FORM_ID, CONTACT_FIELDS, required=("email",))
+    fake.add_form(FAKE_TICKET_FORM_ID, CONTACT_FIELDS, required=("email",))
+
+
 Field = Annotated[str, Form()]
 
 
