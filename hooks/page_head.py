@@ -6,11 +6,14 @@ import logging
 
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.hookspecs import hookimpl
+from skypanel_hubspot_plugin.log_once import LogOnce
 from skypanel_hubspot_plugin.payloads import PageContext
 from skypanel_hubspot_plugin.rendering import chat_loader
 
-log = logging.getLogger("skypanel_hubspot_plugin.hooks")
-_reported: set[str] = set()
+_report_once = LogOnce(
+    logging.getLogger("skypanel_hubspot_plugin.hooks"),
+    "HubSpot chat script left out of the page head",
+)
 
 
 @hookimpl
@@ -26,12 +29,6 @@ def skypanel_page_head(page: PageContext) -> str | None:
             identity = rt.identities.identity(page.user)  # cached; a miss mints in the background
         html = chat_loader(settings, page.csp_nonce, identity)
     except Exception as exc:
-        _report_once(f"{type(exc).__name__}: {exc}")
+        _report_once(exc)
         return None
     return html or None
-
-
-def _report_once(reason: str) -> None:
-    if reason not in _reported:
-        _reported.add(reason)
-        log.error("HubSpot chat script left out of the page head: %s", reason)

@@ -7,7 +7,15 @@ unreachable; the admin sees HubSpot's last error on every parked delivery.
 from __future__ import annotations
 
 from . import runtime
-from .admin_responses import PREFIX, Route, body_object, error, invalid
+from .admin_responses import (
+    PREFIX,
+    Route,
+    body_object,
+    error,
+    invalid,
+    limit_message,
+    query_limit,
+)
 from .backfill import BackfillRunning
 from .outbox_table import DEAD, DELIVERED, QUEUED, OutboxRow
 from .payloads import AdminRequest, AdminResponse
@@ -39,11 +47,10 @@ def get_deliveries(request: AdminRequest) -> AdminResponse:
     status = request.query.get("status") or None
     if status is not None and status not in STATUSES:
         errors["status"] = f"must be one of {', '.join(STATUSES)}"
-    raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    limit = int(raw) if raw.isascii() and raw.isdigit() else 0
-    if not 1 <= limit <= MAX_LIMIT:
-        errors["limit"] = f"must be a whole number from 1 to {MAX_LIMIT}"
-    if errors:
+    limit = query_limit(request, DEFAULT_LIMIT, MAX_LIMIT)
+    if limit is None:
+        errors["limit"] = limit_message(MAX_LIMIT)
+    if errors or limit is None:
         return invalid("Invalid query", errors)
     outbox = runtime.current().outbox
     counts = outbox.counts()

@@ -47,12 +47,22 @@ def body_object(request: AdminRequest, message: str) -> dict[str, object] | Admi
     return request.body
 
 
+def query_limit(request: AdminRequest, default: int, maximum: int) -> int | None:
+    """``?limit=`` as a whole number from 1 to ``maximum`` (``default`` when absent), else None."""
+    raw = request.query.get("limit", str(default))
+    limit = int(raw) if raw.isascii() and raw.isdigit() else 0
+    return limit if 1 <= limit <= maximum else None
+
+
+def limit_message(maximum: int) -> str:
+    return f"must be a whole number from 1 to {maximum}"
+
+
 def page_query(request: AdminRequest) -> tuple[int, str | None] | AdminResponse:
     """``limit`` (1‥100, default 50) and HubSpot's ``after`` cursor from the query string."""
-    raw = request.query.get("limit", str(DEFAULT_PAGE))
-    limit = int(raw) if raw.isascii() and raw.isdigit() else 0
-    if not 1 <= limit <= MAX_PAGE:
-        return invalid("Invalid query", {"limit": f"must be a whole number from 1 to {MAX_PAGE}"})
+    limit = query_limit(request, DEFAULT_PAGE, MAX_PAGE)
+    if limit is None:
+        return invalid("Invalid query", {"limit": limit_message(MAX_PAGE)})
     after = request.query.get("after") or None
     if after is not None and (
         len(after) > MAX_CURSOR or not after.isascii() or not after.isalnum()

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from . import hubspot_api as api
+
 PANEL_FIELD_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 PROPERTY_NAME_RE = re.compile(r"[a-z0-9_]{1,100}")
 MAX_ENTRIES = 50
@@ -26,15 +28,7 @@ USER_FIELDS = ("email", "first_name", "last_name", "company", "phone")
 #: The panel's built-in ticket fields; the plugin maps these itself (see ``ticket_fields``).
 TICKET_FIELDS = ("subject", "content", "priority", "category", "status")
 #: Ticket properties the plugin sets from the ticket itself; a map may not overwrite them.
-TICKET_PROPERTIES_SET_BY_PLUGIN = (
-    "subject",
-    "content",
-    "hs_pipeline",
-    "hs_pipeline_stage",
-    "hs_ticket_priority",
-    "hs_ticket_category",
-    "skypanel_ticket_id",
-)
+TICKET_PROPERTIES_SET_BY_PLUGIN = (*api.TICKET_PROPERTIES, api.TICKET_ID_PROPERTY)
 
 MapKind = Literal["contact", "ticket"]
 

@@ -251,42 +251,42 @@ def settings_from_rows(
     return HubSpotSettings(token=token, token_source=token_source, problems=problems, **values)  # type: ignore[arg-type]
 
 
+#: The secret settings: each one's rule and the name its messages use. An empty value keeps
+#: the stored secret, since the form never shows it back.
+SECRET_PARSERS: dict[str, tuple[Callable[[object], str], str]] = {
+    keys.API_KEY: (parse_token, "HubSpot access token"),
+    keys.APP_SECRET: (parse_app_secret, "HubSpot app client secret"),
+}
+
+
 @dataclass(frozen=True)
 class ValidChanges:
-    """The result of :func:`validate_changes`: rows to write and, maybe, a new token."""
+    """The result of :func:`validate_changes`: rows to write, and new secrets to encrypt."""
 
     rows: dict[str, str]
-    token: str | None
-    app_secret: str | None = None
+    secrets: dict[str, str]
 
 
 def validate_changes(current: HubSpotSettings, changes: Mapping[str, object]) -> ValidChanges:
     """Checks an admin's changes against each field's rule and the whole against the others.
 
-    A missing or empty ``hubspot_api_key`` keeps the stored token (the form never shows it).
-    Raises :class:`InvalidSettings` naming every bad field; the messages never quote the token.
+    A missing or empty secret (``hubspot_api_key``, ``hubspot_app_secret``) keeps the stored
+    one (the form never shows it). Raises :class:`InvalidSettings` naming every bad field;
+    the messages never quote a secret.
     """
     errors: dict[str, str] = {}
     rows: dict[str, str] = {}
     values: dict[str, object] = {}
-    new_token: str | None = None
-    new_app_secret: str | None = None
+    secrets: dict[str, str] = {}
     for key, raw in changes.items():
-        if key == keys.APP_SECRET:
+        if key in SECRET_PARSERS:
             if raw is None or raw == "":
                 continue
+            parse_secret, name = SECRET_PARSERS[key]
             try:
-                new_app_secret = parse_app_secret(raw)
+                secrets[key] = parse_secret(raw)
             except ValueError as exc:
-                errors[key] = f"HubSpot app client secret {exc}"
-            continue
-        if key == keys.API_KEY:
-            if raw is None or raw == "":
-                continue
-            try:
-                new_token = parse_token(raw)
-            except ValueError as exc:
-                errors[key] = f"HubSpot access token {exc}"
+                errors[key] = f"{name} {exc}"
             continue
         parse = FIELD_PARSERS.get(key)
         if parse is None:
@@ -304,8 +304,8 @@ def validate_changes(current: HubSpotSettings, changes: Mapping[str, object]) ->
     if enabled and keys.ENABLED not in errors:
         if not values.get("portal_id", current.portal_id) and keys.PORTAL_ID not in errors:
             errors[keys.PORTAL_ID] = "Portal ID is required when HubSpot is enabled"
-        if current.token is None and new_token is None and keys.API_KEY not in errors:
+        if current.token is None and keys.API_KEY not in secrets and keys.API_KEY not in errors:
             errors[keys.API_KEY] = "Access token is required when HubSpot is enabled"
     if errors:
         raise InvalidSettings(errors)
-    return ValidChanges(rows=rows, token=new_token, app_secret=new_app_secret)
+    return ValidChanges(rows=rows, secrets=secrets)

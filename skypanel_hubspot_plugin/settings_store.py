@@ -161,12 +161,11 @@ class SettingsStore:
         current = self.reload()
         valid = validate_changes(current, changes)
         encrypted: dict[str, str] = {}
-        for key, plain in ((keys.API_KEY, valid.token), (keys.APP_SECRET, valid.app_secret)):
-            if plain is not None:
-                try:
-                    encrypted[key] = self.box.encrypt(plain)
-                except SecretsError as exc:
-                    raise InvalidSettings({key: str(exc)}) from None
+        for key, plain in valid.secrets.items():
+            try:
+                encrypted[key] = self.box.encrypt(plain)
+            except SecretsError as exc:
+                raise InvalidSettings({key: str(exc)}) from None
         with Session(self.engine) as session:
             for key, value in {**valid.rows, **encrypted}.items():
                 self._put(session, key, value)

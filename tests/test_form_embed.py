@@ -126,7 +126,9 @@ def test_consent_refused_keeps_the_chat_loader_out_of_the_head_too(pm, started_o
 def test_an_unknown_form_renders_nothing_and_logs_once(  # type: ignore[no-untyped-def]
     pm, started_offline, plugin_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(form_embed_hook, "_reported", set())  # once per process, not per test
+    monkeypatch.setattr(
+        form_embed_hook._report_once, "_seen", set()
+    )  # once per process, not per test
     enable_forms(started_offline)
     for _ in range(3):
         assert embed(pm, "newsletter") == []
