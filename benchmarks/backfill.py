@@ -17,11 +17,11 @@ from pathlib import Path
 from sqlalchemy import create_engine
 
 from skypanel_hubspot_plugin import HostContext, User, plugin_manager
-from skypanel_hubspot_plugin.outbox_table import DELIVERED
+from skypanel_hubspot_plugin.delivery.outbox_table import DELIVERED
+from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.runtime import current
-from skypanel_hubspot_plugin.secrets import generate_key
+from skypanel_hubspot_plugin.settings.secrets import generate_key
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
-from skypanel_hubspot_plugin.worker import Worker
 
 
 def main() -> None:

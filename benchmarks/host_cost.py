@@ -22,7 +22,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from skypanel_hubspot_plugin import HostContext, User, hookspecs, plugin_manager
 from skypanel_hubspot_plugin.runtime import current
-from skypanel_hubspot_plugin.secrets import generate_key
+from skypanel_hubspot_plugin.settings.secrets import generate_key
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 
 

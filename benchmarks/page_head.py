@@ -19,7 +19,7 @@ from sqlalchemy import create_engine
 
 from skypanel_hubspot_plugin import HostContext, PageContext, hookimpl, hookspecs, plugin_manager
 from skypanel_hubspot_plugin.runtime import current
-from skypanel_hubspot_plugin.secrets import generate_key
+from skypanel_hubspot_plugin.settings.secrets import generate_key
 
 TOKEN = "pat-na1-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 

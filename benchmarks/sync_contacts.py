@@ -33,7 +33,7 @@ from sqlalchemy import (
 from skypanel_hubspot_plugin import User
 from skypanel_hubspot_plugin.payloads import ListUsers
 from skypanel_hubspot_plugin.runtime import Runtime
-from skypanel_hubspot_plugin.secrets import SecretBox, generate_key
+from skypanel_hubspot_plugin.settings.secrets import SecretBox, generate_key
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 
 metadata = MetaData()

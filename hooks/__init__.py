@@ -5,7 +5,10 @@ Each is thin: it turns a host event into a call on the service layer and never l
 HubSpot or configuration problem raise into the host.
 """
 
-from .admin_routes import skypanel_register_admin_routes, skypanel_register_public_routes
+from .admin_routes import (
+    skypanel_register_admin_routes,
+    skypanel_register_public_routes,
+)
 from .events import (
     skypanel_on_ticket_created,
     skypanel_on_ticket_updated,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from skypanel_hubspot_plugin.admin_routes import ADMIN_ROUTES
+from skypanel_hubspot_plugin.admin.public_routes import PUBLIC_ROUTES
+from skypanel_hubspot_plugin.admin.routes import ADMIN_ROUTES
 from skypanel_hubspot_plugin.hookspecs import RegisterRoute, hookimpl
-from skypanel_hubspot_plugin.public_routes import PUBLIC_ROUTES
 
 
 @hookimpl

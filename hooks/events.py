@@ -8,7 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from skypanel_hubspot_plugin import events, runtime
+from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.delivery import events
 from skypanel_hubspot_plugin.hookspecs import hookimpl
 from skypanel_hubspot_plugin.payloads import Ticket, User
 

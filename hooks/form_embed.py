@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from skypanel_hubspot_plugin import runtime
-from skypanel_hubspot_plugin.form_embed import form_embed
+from skypanel_hubspot_plugin.common.log_once import LogOnce
 from skypanel_hubspot_plugin.hookspecs import hookimpl
-from skypanel_hubspot_plugin.log_once import LogOnce
+from skypanel_hubspot_plugin.page.form_embed import form_embed
 from skypanel_hubspot_plugin.payloads import PageContext
 
 _report_once = LogOnce(

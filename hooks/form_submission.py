@@ -7,7 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from skypanel_hubspot_plugin import form_submission, runtime
+from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.delivery import form_submission
 from skypanel_hubspot_plugin.hookspecs import hookimpl
 from skypanel_hubspot_plugin.payloads import Visitor
 

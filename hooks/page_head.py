@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.common.log_once import LogOnce
 from skypanel_hubspot_plugin.hookspecs import hookimpl
-from skypanel_hubspot_plugin.log_once import LogOnce
+from skypanel_hubspot_plugin.page.rendering import chat_loader
 from skypanel_hubspot_plugin.payloads import PageContext
-from skypanel_hubspot_plugin.rendering import chat_loader
 
 _report_once = LogOnce(
     logging.getLogger("skypanel_hubspot_plugin.hooks"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from skypanel_hubspot_plugin.hookspecs import hookimpl
 from skypanel_hubspot_plugin.payloads import SettingField
-from skypanel_hubspot_plugin.settings_schema import FIELDS
+from skypanel_hubspot_plugin.settings.schema import FIELDS
 
 
 @hookimpl

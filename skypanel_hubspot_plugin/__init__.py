@@ -11,9 +11,9 @@ import os
 
 import pluggy
 
-from . import hookspecs
-from .hookspecs import PROJECT, hookimpl, hookspec
-from .payloads import (
+from skypanel_hubspot_plugin import hookspecs
+from skypanel_hubspot_plugin.hookspecs import PROJECT, hookimpl, hookspec
+from skypanel_hubspot_plugin.payloads import (
     AdminRequest,
     AdminResponse,
     FormConsent,

@@ -17,13 +17,13 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Engine, create_engine
 from tqdm import tqdm
 
-from . import runtime as runtime_module
-from .connection_test import check_connection
-from .errors import HubSpotError
-from .outbox_table import DEAD
-from .payloads import HostContext, ListUsers
-from .secrets import SecretsError, generate_key
-from .worker import Worker
+from skypanel_hubspot_plugin import runtime as runtime_module
+from skypanel_hubspot_plugin.admin.connection_test import check_connection
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
+from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
+from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
+from skypanel_hubspot_plugin.settings.secrets import SecretsError, generate_key
 
 DATABASE_ENV = "SKYPANEL_DATABASE_URL"
 USERS_ENV = "SKYPANEL_USERS_SOURCE"

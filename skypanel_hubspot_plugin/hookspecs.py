@@ -15,7 +15,7 @@ from typing import Any
 
 import pluggy
 
-from .payloads import (
+from skypanel_hubspot_plugin.payloads import (
     HostContext,
     PageContext,
     SettingField,

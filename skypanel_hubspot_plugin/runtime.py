@@ -13,19 +13,18 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from . import hubspot_api as api
-from . import webhook_table  # noqa: F401  (its table is created with the others at start-up)
-from .backfill import Backfills
-from .chat_identity import IdentityTokens
-from .errors import NotConfigured, NotEnabled
-from .outbox import Outbox
-from .payloads import HostContext, ListUsers
-from .secret_value import Secret
-from .secrets import SecretBox
-from .service import DEFAULT_TIMEOUT, HubSpotService
-from .settings import HubSpotSettings
-from .settings_store import SettingsStore
-from .worker import Worker
+from skypanel_hubspot_plugin.common.secret import Secret
+from skypanel_hubspot_plugin.delivery.backfill import Backfills
+from skypanel_hubspot_plugin.delivery.outbox import Outbox
+from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.hubspot import api as api
+from skypanel_hubspot_plugin.hubspot.errors import NotConfigured, NotEnabled
+from skypanel_hubspot_plugin.hubspot.service import DEFAULT_TIMEOUT, HubSpotService
+from skypanel_hubspot_plugin.page.chat_identity import IdentityTokens
+from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
+from skypanel_hubspot_plugin.settings.model import HubSpotSettings
+from skypanel_hubspot_plugin.settings.secrets import SecretBox
+from skypanel_hubspot_plugin.settings.store import SettingsStore
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
-"""The delivery worker: claims due outbox rows and delivers them, until told to stop.
+"""A delivery worker in its own process: ``python -m skypanel_hubspot_plugin.worker``.
 
-By default the start-up hook runs one in a background thread of the panel process. A
-host that prefers a separate process runs ``python -m skypanel_hubspot_plugin.worker
---database-url URL`` (several may share one PostgreSQL database).
+By default the start-up hook runs the worker in a background thread of the panel
+process; a host that prefers a separate process runs this one (several may share one
+PostgreSQL database). It stops cleanly on SIGTERM and SIGINT.
 """
 
 from __future__ import annotations
@@ -11,98 +11,16 @@ import argparse
 import logging
 import os
 import signal
-import socket
-import threading
-import uuid
-from typing import TYPE_CHECKING
 
-from .delivery import Deliverer, RetryPolicy
-from .errors import HubSpotError
-from .rate_limit import SharedRateLimit
+from sqlalchemy import create_engine
 
-if TYPE_CHECKING:
-    from .runtime import Runtime
-
-log = logging.getLogger(__name__)
-
-
-class Worker:
-    def __init__(
-        self,
-        runtime: Runtime,
-        *,
-        batch_size: int = 100,
-        idle_s: float = 0.5,
-        policy: RetryPolicy | None = None,
-    ) -> None:
-        self.runtime = runtime
-        self.batch_size = batch_size
-        self.idle_s = idle_s
-        self.policy = policy or RetryPolicy()
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.stop_event = threading.Event()
-        self.limiter = SharedRateLimit(runtime.store.engine, lambda: runtime.settings().rate_limit)
-        self._thread: threading.Thread | None = None
-        self._property_ready_for: object = None
-
-    def __repr__(self) -> str:
-        return f"Worker(id={self.worker_id!r})"
-
-    def run_once(self) -> int:
-        """Claims and delivers one batch; returns how many rows it claimed."""
-        settings = self.runtime.settings()
-        if not settings.enabled or settings.token is None:
-            return 0
-        rows = self.runtime.outbox.claim(self.worker_id, self.batch_size)
-        if not rows:
-            return 0
-        service = self.runtime.service()
-        deliverer = Deliverer(
-            self.runtime.outbox, service, self.limiter, self.worker_id, self.stop_event, self.policy
-        )
-        if any(r.kind == "ticket.create" for r in rows) and self._property_ready_for is not service:
-            try:
-                service.ensure_ticket_id_property()
-                self._property_ready_for = service
-            except HubSpotError as exc:
-                for row in rows:
-                    deliverer.fail(row, exc)
-                return len(rows)
-        deliverer.deliver(rows)
-        return len(rows)
-
-    def run_forever(self) -> None:
-        log.info("HubSpot delivery worker %s started", self.worker_id)
-        while not self.stop_event.is_set():
-            try:
-                claimed = self.run_once()
-            except Exception:  # the database or settings may be briefly unusable
-                log.exception("HubSpot delivery worker loop failed; retrying")
-                claimed = 0
-            if not claimed:
-                self.stop_event.wait(self.idle_s)
-        released = self.runtime.outbox.release(self.worker_id)
-        log.info("HubSpot delivery worker %s stopped (released %d)", self.worker_id, released)
-
-    def start_thread(self) -> None:
-        self._thread = threading.Thread(
-            target=self.run_forever, name="hubspot-delivery", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self.stop_event.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
+from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.payloads import HostContext
+from skypanel_hubspot_plugin.runtime import Runtime
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sqlalchemy import create_engine
-
-    from .payloads import HostContext
-    from .runtime import Runtime
-
     parser = argparse.ArgumentParser(description="Deliver queued panel events to HubSpot.")
     parser.add_argument(
         "--database-url",

@@ -24,11 +24,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from skypanel_hubspot_plugin import HostContext, User
-from skypanel_hubspot_plugin.admin_routes import ADMIN_ROUTES
-from skypanel_hubspot_plugin.fastapi_adapter import admin_router, public_router
+from skypanel_hubspot_plugin.admin.fastapi_adapter import admin_router, public_router
+from skypanel_hubspot_plugin.admin.routes import ADMIN_ROUTES
 from skypanel_hubspot_plugin.runtime import Runtime
-from skypanel_hubspot_plugin.secrets import SecretBox
-from skypanel_hubspot_plugin.settings_table import Setting
+from skypanel_hubspot_plugin.settings.secrets import SecretBox
+from skypanel_hubspot_plugin.settings.table import Setting
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 
 PREFIX = "/api/admin/settings/hubspot"

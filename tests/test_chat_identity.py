@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from skypanel_hubspot_plugin import PageContext, User
-from skypanel_hubspot_plugin.chat_identity import Identity
-from skypanel_hubspot_plugin.rendering import chat_loader
+from skypanel_hubspot_plugin.page.chat_identity import Identity
+from skypanel_hubspot_plugin.page.rendering import chat_loader
 from skypanel_hubspot_plugin.runtime import Runtime
-from skypanel_hubspot_plugin.settings import HubSpotSettings
+from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 
 ADA = User(id="1", email="Ada@Example.com", first_name="Ada", last_name="Lovelace")

@@ -15,10 +15,10 @@ from panel_users import INTERRUPT_ENV, add_users
 from sqlalchemy import create_engine
 
 from skypanel_hubspot_plugin.cli import main
-from skypanel_hubspot_plugin.outbox import Outbox
-from skypanel_hubspot_plugin.outbox_table import DEAD, QUEUED
+from skypanel_hubspot_plugin.delivery.outbox import Outbox
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, QUEUED
 from skypanel_hubspot_plugin.runtime import Runtime
-from skypanel_hubspot_plugin.secrets import SecretBox
+from skypanel_hubspot_plugin.settings.secrets import SecretBox
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 
 

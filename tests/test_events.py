@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from skypanel_hubspot_plugin import Ticket, User
-from skypanel_hubspot_plugin.outbox_table import DEAD, DELIVERED, OutboxRow
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, OutboxRow
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 

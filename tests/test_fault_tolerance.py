@@ -22,7 +22,7 @@ from conftest import postgres_engine, start_plugin
 from sqlalchemy import Engine
 
 from skypanel_hubspot_plugin import Ticket, User
-from skypanel_hubspot_plugin.outbox_table import DELIVERED
+from skypanel_hubspot_plugin.delivery.outbox_table import DELIVERED
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 

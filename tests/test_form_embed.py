@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from skypanel_hubspot_plugin import PageContext, runtime
-from skypanel_hubspot_plugin import settings_schema as keys
-from skypanel_hubspot_plugin.form_embed import embed_html, jinja_globals
-from skypanel_hubspot_plugin.settings_table import Setting
+from skypanel_hubspot_plugin.page.form_embed import embed_html, jinja_globals
+from skypanel_hubspot_plugin.settings import schema as keys
+from skypanel_hubspot_plugin.settings.table import Setting
 
 TOKEN = "pat-na1-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 CONTACT_FORM = "1b2c3d4e-5f60-4718-9a0b-c1d2e3f4a5b6"

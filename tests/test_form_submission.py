@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from skypanel_hubspot_plugin import FormConsent, SubscriptionConsent, Visitor, forms_api
-from skypanel_hubspot_plugin.errors import BadRequest
-from skypanel_hubspot_plugin.form_submission import submission_body
-from skypanel_hubspot_plugin.invalid_input import InvalidInput
-from skypanel_hubspot_plugin.outbox_table import DEAD, DELIVERED, OutboxRow
+from skypanel_hubspot_plugin import FormConsent, SubscriptionConsent, Visitor
+from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
+from skypanel_hubspot_plugin.delivery.form_submission import submission_body
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, OutboxRow
+from skypanel_hubspot_plugin.hubspot import forms_api
+from skypanel_hubspot_plugin.hubspot.errors import BadRequest
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from skypanel_hubspot_plugin import PageContext, runtime
-from skypanel_hubspot_plugin import settings_schema as keys
-from skypanel_hubspot_plugin.settings_table import Setting
+from skypanel_hubspot_plugin.settings import schema as keys
+from skypanel_hubspot_plugin.settings.table import Setting
 
 TOKEN = "pat-na1-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 SCRIPT_RE = re.compile(

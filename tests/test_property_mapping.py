@@ -22,15 +22,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from skypanel_hubspot_plugin import Ticket, User
-from skypanel_hubspot_plugin import settings_schema as keys
-from skypanel_hubspot_plugin.contact_fields import user_contact_properties
-from skypanel_hubspot_plugin.fastapi_adapter import admin_router
-from skypanel_hubspot_plugin.outbox_table import DEAD, DELIVERED, OutboxRow
-from skypanel_hubspot_plugin.portal_properties import CACHE, PropertyCache, PropertyInfo
-from skypanel_hubspot_plugin.property_map import DEFAULT_CONTACT_MAP, PropertyMap
+from skypanel_hubspot_plugin.admin.fastapi_adapter import admin_router
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, OutboxRow
+from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo
+from skypanel_hubspot_plugin.mapping.contact_fields import user_contact_properties
+from skypanel_hubspot_plugin.mapping.property_cache import CACHE, PropertyCache
 from skypanel_hubspot_plugin.runtime import Runtime
-from skypanel_hubspot_plugin.settings import HubSpotSettings
-from skypanel_hubspot_plugin.settings_table import Setting
+from skypanel_hubspot_plugin.settings import schema as keys
+from skypanel_hubspot_plugin.settings.model import HubSpotSettings
+from skypanel_hubspot_plugin.settings.property_map import DEFAULT_CONTACT_MAP, PropertyMap
+from skypanel_hubspot_plugin.settings.table import Setting
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 
 PREFIX = "/api/admin/settings/hubspot"

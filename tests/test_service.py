@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from skypanel_hubspot_plugin.errors import (
+from skypanel_hubspot_plugin.common.secret import Secret
+from skypanel_hubspot_plugin.hubspot.errors import (
     BadRequest,
     Conflict,
     InvalidToken,
@@ -14,8 +15,7 @@ from skypanel_hubspot_plugin.errors import (
     ServerError,
     Unreachable,
 )
-from skypanel_hubspot_plugin.secret_value import Secret
-from skypanel_hubspot_plugin.service import HubSpotService
+from skypanel_hubspot_plugin.hubspot.service import HubSpotService
 from skypanel_hubspot_plugin.testing import FAKE_TOKEN, FakeHubSpot
 
 

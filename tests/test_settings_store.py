@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlmodel import Field, Session, SQLModel, select
 
-from skypanel_hubspot_plugin import settings_schema as keys
-from skypanel_hubspot_plugin.secrets import KEYS_ENV, SecretBox
-from skypanel_hubspot_plugin.settings import InvalidSettings
-from skypanel_hubspot_plugin.settings_store import TOKEN_ENV, SettingsStore
-from skypanel_hubspot_plugin.settings_table import Setting, SettingsTableMismatch
+from skypanel_hubspot_plugin.settings import schema as keys
+from skypanel_hubspot_plugin.settings.model import InvalidSettings
+from skypanel_hubspot_plugin.settings.secrets import KEYS_ENV, SecretBox
+from skypanel_hubspot_plugin.settings.store import TOKEN_ENV, SettingsStore
+from skypanel_hubspot_plugin.settings.table import Setting, SettingsTableMismatch
 
 TOKEN = "pat-eu1-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 SERVICE_KEY = "sk-live_AbCdEf0123456789.xyz~token+/=="

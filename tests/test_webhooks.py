@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from skypanel_hubspot_plugin import Ticket, TicketChange, User, hookimpl
-from skypanel_hubspot_plugin.fastapi_adapter import public_router
+from skypanel_hubspot_plugin.admin.fastapi_adapter import public_router
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
-from skypanel_hubspot_plugin.webhook_signature import sign_v3, signed_uri, verify_v3
+from skypanel_hubspot_plugin.webhooks.signature import sign_v3, signed_uri, verify_v3
 
 SECRET = "7c1d2f0e-8a4b-4c3d-9e2f-0a1b2c3d4e5f"
 URL = "http://testserver/api/hubspot/webhooks"

@@ -81,8 +81,8 @@ def test_the_installed_wheel_loads_through_its_entry_point_and_renders(
         pm.check_pending()
         plugin = pm.get_plugin("hubspot")
         assert plugin.__file__.startswith({str(purelib)!r}), plugin.__file__
-        from skypanel_hubspot_plugin.rendering import chat_loader
-        from skypanel_hubspot_plugin.settings import HubSpotSettings
+        from skypanel_hubspot_plugin.page.rendering import chat_loader
+        from skypanel_hubspot_plugin.settings.model import HubSpotSettings
         print(chat_loader(HubSpotSettings(enabled=True, chat_enabled=True, portal_id="42",
                                           region="eu1")))
     """)

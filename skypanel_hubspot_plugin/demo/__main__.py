@@ -21,7 +21,7 @@ from pathlib import Path
 
 import uvicorn
 
-from ..testing import (
+from skypanel_hubspot_plugin.testing import (
     FAKE_APP_SECRET,
     FAKE_CONTACT_FORM_ID,
     FAKE_PORTAL_ID,
@@ -29,6 +29,7 @@ from ..testing import (
     FAKE_TOKEN,
     FakeHubSpot,
 )
+
 from .app import create_app
 from .config import ADMIN_USERNAME, DemoConfig
 from .sandbox_pages import add_sandbox_forms

@@ -16,8 +16,9 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import Response
 
-from ..payloads import SettingField
-from . import auth
+from skypanel_hubspot_plugin.demo import auth
+from skypanel_hubspot_plugin.payloads import SettingField
+
 from .csrf import check_csrf
 from .host import get_host, render
 from .panel_tables import PanelUser

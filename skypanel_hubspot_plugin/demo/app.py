@@ -22,10 +22,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
-from .. import HostContext, plugin_manager
-from ..fastapi_adapter import admin_router, public_router
-from ..form_embed import jinja_globals
-from . import admin_pages, customer_pages, sandbox_pages
+from skypanel_hubspot_plugin import HostContext, plugin_manager
+from skypanel_hubspot_plugin.admin.fastapi_adapter import admin_router, public_router
+from skypanel_hubspot_plugin.demo import admin_pages, customer_pages, sandbox_pages
+from skypanel_hubspot_plugin.page.form_embed import jinja_globals
+
 from .auth import require_admin
 from .config import DemoConfig
 from .csp import add_content_security_policy

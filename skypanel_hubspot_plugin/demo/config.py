@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..testing import FakeHubSpot
+from skypanel_hubspot_plugin.testing import FakeHubSpot
 
 ADMIN_USERNAME = "admin"
 

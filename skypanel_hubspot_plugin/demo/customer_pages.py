@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from ..payloads import Visitor
-from . import auth
+from skypanel_hubspot_plugin.demo import auth
+from skypanel_hubspot_plugin.payloads import Visitor
+
 from .csrf import check_csrf
 from .forms import CATEGORIES, PRIORITIES, NewTicket, SignUp
 from .host import get_host, render

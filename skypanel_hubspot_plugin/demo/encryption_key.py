@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..secrets import KEYS_ENV, generate_key
+from skypanel_hubspot_plugin.settings.secrets import KEYS_ENV, generate_key
 
 KEY_FILE = "hubspot-secret.key"
 

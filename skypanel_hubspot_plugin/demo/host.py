@@ -21,8 +21,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.responses import Response
 
-from ..payloads import PageContext
-from . import auth
+from skypanel_hubspot_plugin.demo import auth
+from skypanel_hubspot_plugin.payloads import PageContext
+
 from .config import DemoConfig
 from .csrf import csrf_token
 from .panel_tables import PanelUser

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from ..payloads import Ticket, User
+from skypanel_hubspot_plugin.payloads import Ticket, User
 
 
 def utcnow() -> datetime:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from ..payloads import ListUsers, User
+from skypanel_hubspot_plugin.payloads import ListUsers, User
+
 from .panel_tables import PanelUser
 
 

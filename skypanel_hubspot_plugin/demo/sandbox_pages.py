@@ -13,9 +13,10 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from ..testing import FAKE_CONTACT_FORM_ID, FAKE_TICKET_FORM_ID, FakeHubSpot
-from ..ticket_fields import STAGE_STATUSES
-from . import auth
+from skypanel_hubspot_plugin.demo import auth
+from skypanel_hubspot_plugin.mapping.ticket_fields import STAGE_STATUSES
+from skypanel_hubspot_plugin.testing import FAKE_CONTACT_FORM_ID, FAKE_TICKET_FORM_ID, FakeHubSpot
+
 from .csrf import check_csrf
 from .host import get_host, render
 

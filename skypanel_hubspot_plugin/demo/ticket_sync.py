@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col
 
-from ..hookspecs import hookimpl
-from ..payloads import TicketChange
+from skypanel_hubspot_plugin.hookspecs import hookimpl
+from skypanel_hubspot_plugin.payloads import TicketChange
+
 from .panel_tables import PanelTicket
 
 

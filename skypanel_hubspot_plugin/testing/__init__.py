@@ -4,7 +4,13 @@ Import :class:`FakeHubSpot` or use the ``fake_hubspot`` pytest fixture, which in
 the package registers.
 """
 
-from .fake_hubspot import ALL_SCOPES, FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot, RecordedRequest
+from .fake_hubspot import (
+    ALL_SCOPES,
+    FAKE_PORTAL_ID,
+    FAKE_TOKEN,
+    FakeHubSpot,
+    RecordedRequest,
+)
 from .fake_webhooks import FAKE_APP_SECRET
 
 #: Forms the demo's sandbox defines in the fake HubSpot (a contact form and a ticket form).

@@ -24,8 +24,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .fake_store import ASSOCIATION_TYPES, CrmError, CrmStore, _prop, not_found, now_iso
-from .fake_webhooks import Subscription, deliver, property_change_events
+from .fake_store import (
+    ASSOCIATION_TYPES,
+    CrmError,
+    CrmStore,
+    _prop,
+    not_found,
+    now_iso,
+)
+from .fake_webhooks import (
+    Subscription,
+    deliver,
+    property_change_events,
+)
 
 FAKE_TOKEN = "pat-na1-11111111-2222-4333-8444-555555555555"
 FAKE_PORTAL_ID = 12345678

@@ -16,7 +16,7 @@ from typing import Any
 
 import urllib3
 
-from ..webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
+from skypanel_hubspot_plugin.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 
 #: The client secret of the fake's app; paste it as the webhook secret in a sandbox panel.
 FAKE_APP_SECRET = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"

@@ -1,0 +1,146 @@
+"""The admin's "Test connection": one answer, in words an admin can act on.
+
+It checks, in order, that the token is accepted, that it belongs to the configured
+portal, and that its private app has the scopes for what is enabled. It never raises:
+every failure becomes a result with a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from skypanel_hubspot_plugin.hubspot import api as api
+from skypanel_hubspot_plugin.hubspot.errors import (
+    BadRequest,
+    HubSpotError,
+    InvalidToken,
+    MissingScopes,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unreachable,
+)
+from skypanel_hubspot_plugin.hubspot.service import HubSpotService
+from skypanel_hubspot_plugin.settings.model import HubSpotSettings
+
+SCOPES_HELP = (
+    "Add them in HubSpot under Settings → Integrations → Private Apps → your app → "
+    "Scopes, then paste the new token here."
+)
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    success: bool
+    message: str
+    portal_id: str | None = None
+    region: str | None = None
+    missing_scopes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, object]:
+        """The seed's ``{"success", "message"}`` plus what the admin UI can show."""
+        body: dict[str, object] = {"success": self.success, "message": self.message}
+        if self.portal_id:
+            body["portalId"] = self.portal_id
+        if self.region:
+            body["region"] = self.region
+        if self.missing_scopes:
+            body["missingScopes"] = list(self.missing_scopes)
+        if self.warnings:
+            body["warnings"] = list(self.warnings)
+        return body
+
+
+def check_connection(settings: HubSpotSettings, service: HubSpotService | None) -> ConnectionResult:
+    """Tests the saved token against HubSpot; ``service`` is None when no token is set."""
+    if settings.token is None or service is None:
+        return ConnectionResult(False, "No HubSpot access token is set: enter one and save first.")
+    try:
+        account = service.account_details()
+    except HubSpotError as exc:
+        return ConnectionResult(False, failure_message(exc))
+    if settings.portal_id and settings.portal_id != account.portal_id:
+        return ConnectionResult(
+            False,
+            f"HubSpot portal not found: this token belongs to portal {account.portal_id}, "
+            f"but the portal ID setting is {settings.portal_id}.",
+            portal_id=account.portal_id,
+            region=account.region,
+        )
+    needed = api.required_scopes(tickets=settings.ticket_enabled)
+    try:
+        missing = _missing_scopes(service, settings, needed)
+    except HubSpotError as exc:
+        return ConnectionResult(
+            False, failure_message(exc), portal_id=account.portal_id, region=account.region
+        )
+    if missing:
+        return ConnectionResult(
+            False,
+            f"The token lacks scope{'s' if len(missing) > 1 else ''} {', '.join(missing)}. "
+            + SCOPES_HELP,
+            portal_id=account.portal_id,
+            region=account.region,
+            missing_scopes=tuple(missing),
+        )
+    warnings: list[str] = []
+    if account.region != settings.region:
+        warnings.append(
+            f"The portal's data is hosted in {account.region}; set the region to "
+            f"{account.region} so the chat script loads from the right host."
+        )
+    return ConnectionResult(
+        True,
+        f"HubSpot connection successful (portal {account.portal_id}, region {account.region})",
+        portal_id=account.portal_id,
+        region=account.region,
+        warnings=tuple(warnings),
+    )
+
+
+def _missing_scopes(
+    service: HubSpotService, settings: HubSpotSettings, needed: tuple[str, ...]
+) -> list[str]:
+    """Asks HubSpot which scopes a private-app token has; probes read calls for other tokens."""
+    if settings.token_kind == "private-app":
+        try:
+            granted = set(service.private_app_scopes())
+        except (BadRequest, NotFound):
+            pass  # HubSpot does not know it as a private-app token: probe instead
+        else:
+            return [s for s in needed if s not in granted]
+    missing: list[str] = []
+    probes = [(service.list_contacts, api.SCOPE_CONTACTS_READ)]
+    if settings.ticket_enabled:
+        probes.append((service.list_tickets, api.SCOPE_TICKETS))
+    for probe, scope in probes:
+        try:
+            probe(limit=1)
+        except MissingScopes as exc:
+            missing.extend(s for s in (exc.scopes or [scope]) if s not in missing)
+    return missing
+
+
+def failure_message(exc: HubSpotError) -> str:
+    """What an admin should read for a failed HubSpot call; never includes the token."""
+    if isinstance(exc, InvalidToken):
+        expired = exc.category == "EXPIRED_AUTHENTICATION"
+        return (
+            "HubSpot connection failed: Invalid API key. HubSpot says the access token is "
+            + ("expired" if expired else "invalid or revoked")
+            + "; copy a current token from your private app and save it again."
+        )
+    if isinstance(exc, MissingScopes):
+        scopes = ", ".join(exc.scopes) or "unknown"
+        return f"The token lacks scopes needed for this call: {scopes}. " + SCOPES_HELP
+    if isinstance(exc, RateLimited):
+        wait = f" in {exc.retry_after:g} seconds" if exc.retry_after is not None else " shortly"
+        return f"Rate limit exceeded: HubSpot is throttling this token; try again{wait}."
+    if isinstance(exc, Unreachable):
+        return (
+            f"{exc.message}. Check that this server can open HTTPS connections to api.hubapi.com."
+        )
+    if isinstance(exc, ServerError):
+        return f"HubSpot answered with an error (HTTP {exc.status}); try again later."
+    return f"HubSpot refused the request (HTTP {exc.status}): {exc.message}"

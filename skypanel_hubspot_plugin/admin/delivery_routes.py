@@ -1,0 +1,121 @@
+"""Admin handlers for what the plugin sends: deliveries, replaying parked ones, backfills.
+
+These read and write the plugin's own tables only, so they answer even while HubSpot is
+unreachable; the admin sees HubSpot's last error on every parked delivery.
+"""
+
+from __future__ import annotations
+
+from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.admin.responses import (
+    PREFIX,
+    Route,
+    body_object,
+    error,
+    invalid,
+    limit_message,
+    query_limit,
+)
+from skypanel_hubspot_plugin.delivery.backfill import BackfillRunning
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, QUEUED, OutboxRow
+from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
+
+STATUSES = (QUEUED, DELIVERED, DEAD)
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_REPLAY_IDS = 1000
+
+
+def delivery_json(row: OutboxRow) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "entity": row.entity,
+        "status": row.status,
+        "attempts": row.attempts,
+        "lastError": row.last_error,
+        "hubspotId": row.hubspot_id,
+        "createdAt": row.created_at.isoformat(),
+        "deliveredAt": row.delivered_at.isoformat() if row.delivered_at else None,
+        "nextAttemptAt": row.next_attempt_at.isoformat() if row.status == QUEUED else None,
+    }
+
+
+def get_deliveries(request: AdminRequest) -> AdminResponse:
+    """GET …/deliveries?status=&limit=: counts by status and the newest rows."""
+    errors: dict[str, str] = {}
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        errors["status"] = f"must be one of {', '.join(STATUSES)}"
+    limit = query_limit(request, DEFAULT_LIMIT, MAX_LIMIT)
+    if limit is None:
+        errors["limit"] = limit_message(MAX_LIMIT)
+    if errors or limit is None:
+        return invalid("Invalid query", errors)
+    outbox = runtime.current().outbox
+    counts = outbox.counts()
+    return AdminResponse(
+        200,
+        {
+            "counts": {s: counts.get(s, 0) for s in STATUSES},
+            "deliveries": [delivery_json(r) for r in outbox.rows(status=status, limit=limit)],
+        },
+    )
+
+
+def post_replay(request: AdminRequest) -> AdminResponse:
+    """POST …/deliveries/replay: queues parked deliveries again, ``{"ids": [...]}`` or all."""
+    body = {} if request.body is None else body_object(request, "Invalid replay")
+    if isinstance(body, AdminResponse):
+        return body
+    unknown = {k: "is not a replay field (expected ids)" for k in body if k != "ids"}
+    ids = body.get("ids")
+    if ids is not None and not (
+        isinstance(ids, list)
+        and len(ids) <= MAX_REPLAY_IDS
+        and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+    ):
+        unknown["ids"] = f"must be a list of at most {MAX_REPLAY_IDS} delivery ids"
+    if unknown:
+        return invalid("Invalid replay", unknown)
+    replayed = runtime.current().outbox.replay(ids if isinstance(ids, list) else None)
+    return AdminResponse(200, {"success": True, "replayed": replayed})
+
+
+def get_backfill(request: AdminRequest) -> AdminResponse:
+    """GET …/backfill: the latest contact backfill's progress, or null before the first."""
+    backfills = runtime.current().backfills
+    latest = backfills.latest()
+    return AdminResponse(
+        200, {"backfill": backfills.progress(latest).as_json() if latest else None}
+    )
+
+
+def post_backfill(request: AdminRequest) -> AdminResponse:
+    """POST …/backfill: starts syncing every panel user (or resumes one cut short)."""
+    rt = runtime.current()
+    if rt.list_users is None:
+        return error(
+            409,
+            "The panel has not told the plugin how to list its users",
+            "The host passes HostContext(list_users=...) at start-up; see the README.",
+        )
+    settings = rt.settings()
+    if not settings.enabled or settings.token is None:
+        return error(409, "Enable HubSpot and save an access token before syncing contacts")
+    latest = rt.backfills.latest()
+    if latest is not None and rt.backfills.progress(latest).state == "delivering":
+        return error(409, "A contact backfill is still being delivered")
+    try:
+        job = rt.backfills.start_in_background(rt.list_users)
+    except BackfillRunning as exc:
+        return error(409, str(exc))
+    return AdminResponse(202, {"success": True, "backfill": rt.backfills.progress(job).as_json()})
+
+
+ROUTES: tuple[Route, ...] = (
+    ("GET", f"{PREFIX}/deliveries", get_deliveries),
+    ("POST", f"{PREFIX}/deliveries/replay", post_replay),
+    ("GET", f"{PREFIX}/backfill", get_backfill),
+    ("POST", f"{PREFIX}/backfill", post_backfill),
+)

@@ -1,0 +1,178 @@
+"""Which panel field fills which HubSpot property: the two property-map settings and their shape rules.
+
+An admin maps panel user fields (the built-in ones and the panel's own ``User.extra`` keys)
+to contact properties, and ``Ticket.extra`` keys to ticket properties. The shape is checked
+here, offline, on every save and every load; whether the properties exist in the portal,
+can be written and take text is :mod:`property_map_check`'s job, when an admin saves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from skypanel_hubspot_plugin.hubspot import api as api
+
+PANEL_FIELD_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+PROPERTY_NAME_RE = re.compile(r"[a-z0-9_]{1,100}")
+MAX_ENTRIES = 50
+NOT_AN_OBJECT = (
+    'must be a JSON object of panel field → HubSpot property, like {"plan": "plan_tier"}'
+)
+
+#: The panel's built-in user fields (``User`` attributes); any other name is a ``User.extra`` key.
+USER_FIELDS = ("email", "first_name", "last_name", "company", "phone")
+#: The panel's built-in ticket fields; the plugin maps these itself (see ``ticket_fields``).
+TICKET_FIELDS = ("subject", "content", "priority", "category", "status")
+#: Ticket properties the plugin sets from the ticket itself; a map may not overwrite them.
+TICKET_PROPERTIES_SET_BY_PLUGIN = (*api.TICKET_PROPERTIES, api.TICKET_ID_PROPERTY)
+
+MapKind = Literal["contact", "ticket"]
+
+
+@dataclass(frozen=True)
+class PropertyMap(Mapping[str, str]):
+    """Panel field name → HubSpot property name, in the admin's order. Immutable and hashable.
+
+    ``str()`` gives the JSON text stored in the ``settings`` table.
+    """
+
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    def __getitem__(self, field: str) -> str:
+        for name, prop in self.pairs:
+            if name == field:
+                return prop
+        raise KeyError(field)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self.pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __str__(self) -> str:
+        return json.dumps(dict(self.pairs))
+
+    def same_as(self, other: Mapping[str, str]) -> bool:
+        """Whether both map the same fields to the same properties, whatever their order."""
+        return dict(self.pairs) == dict(other)
+
+
+#: The seed's mapping: what every contact carried before maps existed.
+DEFAULT_CONTACT_MAP = PropertyMap(
+    (
+        ("email", "email"),
+        ("first_name", "firstname"),
+        ("last_name", "lastname"),
+        ("company", "company"),
+        ("phone", "phone"),
+    )
+)
+DEFAULT_TICKET_MAP = PropertyMap()
+
+
+class MapShapeError(ValueError):
+    """A property map of the wrong shape; ``problems`` maps a panel field ("" for the whole map) to what is wrong."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{k}: {v}" if k else v for k, v in self.problems.items()))
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error message, cut short so a pasted essay stays out of it."""
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+def _pairs_from_json(text: str) -> list[tuple[object, object]]:
+    pairs: list[tuple[object, object]] = []
+
+    def keep_pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        pairs[:] = items  # the outermost object is decoded last
+        return dict(items)
+
+    try:
+        json.loads(text, object_pairs_hook=keep_pairs)
+    except (ValueError, RecursionError):
+        raise MapShapeError({"": NOT_AN_OBJECT}) from None
+    return pairs
+
+
+def parse_property_map(value: object, kind: MapKind) -> PropertyMap:
+    """A property map from JSON text or an already-decoded object; raises MapShapeError naming each bad entry.
+
+    An empty text is an empty map (which a contact map refuses: it must map email).
+    """
+    if isinstance(value, PropertyMap):
+        value = dict(value.pairs)
+    if isinstance(value, str):
+        stripped = value.strip()
+        if not stripped:
+            raw: list[tuple[object, object]] = []
+        elif not stripped.startswith("{"):
+            raise MapShapeError({"": NOT_AN_OBJECT})
+        else:
+            raw = _pairs_from_json(stripped)
+    elif isinstance(value, dict):
+        raw = list(value.items())
+    else:
+        raise MapShapeError({"": NOT_AN_OBJECT})
+
+    problems: dict[str, str] = {}
+    bad_names: list[str] = []
+    if len(raw) > MAX_ENTRIES:
+        raise MapShapeError({"": f"may map at most {MAX_ENTRIES} fields, not {len(raw)}"})
+    pairs: list[tuple[str, str]] = []
+    owners: dict[str, str] = {}
+    for field, prop in raw:
+        if not isinstance(field, str) or not PANEL_FIELD_RE.fullmatch(field):
+            name = quoted(field) if isinstance(field, str) else repr(field)
+            bad_names.append(name)
+            continue
+        if any(field == seen for seen, _ in pairs) or field in problems:
+            problems[field] = "is named twice"
+            continue
+        if not isinstance(prop, str) or not PROPERTY_NAME_RE.fullmatch(prop):
+            problems[field] = (
+                "must name a HubSpot property by its internal name: lower-case letters, "
+                "digits and _, at most 100 characters"
+            )
+            continue
+        if kind == "ticket" and field in TICKET_FIELDS:
+            problems[field] = (
+                "is sent by the plugin itself; map only the ticket's extra fields here"
+            )
+            continue
+        if kind == "ticket" and prop in TICKET_PROPERTIES_SET_BY_PLUGIN:
+            problems[field] = f"property {quoted(prop)} is set by the plugin from the ticket itself"
+            continue
+        if prop in owners:
+            problems[field] = (
+                f"property {quoted(prop)} is already filled from {owners[prop]}; "
+                "each property takes one panel field"
+            )
+            continue
+        owners[prop] = field
+        pairs.append((field, prop))
+    if kind == "contact" and "email" not in problems and dict(pairs).get("email") != "email":
+        problems["email"] = "must map to the email property: contacts are matched by it"
+    if bad_names:
+        problems[""] = (
+            f"panel field names must be lower-case letters, digits and _, starting with a "
+            f"letter, at most 64 characters: {', '.join(bad_names[:5])}"
+        )
+    if problems:
+        raise MapShapeError(problems)
+    return PropertyMap(tuple(pairs))
+
+
+def parse_contact_property_map(value: object) -> PropertyMap:
+    return parse_property_map(value, "contact")
+
+
+def parse_ticket_property_map(value: object) -> PropertyMap:
+    return parse_property_map(value, "ticket")

@@ -1,0 +1,24 @@
+"""HubSpot webhook events already handled, so a redelivered event reaches the host once.
+
+HubSpot retries a delivery it did not see acknowledged and may send one event twice;
+each event's ``eventId`` is recorded in the transaction that hands it to the host, and a
+second arrival finds it here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field
+
+from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
+from skypanel_hubspot_plugin.settings.table import PluginTable
+
+
+class WebhookEvent(PluginTable, table=True):
+    __tablename__ = "hubspot_webhook_events"
+
+    event_id: str = Field(primary_key=True, max_length=40)
+    object_id: str = Field(max_length=40)
+    subscription_type: str = Field(max_length=100)
+    received_at: datetime = Field(default_factory=utcnow)
