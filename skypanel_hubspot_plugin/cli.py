@@ -84,8 +84,10 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     rows = rt.outbox.rows(status=args.status, limit=args.limit)
     counts = rt.outbox.counts()
     print("  ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "no deliveries")
+    waits = rt.outbox.waiting_for(rows)
     for row in rows:
-        error = f"  {row.last_error}" if row.last_error else ""
+        note = waits.get(row.id or 0) or row.last_error
+        error = f"  {note}" if note else ""
         print(
             f"{row.id:>8}  {row.status:<9} {row.kind:<15} {row.entity:<24} "
             f"attempts={row.attempts}{error}"

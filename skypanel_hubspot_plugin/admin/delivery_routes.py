@@ -26,7 +26,8 @@ MAX_LIMIT = 500
 MAX_REPLAY_IDS = 1000
 
 
-def delivery_json(row: OutboxRow) -> dict[str, object]:
+def delivery_json(row: OutboxRow, waiting_for: str | None = None) -> dict[str, object]:
+    """One delivery; ``waitingFor`` says what a queued row waits for (an older row of its record)."""
     return {
         "id": row.id,
         "kind": row.kind,
@@ -38,6 +39,7 @@ def delivery_json(row: OutboxRow) -> dict[str, object]:
         "createdAt": row.created_at.isoformat(),
         "deliveredAt": row.delivered_at.isoformat() if row.delivered_at else None,
         "nextAttemptAt": row.next_attempt_at.isoformat() if row.status == QUEUED else None,
+        "waitingFor": waiting_for,
     }
 
 
@@ -54,11 +56,13 @@ def get_deliveries(request: AdminRequest) -> AdminResponse:
         return invalid("Invalid query", errors)
     outbox = runtime.current().outbox
     counts = outbox.counts()
+    rows = outbox.rows(status=status, limit=limit)
+    waits = outbox.waiting_for(rows)
     return AdminResponse(
         200,
         {
             "counts": {s: counts.get(s, 0) for s in STATUSES},
-            "deliveries": [delivery_json(r) for r in outbox.rows(status=status, limit=limit)],
+            "deliveries": [delivery_json(r, waits.get(r.id or 0)) for r in rows],
         },
     )
 

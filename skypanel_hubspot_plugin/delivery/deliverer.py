@@ -1,50 +1,71 @@
-"""Delivering claimed outbox rows to HubSpot, idempotently.
+"""Delivering claimed records to HubSpot: the newest values, idempotently, in order.
 
-- Contact upserts go in batches of up to 100, by email: a retry updates, never duplicates.
+- Each record's claimed rows are folded (:mod:`.coalesce`) into the writes that leave it at
+  the panel's newest values: a burst of updates is one request, and a retry re-sends the
+  fold, never an older row over a newer one.
+- Contacts are written by email in batches of up to 100 (a retry updates, never
+  duplicates); a contact already linked and whose email changed is updated by its id.
 - A ticket is upserted by its unique ``skypanel_ticket_id``, so a retry after a timeout
   (HubSpot did the work, we did not hear) finds the ticket instead of creating another;
-  search-before-create would not hold, since HubSpot's search lags behind its writes.
-  Its contact is upserted first when not yet linked, and the association PUT is idempotent.
+  search-before-create would not hold, since HubSpot's search lags behind its writes. Its
+  contact is created only if missing (never overwritten with the values of the ticket's
+  time), and the association PUT is idempotent.
+- A ticket's changes wait for its creation without spending attempts.
 - A form submission has no key to upsert by: it is delivered at least once, so HubSpot
   sees it twice only when its answer to the first attempt was lost.
 - Transient failures (429, 5xx, timeouts) retry with exponential backoff and jitter,
-  never sooner than HubSpot's Retry-After; anything retrying cannot fix parks the row.
+  never sooner than HubSpot's Retry-After; anything retrying cannot fix parks the rows.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from skypanel_hubspot_plugin.delivery.outbox import Outbox
-from skypanel_hubspot_plugin.delivery.outbox_table import OutboxRow
+from skypanel_hubspot_plugin.delivery.coalesce import (
+    CONTACT_DELETE,
+    CONTACT_UPDATE,
+    CONTACT_UPSERT,
+    FORM_SUBMIT,
+    TICKET_CREATE,
+    TICKET_UPDATE,
+    ContactPlan,
+    contact_plan,
+    ticket_plan,
+)
+from skypanel_hubspot_plugin.delivery.outbox import Group, Outbox
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.hubspot import api as api
-from skypanel_hubspot_plugin.hubspot.errors import BadRequest, HubSpotError, NotFound
+from skypanel_hubspot_plugin.hubspot.errors import BadRequest, Conflict, HubSpotError, NotFound
 from skypanel_hubspot_plugin.hubspot.service import HubSpotService
+
+__all__ = [
+    "CONTACT_DELETE",
+    "CONTACT_UPDATE",
+    "CONTACT_UPSERT",
+    "FORM_SUBMIT",
+    "TICKET_CREATE",
+    "TICKET_UPDATE",
+    "Deliverer",
+    "RetryPolicy",
+]
 
 T = TypeVar("T")
 
-CONTACT_UPSERT = "contact.upsert"
-CONTACT_UPDATE = "contact.update"
-CONTACT_DELETE = "contact.delete"
-TICKET_CREATE = "ticket.create"
-TICKET_UPDATE = "ticket.update"
-FORM_SUBMIT = "form.submit"
-
-
-class NotYetCreated(HubSpotError):
-    """An update for a ticket whose creation has not been delivered yet: try again later."""
-
-    transient = True
+#: How long a ticket's changes wait before looking again for its parked creation.
+WAIT_FOR_CREATE_S = 60.0
 
 
 class Stopping(Exception):
-    """The worker is stopping: leave the row claimed; its lease hands it to the next worker."""
+    """The worker is stopping: leave the rows claimed; ``release`` or the lease frees them."""
+
+
+class LeaseLost(Exception):
+    """Another worker took these rows over (our lease ran out): leave them to it."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +80,7 @@ class RetryPolicy:
 
 
 class Deliverer:
-    """Delivers one claimed batch for one worker."""
+    """Delivers one claim (a list of record groups) for one worker."""
 
     def __init__(
         self,
@@ -77,150 +98,221 @@ class Deliverer:
         self.stop = stop
         self.policy = policy
 
-    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+    def _call(self, groups: Sequence[Group], fn: Callable[..., T], *args: Any) -> T:
+        """One HubSpot request for ``groups``, under the rate limit and a fresh lease."""
         if not self.limiter.acquire(self.stop):
             raise Stopping()
+        rows = [r for g in groups for r in g.rows]
+        if len(self.outbox.renew(self.worker_id, rows)) != len(rows):
+            raise LeaseLost()
         return fn(*args)
 
-    def deliver(self, rows: list[OutboxRow]) -> None:
-        contacts = [r for r in rows if r.kind == CONTACT_UPSERT]
-        for start in range(0, len(contacts), api.BATCH_LIMIT):
-            self._guard(contacts[start : start + api.BATCH_LIMIT], self._upsert_contacts)
-        for row in rows:
-            if row.kind != CONTACT_UPSERT:
-                self._guard([row], lambda batch: self._deliver_one(batch[0]))
+    def deliver(self, groups: list[Group]) -> None:
+        upserts: list[tuple[Group, ContactPlan]] = []
+        for group in groups:
+            kind = group.rows[0].kind
+            if kind in (CONTACT_UPSERT, CONTACT_UPDATE, CONTACT_DELETE):
+                self._guard([group], lambda gs: self._contact(gs[0], upserts))
+            elif kind in (TICKET_CREATE, TICKET_UPDATE):
+                self._guard([group], lambda gs: self._ticket(gs[0]))
+            elif kind == FORM_SUBMIT:
+                self._guard([group], lambda gs: self._submit_form(gs[0]))
+            else:
+                self.outbox.park(group.rows, self.worker_id, f"unknown delivery kind {kind!r}")
+        plans = dict((id(g), p) for g, p in upserts)
+        batch = [g for g, _ in upserts]
+        for start in range(0, len(batch), api.BATCH_LIMIT):
+            chunk = batch[start : start + api.BATCH_LIMIT]
+            self._guard(chunk, lambda gs: self._upsert_contacts(gs, plans))
 
-    def _guard(self, batch: list[OutboxRow], deliver: Callable[[list[OutboxRow]], None]) -> None:
+    def _guard(self, groups: list[Group], deliver: Callable[[list[Group]], None]) -> None:
         try:
-            deliver(batch)
-        except Stopping:
+            deliver(groups)
+        except (Stopping, LeaseLost):
             return
         except BadRequest as exc:
-            if len(batch) == 1:
-                self.fail(batch[0], exc)
+            if len(groups) == 1:
+                self.fail(groups[0], exc)
                 return
             # HubSpot refused the whole batch for some record in it: find it by halves, so
             # the good records still go (log2(100) ≈ 7 extra requests at most per bad one).
-            middle = len(batch) // 2
-            self._guard(batch[:middle], deliver)
-            self._guard(batch[middle:], deliver)
+            middle = len(groups) // 2
+            self._guard(groups[:middle], deliver)
+            self._guard(groups[middle:], deliver)
         except HubSpotError as exc:
-            for row in batch:
-                self.fail(row, exc)
-        except Exception as exc:  # a bug must park the row, not kill the worker
-            for row in batch:
-                self.outbox.park(row, self.worker_id, f"{type(exc).__name__}: {exc}")
+            for group in groups:
+                self.fail(group, exc)
+        except Exception as exc:  # a bug must park the rows, not kill the worker
+            for group in groups:
+                self.outbox.park(group.rows, self.worker_id, f"{type(exc).__name__}: {exc}")
 
-    def fail(self, row: OutboxRow, exc: HubSpotError) -> None:
+    def fail(self, group: Group, exc: HubSpotError) -> None:
+        """Counts a failed attempt on the group's rows (retried later), or parks them."""
         message = describe(exc)
-        if exc.transient and row.attempts + 1 < self.policy.max_attempts:
-            delay = self.policy.delay(row.attempts + 1, exc.retry_after)
-            self.outbox.retry_later(row, self.worker_id, message, delay)
+        if exc.transient:
+            attempts = max(r.attempts for r in group.rows) + 1
+            delay = self.policy.delay(attempts, exc.retry_after)
+            self.outbox.retry_later(
+                group.rows, self.worker_id, message, delay, self.policy.max_attempts
+            )
         else:
-            self.outbox.park(row, self.worker_id, message)
+            self.outbox.park(group.rows, self.worker_id, message)
 
     # -- contacts ------------------------------------------------------------------------------
 
-    def _upsert_contacts(self, rows: list[OutboxRow]) -> None:
-        payloads = [json.loads(r.payload) for r in rows]
+    def _contact(self, group: Group, upserts: list[tuple[Group, ContactPlan]]) -> None:
+        plan = contact_plan(group.changes())
+        hubspot_id: str | None = None
+        if plan.delete is not None:
+            hubspot_id = self._delete_contact(group, plan.delete)
+            self.outbox.unlink("contact", plan.user_id)
+        if not plan.writes:
+            self.outbox.delivered(group.rows, self.worker_id, hubspot_id)
+            return
+        linked = self.outbox.link("contact", plan.user_id)
+        if linked is None and len(plan.emails) > 1:
+            # The email changed before the contact was linked: an earlier attempt may have
+            # created it under an older email, with its answer lost. Update that one.
+            linked = self._find_by_older_email(group, plan)
+        if linked is None or (plan.whole and not plan.email_changed):
+            upserts.append((group, plan))  # by email, batched
+            return
+        props = plan.properties(linked=True)
+        try:
+            if props:
+                self._call([group], self.service.update_contact, linked, props)
+        except NotFound:  # deleted in HubSpot meanwhile: create it again from the whole contact
+            self.outbox.unlink("contact", plan.user_id)
+            upserts.append((group, plan))
+            return
+        self.outbox.delivered(group.rows, self.worker_id, linked, ("contact", plan.user_id))
+
+    def _find_by_older_email(self, group: Group, plan: ContactPlan) -> str | None:
+        for email in plan.emails[:-1]:
+            found = self._call([group], self.service.get_contact_by_email, email)
+            if found is not None:
+                self.outbox.set_link("contact", plan.user_id, found.id)
+                plan.whole = True  # bring every property up to date, the email included
+                plan.email_changed = True
+                return found.id
+        return None
+
+    def _upsert_contacts(self, groups: list[Group], plans: dict[int, ContactPlan]) -> None:
         merged: dict[str, dict[str, str]] = {}
-        for payload in payloads:
-            props = payload["properties"]
+        emails: dict[int, str] = {}
+        for group in groups:
+            props = plans[id(group)].properties(linked=False)
+            emails[id(group)] = props["email"]
             merged.setdefault(props["email"], {}).update(props)
-        result = self._call(self.service.upsert_contacts, list(merged.values()))
+        result = self._call(groups, self.service.upsert_contacts, list(merged.values()))
         ids = {(c.properties.get("email") or "").lower(): c.id for c in result.results}
         refused = {i.lower(): e.message for e in result.errors for i in e.ids}
-        done: list[tuple[OutboxRow, str, str]] = []
-        for row, payload in zip(rows, payloads, strict=True):
-            email = payload["properties"]["email"]
+        done: list[tuple[Sequence[OutboxRow], str | None, tuple[str, str] | None]] = []
+        for group in groups:
+            email = emails[id(group)].lower()
+            user_id = plans[id(group)].user_id
             if email in ids:
-                done.append((row, ids[email], payload["user_id"]))
+                done.append((group.rows, ids[email], ("contact", user_id)))
             elif email in refused:
                 self.outbox.park(
-                    row, self.worker_id, f"HubSpot refused the contact: {refused[email]}"
+                    group.rows, self.worker_id, f"HubSpot refused the contact: {refused[email]}"
                 )
             else:
-                self.fail(row, HubSpotError("HubSpot's answer did not include this contact"))
+                self.fail(group, HubSpotError("HubSpot's answer did not include this contact"))
         if done:
-            self.outbox.delivered_many(self.worker_id, "contact", done)
+            self.outbox.delivered_many(self.worker_id, done)
 
-    def _contact_id(self, user_id: str, contact: dict[str, str]) -> str:
+    def _delete_contact(self, group: Group, delete: dict[str, Any]) -> str | None:
+        contact_id = self.outbox.link("contact", delete["user_id"])
+        if contact_id is None:
+            found = self._call([group], self.service.get_contact_by_email, delete["email"])
+            contact_id = found.id if found else None
+        if contact_id is None:
+            return None
+        try:
+            if delete["action"] == "gdpr_delete":
+                self._call([group], self.service.gdpr_delete_contact, contact_id)
+            else:
+                self._call([group], self.service.archive_contact, contact_id)
+        except NotFound:
+            pass  # already gone: what we wanted
+        return contact_id
+
+    def _ensure_contact(self, group: Group, user_id: str, contact: dict[str, str]) -> str:
+        """The ticket's contact: linked, or created if missing, never overwritten.
+
+        The user's own rows keep the contact's values; writing the ticket's copy of them
+        here could put older values over newer ones.
+        """
         linked = self.outbox.link("contact", user_id)
         if linked:
             return linked
-        result = self._call(self.service.upsert_contacts, [contact])
-        if not result.results:
-            reason = result.errors[0].message if result.errors else "no contact returned"
-            raise HubSpotError(f"HubSpot refused the ticket's contact: {reason}", status=400)
-        contact_id = result.results[0].id
+        try:
+            contact_id = self._call([group], self.service.create_contact, contact).id
+        except Conflict as exc:
+            contact_id = exc.existing_id or ""
+            if not contact_id:
+                found = self._call([group], self.service.get_contact_by_email, contact["email"])
+                if found is None:
+                    raise
+                contact_id = found.id
         self.outbox.set_link("contact", user_id, contact_id)
         return contact_id
 
-    # -- one row at a time ---------------------------------------------------------------------
+    # -- tickets -------------------------------------------------------------------------------
 
-    def _deliver_one(self, row: OutboxRow) -> None:
-        payload = json.loads(row.payload)
-        hubspot_id: str | None = None
-        if row.kind == CONTACT_UPDATE:
-            contact_id = self._contact_id(payload["user_id"], payload["contact"])
-            if payload["properties"]:
-                self._call(self.service.update_contact, contact_id, payload["properties"])
-            hubspot_id = contact_id
-        elif row.kind == CONTACT_DELETE:
-            hubspot_id = self._delete_contact(payload)
-        elif row.kind == TICKET_CREATE:
-            hubspot_id = self._create_ticket(payload)
-        elif row.kind == TICKET_UPDATE:
-            ticket_id = self.outbox.link("ticket", payload["ticket_id"])
-            if ticket_id is None:
-                raise NotYetCreated("the ticket has not reached HubSpot yet")
-            self._call(self.service.update_ticket, ticket_id, payload["properties"])
-            hubspot_id = ticket_id
-        elif row.kind == FORM_SUBMIT:
-            self._submit_form(payload)
-        else:
-            self.outbox.park(row, self.worker_id, f"unknown delivery kind {row.kind!r}")
+    def _ticket(self, group: Group) -> None:
+        plan = ticket_plan(group.changes())
+        link = ("ticket", plan.ticket_id)
+        if plan.create is not None:
+            contact_id = self._ensure_contact(group, plan.create["user_id"], plan.create["contact"])
+            ticket = self._call(
+                [group], self.service.upsert_ticket, plan.ticket_id, plan.properties
+            )
+            self.outbox.set_link("ticket", plan.ticket_id, ticket.id)
+            self._call([group], self.service.associate_ticket_with_contact, ticket.id, contact_id)
+            self.outbox.delivered(group.rows, self.worker_id, ticket.id, link)
             return
-        self.outbox.delivered(row, self.worker_id, hubspot_id)
+        ticket_id = self.outbox.link("ticket", plan.ticket_id)
+        if ticket_id is None:
+            self._wait_for_creation(group)
+            return
+        if plan.properties:
+            self._call([group], self.service.update_ticket, ticket_id, plan.properties)
+        self.outbox.delivered(group.rows, self.worker_id, ticket_id, link)
 
-    def _submit_form(self, payload: dict[str, Any]) -> None:
+    def _wait_for_creation(self, group: Group) -> None:
+        creation = self.outbox.first_row(group.entity, TICKET_CREATE)
+        if creation is not None and creation.status == DEAD:
+            # Parked: its changes wait (no attempt spent) until the admin replays it.
+            self.outbox.defer(group.rows, self.worker_id, WAIT_FOR_CREATE_S)
+            return
+        self.outbox.park(
+            group.rows,
+            self.worker_id,
+            "HubSpot has no ticket for this panel ticket: its creation was never sent "
+            "(it was opened before HubSpot was enabled)",
+        )
+
+    # -- form submissions ----------------------------------------------------------------------
+
+    def _submit_form(self, group: Group) -> None:
         """Posts a recorded submission, built whole when it was recorded.
 
         Not idempotent, and nothing can make it so: HubSpot files every POST as a new
         submission and has no key to upsert one by. Delivery is at least once; a retry
         after a lost answer can file a second copy, a 400 or 404 parks the row at once.
         """
-        self._call(
-            self.service.submit_form, payload["portal_id"], payload["form_guid"], payload["body"]
-        )
-
-    def _create_ticket(self, payload: dict[str, Any]) -> str:
-        contact_id = self._contact_id(payload["user_id"], payload["contact"])
-        ticket_id = self.outbox.link("ticket", payload["ticket_id"])
-        if ticket_id is None:
-            ticket = self._call(
-                self.service.upsert_ticket, payload["ticket_id"], payload["properties"]
+        for change in group.changes():
+            payload = change.payload
+            self._call(
+                [group],
+                self.service.submit_form,
+                payload["portal_id"],
+                payload["form_guid"],
+                payload["body"],
             )
-            ticket_id = ticket.id
-            self.outbox.set_link("ticket", payload["ticket_id"], ticket_id)
-        self._call(self.service.associate_ticket_with_contact, ticket_id, contact_id)
-        return ticket_id
-
-    def _delete_contact(self, payload: dict[str, Any]) -> str | None:
-        contact_id = self.outbox.link("contact", payload["user_id"])
-        if contact_id is None:
-            found = self._call(self.service.get_contact_by_email, payload["email"])
-            contact_id = found.id if found else None
-        if contact_id is None:
-            return None
-        try:
-            if payload["action"] == "gdpr_delete":
-                self._call(self.service.gdpr_delete_contact, contact_id)
-            else:
-                self._call(self.service.archive_contact, contact_id)
-        except NotFound:
-            pass  # already gone: what we wanted
-        return contact_id
+        self.outbox.delivered(group.rows, self.worker_id)
 
 
 def describe(exc: HubSpotError) -> str:

@@ -1,26 +1,33 @@
 """The outbox: recording events durably, and claiming, finishing, retrying and parking them.
 
 Claims are leases: a worker that dies (even by SIGKILL) loses its rows when the lease
-ends and another worker takes them. On PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps two
-workers from claiming one row; on SQLite the database-wide write lock does, and the
-claim re-checks the lease in its UPDATE, so even two SQLite workers never share a row.
+ends and another worker takes them, without an attempt counted against them. A claim
+takes every queued row of the records it picks, and claims run one at a time (each
+first updates a lock row), so a record's rows are never split between two workers. A
+worker renews its lease before each HubSpot request and stops once it has lost it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, Change
 from skypanel_hubspot_plugin.delivery.outbox_table import (
     DEAD,
     DELIVERED,
     QUEUED,
+    DeliveryLock,
     ObjectLink,
     OutboxRow,
     utcnow,
@@ -29,6 +36,20 @@ from skypanel_hubspot_plugin.delivery.outbox_table import (
 log = logging.getLogger(__name__)
 
 INSERT_ROW = insert(OutboxRow.metadata.tables["hubspot_outbox"])
+CLAIM_LOCK = "claim"
+
+
+@dataclass
+class Group:
+    """What one claim gives a worker for one record: its queued rows, oldest first, and
+    the delivered rows newer than them (after a replay), which the fold must not undo."""
+
+    entity: str
+    rows: list[OutboxRow]
+    settled_after: list[Change]
+
+    def changes(self) -> list[Change]:
+        return [Change.of(r.id, r.kind, r.payload) for r in self.rows] + self.settled_after
 
 
 class Outbox:
@@ -73,107 +94,236 @@ class Outbox:
 
     # -- delivering (the worker side) ----------------------------------------------------------
 
-    def claim(self, worker_id: str, limit: int) -> list[OutboxRow]:
+    def claim(self, worker_id: str, limit: int) -> list[Group]:
+        """Leases due rows to ``worker_id``: every queued row of each record it picks.
+
+        A record is picked only when none of its queued rows waits for a retry or is leased
+        to another worker, and then all of its queued rows are leased together, so one
+        record's rows are never delivered out of order, by one worker or by several.
+        Form submissions write no record and are leased one by one.
+        """
         now = utcnow()
-        due = (
-            col(OutboxRow.status) == QUEUED,
-            col(OutboxRow.next_attempt_at) <= now,
-            or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) < now),
-        )
+        lease_end = now + self.lease
         with Session(self.engine, expire_on_commit=False) as session:
-            ids = list(
-                session.exec(
-                    select(OutboxRow.id)
-                    .where(*due)
-                    .order_by(col(OutboxRow.id))
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
+            self._lock_claims(session)
+            other = aliased(OutboxRow)
+            held_or_waiting = (
+                select(other.id)
+                .where(
+                    col(other.entity) == col(OutboxRow.entity),
+                    col(other.status) == QUEUED,
+                    or_(col(other.next_attempt_at) > now, col(other.claimed_until) >= now),
                 )
+                .exists()
             )
-            if not ids:
+            candidates = session.exec(
+                select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity)
+                .where(
+                    col(OutboxRow.status) == QUEUED,
+                    col(OutboxRow.next_attempt_at) <= now,
+                    or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) < now),
+                    or_(col(OutboxRow.kind).not_in(RECORD_KINDS), ~held_or_waiting),
+                )
+                .order_by(col(OutboxRow.id))
+                .limit(limit)
+            ).all()
+            entities = sorted({e for _, k, e in candidates if k in RECORD_KINDS})
+            singles = [i for i, k, _ in candidates if k not in RECORD_KINDS]
+            if not candidates:
                 session.rollback()
                 return []
+            mine = or_(col(OutboxRow.entity).in_(entities), col(OutboxRow.id).in_(singles))
             session.exec(
                 update(OutboxRow)
-                .where(col(OutboxRow.id).in_(ids), *due)
-                .values(claimed_by=worker_id, claimed_until=now + self.lease)
+                .where(
+                    col(OutboxRow.status) == QUEUED,
+                    or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) < now),
+                    mine,
+                )
+                .values(claimed_by=worker_id, claimed_until=lease_end)
             )
             session.commit()
-            return list(
-                session.exec(
-                    select(OutboxRow)
-                    .where(col(OutboxRow.id).in_(ids), col(OutboxRow.claimed_by) == worker_id)
-                    .order_by(col(OutboxRow.id))
+            rows = session.exec(
+                select(OutboxRow)
+                .where(
+                    col(OutboxRow.claimed_by) == worker_id, col(OutboxRow.status) == QUEUED, mine
                 )
-            )
+                .order_by(col(OutboxRow.id))
+            ).all()
+            settled = self._settled_after(session, rows)
+        groups: dict[str, Group] = {}
+        for row in rows:
+            key = row.entity if row.kind in RECORD_KINDS else f"#{row.id}"
+            groups.setdefault(key, Group(row.entity, [], settled.get(row.entity, [])))
+            groups[key].rows.append(row)
+        return list(groups.values())
 
-    def _settle(self, row_id: int | None, worker_id: str, **values: Any) -> bool:
+    def _lock_claims(self, session: Session) -> None:
+        take = (
+            update(DeliveryLock).where(col(DeliveryLock.name) == CLAIM_LOCK).values(at=time.time())
+        )
+        if session.exec(take).rowcount:
+            return
+        session.rollback()
+        try:
+            session.add(DeliveryLock(name=CLAIM_LOCK))
+            session.commit()
+        except IntegrityError:  # another worker made it first
+            session.rollback()
+        session.exec(take)
+
+    def _settled_after(
+        self, session: Session, rows: Sequence[OutboxRow]
+    ) -> dict[str, list[Change]]:
+        """Delivered rows newer than a claimed row of the same record (after a replay)."""
+        oldest: dict[str, int] = {}
+        for row in rows:
+            if row.kind in RECORD_KINDS and row.id is not None:
+                oldest[row.entity] = min(oldest.get(row.entity, row.id), row.id)
+        if not oldest:
+            return {}
+        found: dict[str, list[Change]] = {}
+        for row_id, kind, entity, payload in session.exec(
+            select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity, OutboxRow.payload).where(
+                col(OutboxRow.entity).in_(list(oldest)),
+                col(OutboxRow.status) == DELIVERED,
+                col(OutboxRow.id) > min(oldest.values()),
+            )
+        ):
+            if row_id is not None and row_id > oldest[entity] and kind in RECORD_KINDS:
+                found.setdefault(entity, []).append(Change.of(row_id, kind, payload, settled=True))
+        return found
+
+    def renew(self, worker_id: str, rows: Sequence[OutboxRow]) -> set[int]:
+        """Extends the lease on ``rows`` just before a HubSpot request; returns those still ours.
+
+        A request starts only on a fresh lease longer than any request may take, so a worker
+        whose lease ran out (it stalled, or was presumed dead) never writes over the newer
+        values of the worker that took its rows over.
+        """
+        ids = [r.id for r in rows]
         with Session(self.engine) as session:
-            result = session.exec(
+            session.exec(
                 update(OutboxRow)
                 .where(
-                    col(OutboxRow.id) == row_id,
+                    col(OutboxRow.id).in_(ids),
                     col(OutboxRow.claimed_by) == worker_id,
                     col(OutboxRow.status) == QUEUED,
                 )
-                .values(claimed_by=None, claimed_until=None, **values)
+                .values(claimed_until=utcnow() + self.lease)
             )
             session.commit()
-            return bool(result.rowcount)
+            held = session.exec(
+                select(OutboxRow.id).where(
+                    col(OutboxRow.id).in_(ids),
+                    col(OutboxRow.claimed_by) == worker_id,
+                    col(OutboxRow.status) == QUEUED,
+                )
+            )
+            return {i for i in held if i is not None}
 
-    def delivered(self, row: OutboxRow, worker_id: str, hubspot_id: str | None = None) -> None:
-        self._settle(
-            row.id,
-            worker_id,
-            status=DELIVERED,
-            delivered_at=utcnow(),
-            hubspot_id=hubspot_id,
-            last_error=None,
+    def _settle(
+        self, session: Session, rows: Sequence[OutboxRow], worker_id: str, **values: Any
+    ) -> int:
+        result = session.exec(
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.id).in_([r.id for r in rows]),
+                col(OutboxRow.claimed_by) == worker_id,
+                col(OutboxRow.status) == QUEUED,
+            )
+            .values(claimed_by=None, claimed_until=None, **values)
         )
+        return int(result.rowcount)
+
+    def delivered(
+        self,
+        rows: Sequence[OutboxRow],
+        worker_id: str,
+        hubspot_id: str | None = None,
+        link: tuple[str, str] | None = None,
+    ) -> None:
+        """Settles one record's rows as delivered, and links the record, in one transaction."""
+        self.delivered_many(worker_id, [(rows, hubspot_id, link)])
 
     def delivered_many(
-        self, worker_id: str, link_kind: str, done: list[tuple[OutboxRow, str, str]]
+        self,
+        worker_id: str,
+        done: Sequence[tuple[Sequence[OutboxRow], str | None, tuple[str, str] | None]],
     ) -> None:
-        """Settles delivered rows, each ``(row, hubspot id, panel id)``, and records their
-        links in one transaction: one commit per batch instead of two per row."""
+        """Settles delivered records, each ``(rows, hubspot id, (link kind, panel id))``, and
+        records their links: one commit per batch instead of two per row."""
         now = utcnow()
         with Session(self.engine) as session:
-            for row, hubspot_id, panel_id in done:
-                session.exec(
-                    update(OutboxRow)
-                    .where(
-                        col(OutboxRow.id) == row.id,
-                        col(OutboxRow.claimed_by) == worker_id,
-                        col(OutboxRow.status) == QUEUED,
-                    )
-                    .values(
-                        claimed_by=None,
-                        claimed_until=None,
-                        status=DELIVERED,
-                        delivered_at=now,
-                        hubspot_id=hubspot_id,
-                        last_error=None,
-                    )
+            for rows, hubspot_id, link in done:
+                self._settle(
+                    session,
+                    rows,
+                    worker_id,
+                    status=DELIVERED,
+                    delivered_at=now,
+                    hubspot_id=hubspot_id,
+                    last_error=None,
                 )
-                link = session.get(ObjectLink, (link_kind, panel_id))
-                if link is None:
-                    link = ObjectLink(kind=link_kind, panel_id=panel_id, hubspot_id=hubspot_id)
-                link.hubspot_id = hubspot_id
-                session.add(link)
+                if link is not None and hubspot_id is not None:
+                    found = session.get(ObjectLink, link)
+                    if found is None:
+                        found = ObjectLink(kind=link[0], panel_id=link[1], hubspot_id=hubspot_id)
+                    found.hubspot_id = hubspot_id
+                    session.add(found)
             session.commit()
 
-    def retry_later(self, row: OutboxRow, worker_id: str, error: str, delay_s: float) -> None:
-        self._settle(
-            row.id,
-            worker_id,
-            attempts=row.attempts + 1,
-            last_error=error,
-            next_attempt_at=utcnow() + timedelta(seconds=delay_s),
-        )
+    def retry_later(
+        self,
+        rows: Sequence[OutboxRow],
+        worker_id: str,
+        error: str,
+        delay_s: float,
+        max_attempts: int,
+    ) -> bool:
+        """Counts a failed attempt on one record's rows; parks them all once the oldest has
+        had ``max_attempts``. Returns True when they were parked."""
+        if max(r.attempts for r in rows) + 1 >= max_attempts:
+            self.park(rows, worker_id, error)
+            return True
+        with Session(self.engine) as session:
+            for row in rows:
+                self._settle(
+                    session,
+                    [row],
+                    worker_id,
+                    attempts=row.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=utcnow() + timedelta(seconds=delay_s),
+                )
+            session.commit()
+        return False
 
-    def park(self, row: OutboxRow, worker_id: str, error: str) -> None:
-        log.warning("HubSpot delivery %s (%s %s) parked: %s", row.id, row.kind, row.entity, error)
-        self._settle(row.id, worker_id, status=DEAD, attempts=row.attempts + 1, last_error=error)
+    def defer(self, rows: Sequence[OutboxRow], worker_id: str, delay_s: float) -> None:
+        """Puts rows back without counting an attempt: they wait for something else."""
+        with Session(self.engine) as session:
+            self._settle(
+                session, rows, worker_id, next_attempt_at=utcnow() + timedelta(seconds=delay_s)
+            )
+            session.commit()
+
+    def park(self, rows: Sequence[OutboxRow], worker_id: str, error: str) -> None:
+        for row in rows:
+            log.warning(
+                "HubSpot delivery %s (%s %s) parked: %s", row.id, row.kind, row.entity, error
+            )
+        with Session(self.engine) as session:
+            for row in rows:
+                self._settle(
+                    session,
+                    [row],
+                    worker_id,
+                    status=DEAD,
+                    attempts=row.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=utcnow(),  # when it was parked
+                )
+            session.commit()
 
     def release(self, worker_id: str) -> int:
         """Gives back what a stopping worker claimed but did not settle."""
@@ -202,6 +352,23 @@ class Outbox:
                 )
             ).first()
             return found
+
+    def first_row(self, entity: str, kind: str) -> OutboxRow | None:
+        """The oldest row of ``kind`` for a record (a ticket's creation), whatever its status."""
+        with Session(self.engine) as session:
+            return session.exec(
+                select(OutboxRow)
+                .where(col(OutboxRow.entity) == entity, col(OutboxRow.kind) == kind)
+                .order_by(col(OutboxRow.id))
+                .limit(1)
+            ).first()
+
+    def unlink(self, kind: str, panel_id: str) -> None:
+        with Session(self.engine) as session:
+            found = session.get(ObjectLink, (kind, panel_id))
+            if found is not None:
+                session.delete(found)
+                session.commit()
 
     def set_link(self, kind: str, panel_id: str, hubspot_id: str) -> None:
         with Session(self.engine) as session:
@@ -233,19 +400,64 @@ class Outbox:
             return list(session.exec(query))
 
     def replay(self, ids: Sequence[int] | None = None) -> int:
-        """Puts dead rows (all, or these) back in the queue with a fresh attempt count."""
+        """Puts dead rows (all, or these) back in the queue with a fresh attempt count.
+
+        Rows of the same records that were waiting for them are woken too.
+        """
         with Session(self.engine) as session:
             query = update(OutboxRow).where(col(OutboxRow.status) == DEAD)
+            dead = select(OutboxRow.entity).where(col(OutboxRow.status) == DEAD)
             if ids is not None:
                 query = query.where(col(OutboxRow.id).in_(list(ids)))
+                dead = dead.where(col(OutboxRow.id).in_(list(ids)))
+            entities = sorted(set(session.exec(dead)))
+            now = utcnow()
             result = session.exec(
                 query.values(
                     status=QUEUED,
                     attempts=0,
-                    next_attempt_at=utcnow(),
+                    next_attempt_at=now,
                     claimed_by=None,
                     claimed_until=None,
                 )
             )
+            for start in range(0, len(entities), 500):
+                session.exec(
+                    update(OutboxRow)
+                    .where(
+                        col(OutboxRow.entity).in_(entities[start : start + 500]),
+                        col(OutboxRow.status) == QUEUED,
+                        col(OutboxRow.next_attempt_at) > now,
+                    )
+                    .values(next_attempt_at=now)
+                )
             session.commit()
             return int(result.rowcount)
+
+    def waiting_for(self, rows: Sequence[OutboxRow]) -> dict[int, str]:
+        """For queued rows behind an older row of the same record: what they wait for."""
+        queued = [r for r in rows if r.status == QUEUED and r.kind in RECORD_KINDS]
+        if not queued:
+            return {}
+        with Session(self.engine) as session:
+            older = session.exec(
+                select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity, OutboxRow.status)
+                .where(
+                    col(OutboxRow.entity).in_({r.entity for r in queued}),
+                    col(OutboxRow.status).in_((QUEUED, DEAD)),
+                    col(OutboxRow.id) < max(r.id or 0 for r in queued),
+                )
+                .order_by(col(OutboxRow.id))
+            ).all()
+        waits: dict[int, str] = {}
+        for row in queued:
+            assert row.id is not None
+            first = next(
+                ((i, k, s) for i, k, e, s in older if e == row.entity and (i or 0) < row.id), None
+            )
+            if first is not None:
+                i, k, s = first
+                waits[row.id] = f"waiting for {k} #{i}" + (
+                    " (parked: replay it)" if s == DEAD else ""
+                )
+        return waits

@@ -2,7 +2,9 @@
 
 An event hook writes one :class:`OutboxRow` (in the host's transaction when it has one)
 and returns; the worker delivers it. A row is never deleted: it ends ``delivered`` or
-``dead`` (parked with HubSpot's last error, replayable).
+``dead`` (parked with HubSpot's last error, replayable). ``entity`` names the HubSpot
+record a row writes (``user:42`` for that user's contact, ``ticket:7``): a record's rows
+are claimed together and delivered in order.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ class ObjectLink(PluginTable, table=True):
     kind: str = Field(primary_key=True, max_length=16)
     panel_id: str = Field(primary_key=True, max_length=255)
     hubspot_id: str = Field(max_length=40, index=True)
+
+
+class DeliveryLock(PluginTable, table=True):
+    """A row every claim updates first, so claims run one at a time on any database.
+
+    Claiming decides from what other workers hold (a record's rows go to one worker at a
+    time); taking this row's write lock first makes that decision see every earlier claim.
+    """
+
+    __tablename__ = "hubspot_delivery_locks"
+
+    name: str = Field(primary_key=True, max_length=32)
+    at: float = 0.0
 
 
 class RateSlot(PluginTable, table=True):

@@ -13,6 +13,7 @@ import socket
 import threading
 import uuid
 
+from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
 from skypanel_hubspot_plugin.delivery.context import DeliveryContext
 from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
@@ -48,23 +49,25 @@ class Worker:
         settings = self.runtime.settings()
         if not settings.enabled or settings.token is None:
             return 0
-        rows = self.runtime.outbox.claim(self.worker_id, self.batch_size)
-        if not rows:
+        groups = self.runtime.outbox.claim(self.worker_id, self.batch_size)
+        if not groups:
             return 0
         service = self.runtime.service()
         deliverer = Deliverer(
             self.runtime.outbox, service, self.limiter, self.worker_id, self.stop_event, self.policy
         )
-        if any(r.kind == "ticket.create" for r in rows) and self._property_ready_for is not service:
+        creating = [g for g in groups if any(r.kind == TICKET_CREATE for r in g.rows)]
+        if creating and self._property_ready_for is not service:
             try:
                 service.ensure_ticket_id_property()
                 self._property_ready_for = service
             except HubSpotError as exc:
-                for row in rows:
-                    deliverer.fail(row, exc)
-                return len(rows)
-        deliverer.deliver(rows)
-        return len(rows)
+                # Only the tickets being created need the property; the rest still go.
+                for group in creating:
+                    deliverer.fail(group, exc)
+                groups = [g for g in groups if g not in creating]
+        deliverer.deliver(groups)
+        return sum(len(g.rows) for g in groups) + sum(len(g.rows) for g in creating)
 
     def run_forever(self) -> None:
         log.info("HubSpot delivery worker %s started", self.worker_id)

@@ -82,6 +82,8 @@ class _Faults:
 
 
 Answer = tuple[int, Any]
+#: A status meaning "close the connection without answering".
+DROP = 0
 Route = tuple[str, re.Pattern[str], Callable[..., Answer], Callable[[dict[str, str]], set[str]]]
 
 
@@ -119,6 +121,7 @@ class FakeHubSpot:
         self._tokens: dict[str, _Token] = {}
         self._faults = _Faults()
         self._scripted: deque[tuple[int, dict[str, Any] | None, dict[str, str]]] = deque()
+        self._fault_script: deque[str] = deque()
         self._hits: deque[float] = deque()
         self._rng = random.Random(seed)
         self._stopping = threading.Event()
@@ -192,10 +195,16 @@ class FakeHubSpot:
         slow_seconds: float = 0.0,
         latency_s: float = 0.0,
     ) -> None:
-        """Fails a share of requests: "429", "500"/"502"/"503", "slow" (done, answered late)
-        or "timeout-before" (answered late, not done)."""
+        """Fails a share of requests: "429", "500"/"502"/"503", "slow" (done, answered late),
+        "timeout-before" (answered late, not done), "lost-504" (done, then answered 504) or
+        "lost-drop" (done, then the connection closed without an answer)."""
         with self._lock:
             self._faults = _Faults(error_rate, tuple(kinds), slow_seconds, latency_s)
+
+    def script_faults(self, kinds: Sequence[str]) -> None:
+        """The fault of each next request, in order ("ok" for none), before random ones."""
+        with self._lock:
+            self._fault_script.extend(kinds)
 
     def fail_next(
         self,
@@ -273,6 +282,7 @@ class FakeHubSpot:
             self._born.clear()
             self.requests.clear()
             self._scripted.clear()
+            self._fault_script.clear()
             self._hits.clear()
             self._faults = _Faults()
 
@@ -408,7 +418,9 @@ class FakeHubSpot:
                 status, scripted, extra = self._scripted.popleft()
                 return status, scripted or _status_body(status), extra, 0.0
             fault = None
-            if self._faults.error_rate and self._rng.random() < self._faults.error_rate:
+            if self._fault_script:
+                fault = self._fault_script.popleft()
+            elif self._faults.error_rate and self._rng.random() < self._faults.error_rate:
                 fault = self._rng.choice(self._faults.kinds)
         if fault == "429":
             return 429, _rate_limit_body(), {"Retry-After": "1"}, 0.0
@@ -450,6 +462,10 @@ class FakeHubSpot:
                 status, answer = handler(token=token, query=query, body=body, **params)
             except CrmError as exc:
                 status, answer = exc.status, dict(exc.body)
+        if fault == "lost-504":  # HubSpot did the work; its answer never came back
+            return 504, _status_body(504), {}, delay
+        if fault == "lost-drop":
+            return DROP, None, {}, delay
         return status, answer, {}, delay
 
     def _match(self, method: str, path: str) -> Route | None:
@@ -988,7 +1004,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, body, extra, delay = self.owner.handle(self.command, self.path, headers, raw)
-        if delay and self.owner._stopping.wait(delay):
+        if (delay and self.owner._stopping.wait(delay)) or status == DROP:
             self.close_connection = True
             return
         payload = b"" if body is None else json.dumps(body).encode()

@@ -1,0 +1,230 @@
+"""HubSpot ends with the panel's latest values, whatever fails on the way.
+
+Each test replays a schedule that used to leave HubSpot behind the panel: a retry that
+lands after a newer change, a creation retried over later updates, a lease that runs out
+while a newer change goes ahead, a ticket change waiting for its creation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import start_plugin
+from convergence import (
+    Killed,
+    dies_at_write,
+    differences,
+    enable,
+    outbox,
+    parked,
+    pending,
+    time_passes,
+)
+from sqlalchemy import Engine
+
+from skypanel_hubspot_plugin import Ticket, User
+from skypanel_hubspot_plugin.admin.delivery_routes import get_deliveries
+from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED
+from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.payloads import AdminRequest
+from skypanel_hubspot_plugin.runtime import Runtime
+from skypanel_hubspot_plugin.testing import FakeHubSpot
+
+ADA = User(id="1", email="ada@example.com", first_name="Ada", phone="+44 20 7946 0043")
+TICKET = Ticket(id="T-1", subject="Server down", priority="high", status="open")
+
+
+@pytest.fixture
+def rt(pm, engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    runtime = start_plugin(pm, engine, secret_key, fake.base_url, run_worker=False)
+    enable(runtime)
+    yield runtime
+    pm.hook.skypanel_shutdown()
+
+
+def worker(rt: Runtime) -> Worker:
+    return Worker(rt, policy=RetryPolicy(max_attempts=8, base_s=30.0, cap_s=60.0))
+
+
+def hubspot_requests(fake: FakeHubSpot, needle: str) -> int:
+    return sum(needle in r.path for r in fake.requests)
+
+
+def test_an_older_update_retried_after_a_newer_one_never_wins(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    w = worker(rt)
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    w.run_once()
+    a = User(**{**ADA.__dict__, "phone": "+44 20 7946 0044"})
+    pm.hook.skypanel_on_user_updated(user=a, changed=frozenset({"phone"}), session=None)
+    fake.fail_next(500)
+    w.run_once()  # A: HubSpot answers 500, A waits for its retry
+    b = User(**{**ADA.__dict__, "phone": "+44 20 7946 0045"})
+    pm.hook.skypanel_on_user_updated(user=b, changed=frozenset({"phone"}), session=None)
+    before = len(fake.requests)
+    w.run_once()  # B may not overtake A
+    assert len(fake.requests) == before
+    time_passes(engine)
+    w.run_once()
+    assert differences(rt, fake, {"1": b}, {}) == []
+    assert not pending(engine) and not parked(engine)
+
+
+@pytest.mark.parametrize("fault", ["500", "lost-504", "lost-drop"])
+def test_a_creation_retried_after_updates_does_not_undo_them(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine, fault: str
+) -> None:
+    w = worker(rt)
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    fake.script_faults([fault])
+    w.run_once()
+    latest = ADA
+    for phone in ("+1 555 0101", "+1 555 0102", "+1 555 0103"):
+        latest = User(**{**latest.__dict__, "phone": phone, "company": f"Co {phone[-1]}"})
+        pm.hook.skypanel_on_user_updated(
+            user=latest, changed=frozenset({"phone", "company"}), session=None
+        )
+    time_passes(engine)
+    before = hubspot_requests(fake, "/contacts")
+    w.run_once()
+    # The creation and its three updates went as one request with the newest values.
+    assert hubspot_requests(fake, "/contacts") == before + 1
+    assert differences(rt, fake, {"1": latest}, {}) == []
+    assert [r.status for r in outbox(engine)] == [DELIVERED] * 4
+
+
+def test_a_lease_that_runs_out_while_a_newer_change_goes_ahead(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    first, second = worker(rt), worker(rt)
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    first.run_once()
+    old = User(**{**ADA.__dict__, "first_name": "Old"})
+    pm.hook.skypanel_on_user_updated(user=old, changed=frozenset({"first_name"}), session=None)
+    # The first worker claims the update, then stalls (or dies) before settling it.
+    stalled = rt.outbox.claim(first.worker_id, 100)
+    assert [r.kind for g in stalled for r in g.rows] == ["contact.update"]
+    new = User(**{**ADA.__dict__, "first_name": "New"})
+    pm.hook.skypanel_on_user_updated(user=new, changed=frozenset({"first_name"}), session=None)
+    before = len(fake.requests)
+    second.run_once()  # the record is leased: its newer change waits
+    assert len(fake.requests) == before
+    time_passes(engine)  # the stalled worker's lease runs out
+    second.run_once()
+    assert differences(rt, fake, {"1": new}, {}) == []
+    # The stalled worker wakes up and tries to send what it held: it may not.
+    requests = len(fake.requests)
+    Deliverer(
+        rt.outbox, rt.service(), first.limiter, first.worker_id, first.stop_event, first.policy
+    ).deliver(stalled)
+    assert len(fake.requests) == requests
+    assert differences(rt, fake, {"1": new}, {}) == []
+    assert [r.status for r in outbox(engine)] == [DELIVERED] * 3
+
+
+def test_a_ticket_change_waits_for_its_creation_through_worker_kills(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    pm.hook.skypanel_on_ticket_created(ticket=TICKET, user=ADA, session=None)
+    latest = TICKET
+    for kill in range(12):  # more kills than a row has attempts
+        with dies_at_write(engine, 2), pytest.raises(Killed):
+            worker(rt).run_once()  # claims, then dies before settling anything
+        latest = Ticket(**{**latest.__dict__, "status": "closed" if kill % 2 else "in_progress"})
+        pm.hook.skypanel_on_ticket_updated(
+            ticket=latest, changed=frozenset({"status"}), session=None
+        )
+        time_passes(engine)
+    assert all(r.attempts == 0 for r in outbox(engine))
+    worker(rt).run_once()
+    assert differences(rt, fake, {"1": ADA}, {"T-1": (latest, "1")}) == []
+    assert not pending(engine) and not parked(engine)
+
+
+def test_changes_of_a_parked_ticket_wait_for_its_replay_and_say_so(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    w = worker(rt)
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    w.run_once()
+    pm.hook.skypanel_on_ticket_created(ticket=TICKET, user=ADA, session=None)
+    fake.fail_next(400)  # HubSpot refuses the creation: parked
+    w.run_once()
+    create = parked(engine)[0]
+    closed = Ticket(**{**TICKET.__dict__, "status": "closed"})
+    pm.hook.skypanel_on_ticket_updated(ticket=closed, changed=frozenset({"status"}), session=None)
+    for _ in range(3):
+        time_passes(engine)
+        w.run_once()
+    update = pending(engine)[0]
+    assert update.attempts == 0
+    answer = get_deliveries(AdminRequest())
+    shown = {d["id"]: d for d in answer.body["deliveries"]}  # type: ignore[index]
+    assert (
+        shown[update.id]["waitingFor"]
+        == f"waiting for ticket.create #{create.id} (parked: replay it)"
+    )
+    assert shown[update.id]["lastError"] is None
+    rt.outbox.replay([create.id])  # type: ignore[list-item]
+    w.run_once()
+    assert differences(rt, fake, {"1": ADA}, {"T-1": (closed, "1")}) == []
+    assert [r.status for r in outbox(engine)] == [DELIVERED] * 3
+
+
+def test_a_failed_ticket_property_check_costs_only_the_tickets(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    pm.hook.skypanel_on_ticket_created(ticket=TICKET, user=ADA, session=None)
+    fake.fail_next(503)  # the property check before the batch
+    worker(rt).run_once()
+    rows = {r.kind: r for r in outbox(engine)}
+    assert rows["contact.upsert"].status == DELIVERED
+    assert rows["contact.upsert"].attempts == 0
+    assert rows["ticket.create"].attempts == 1
+    time_passes(engine)
+    worker(rt).run_once()
+    assert differences(rt, fake, {"1": ADA}, {"T-1": (TICKET, "1")}) == []
+
+
+def test_a_burst_of_updates_costs_one_request(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    worker(rt).run_once()
+    latest = ADA
+    for i in range(5):
+        latest = User(**{**latest.__dict__, "last_name": f"Name {i}", "phone": f"+1 555 010{i}"})
+        pm.hook.skypanel_on_user_updated(
+            user=latest, changed=frozenset({"last_name", "phone"}), session=None
+        )
+    before = len(fake.requests)
+    worker(rt).run_once()
+    assert len(fake.requests) == before + 1
+    assert differences(rt, fake, {"1": latest}, {}) == []
+
+
+def test_replaying_an_old_parked_change_keeps_the_newer_values(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    w = Worker(rt, policy=RetryPolicy(max_attempts=1, base_s=0.0, cap_s=0.0))
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    w.run_once()
+    old = User(**{**ADA.__dict__, "phone": "+1 555 0001", "company": "Kept"})
+    pm.hook.skypanel_on_user_updated(
+        user=old, changed=frozenset({"phone", "company"}), session=None
+    )
+    fake.fail_next(500)
+    w.run_once()  # parked after its only attempt
+    assert [r.status for r in outbox(engine)] == [DELIVERED, DEAD]
+    new = User(**{**old.__dict__, "phone": "+1 555 0002"})
+    pm.hook.skypanel_on_user_updated(user=new, changed=frozenset({"phone"}), session=None)
+    w.run_once()
+    rt.outbox.replay()
+    w.run_once()
+    # The replayed change brings its company; its older phone does not come back.
+    assert differences(rt, fake, {"1": new}, {}) == []
