@@ -139,9 +139,40 @@ def differences(
     return found
 
 
-def changed(before: Any, after: Any) -> frozenset[str]:
-    return frozenset(
-        f.name
-        for f in dataclasses.fields(before)
-        if getattr(before, f.name) != getattr(after, f.name)
-    )
+class Panel:
+    """The panel's own users and tickets, firing the plugin's hooks as a host does."""
+
+    def __init__(self, pm: Any) -> None:
+        self.pm = pm
+        self.users: dict[str, User] = {}
+        self.tickets: dict[str, tuple[Ticket, str]] = {}
+
+    def user(self, user_id: str, changes: dict[str, str]) -> None:
+        if "email" in changes:
+            changes = {**changes, "email": f"u{user_id}-{changes['email']}@example.com"}
+        if user_id not in self.users:
+            base = User(id=user_id, email=f"u{user_id}@example.com", first_name=f"User{user_id}")
+            self.users[user_id] = dataclasses.replace(base, **changes)
+            self.pm.hook.skypanel_on_user_created(user=self.users[user_id], session=None)
+            return
+        self.users[user_id] = dataclasses.replace(self.users[user_id], **changes)
+        self.pm.hook.skypanel_on_user_updated(
+            user=self.users[user_id], changed=frozenset(changes), session=None
+        )
+
+    def ticket(self, ticket_id: str, owner: str, changes: dict[str, str]) -> None:
+        if owner not in self.users:
+            self.user(owner, {})
+        if ticket_id not in self.tickets:
+            base = Ticket(id=ticket_id, subject=f"Ticket {ticket_id}", status="open")
+            ticket = dataclasses.replace(base, **changes)
+            self.tickets[ticket_id] = (ticket, owner)
+            self.pm.hook.skypanel_on_ticket_created(
+                ticket=ticket, user=self.users[owner], session=None
+            )
+            return
+        ticket = dataclasses.replace(self.tickets[ticket_id][0], **changes)
+        self.tickets[ticket_id] = (ticket, owner)
+        self.pm.hook.skypanel_on_ticket_updated(
+            ticket=ticket, changed=frozenset(changes), session=None
+        )

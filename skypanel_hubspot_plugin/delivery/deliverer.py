@@ -8,9 +8,10 @@
 - A ticket is upserted by its unique ``skypanel_ticket_id``, so a retry after a timeout
   (HubSpot did the work, we did not hear) finds the ticket instead of creating another;
   search-before-create would not hold, since HubSpot's search lags behind its writes. Its
-  contact is created only if missing (never overwritten with the values of the ticket's
-  time), and the association PUT is idempotent.
-- A ticket's changes wait for its creation without spending attempts.
+  contact is created only if missing (never overwritten with the ticket's copy of it), and
+  the association PUT is idempotent.
+- A ticket's changes wait for its creation, and a new ticket for its user's pending contact
+  changes, without spending attempts.
 - A form submission has no key to upsert by: it is delivered at least once, so HubSpot
   sees it twice only when its answer to the first attempt was lost.
 - Transient failures (429, 5xx, timeouts) retry with exponential backoff and jitter,
@@ -108,22 +109,27 @@ class Deliverer:
         return fn(*args)
 
     def deliver(self, groups: list[Group]) -> None:
+        """Contacts first (a ticket being created needs its contact), then tickets, then forms."""
         upserts: list[tuple[Group, ContactPlan]] = []
+        later: list[Group] = []
         for group in groups:
             kind = group.rows[0].kind
             if kind in (CONTACT_UPSERT, CONTACT_UPDATE, CONTACT_DELETE):
                 self._guard([group], lambda gs: self._contact(gs[0], upserts))
-            elif kind in (TICKET_CREATE, TICKET_UPDATE):
-                self._guard([group], lambda gs: self._ticket(gs[0]))
-            elif kind == FORM_SUBMIT:
-                self._guard([group], lambda gs: self._submit_form(gs[0]))
+            elif kind in (TICKET_CREATE, TICKET_UPDATE, FORM_SUBMIT):
+                later.append(group)
             else:
                 self.outbox.park(group.rows, self.worker_id, f"unknown delivery kind {kind!r}")
-        plans = dict((id(g), p) for g, p in upserts)
+        plans = {id(g): p for g, p in upserts}
         batch = [g for g, _ in upserts]
         for start in range(0, len(batch), api.BATCH_LIMIT):
             chunk = batch[start : start + api.BATCH_LIMIT]
             self._guard(chunk, lambda gs: self._upsert_contacts(gs, plans))
+        for group in later:
+            if group.rows[0].kind == FORM_SUBMIT:
+                self._guard([group], lambda gs: self._submit_form(gs[0]))
+            else:
+                self._guard([group], lambda gs: self._ticket(gs[0]))
 
     def _guard(self, groups: list[Group], deliver: Callable[[list[Group]], None]) -> None:
         try:
@@ -238,15 +244,20 @@ class Deliverer:
             pass  # already gone: what we wanted
         return contact_id
 
-    def _ensure_contact(self, group: Group, user_id: str, contact: dict[str, str]) -> str:
-        """The ticket's contact: linked, or created if missing, never overwritten.
+    def _ticket_contact(self, group: Group, user_id: str, contact: dict[str, str]) -> str | None:
+        """The ticket's contact id; None when the user's own changes must reach HubSpot first.
 
-        The user's own rows keep the contact's values; writing the ticket's copy of them
-        here could put older values over newer ones.
+        While the user's contact has rows of its own in the queue, the ticket waits for
+        them (its copy of the contact may be older); otherwise a missing contact is created
+        from the ticket's copy, never overwriting one that exists.
         """
         linked = self.outbox.link("contact", user_id)
         if linked:
             return linked
+        until = self.outbox.pending_until(f"user:{user_id}")
+        if until is not None:
+            self.outbox.defer_until(group.rows, self.worker_id, until)
+            return None
         try:
             contact_id = self._call([group], self.service.create_contact, contact).id
         except Conflict as exc:
@@ -265,7 +276,9 @@ class Deliverer:
         plan = ticket_plan(group.changes())
         link = ("ticket", plan.ticket_id)
         if plan.create is not None:
-            contact_id = self._ensure_contact(group, plan.create["user_id"], plan.create["contact"])
+            contact_id = self._ticket_contact(group, plan.create["user_id"], plan.create["contact"])
+            if contact_id is None:
+                return  # deferred behind the user's own contact changes
             ticket = self._call(
                 [group], self.service.upsert_ticket, plan.ticket_id, plan.properties
             )

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, or_, update
@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, Change
+from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, TICKET_CREATE, Change
 from skypanel_hubspot_plugin.delivery.outbox_table import (
     DEAD,
     DELIVERED,
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 INSERT_ROW = insert(OutboxRow.metadata.tables["hubspot_outbox"])
 CLAIM_LOCK = "claim"
+#: The shortest wait of a row deferred behind another record's rows.
+MIN_WAIT_S = 0.5
 
 
 @dataclass
@@ -307,6 +309,20 @@ class Outbox:
             )
             session.commit()
 
+    def defer_until(self, rows: Sequence[OutboxRow], worker_id: str, until: datetime) -> None:
+        """As :meth:`defer`, until ``until`` (at least a moment from now)."""
+        delay = (until - utcnow()).total_seconds()
+        self.defer(rows, worker_id, max(MIN_WAIT_S, delay))
+
+    def pending_until(self, entity: str) -> datetime | None:
+        """When the record's queued rows are due at the latest; None when it has none."""
+        with Session(self.engine) as session:
+            return session.exec(
+                select(func.max(OutboxRow.next_attempt_at)).where(
+                    col(OutboxRow.entity) == entity, col(OutboxRow.status) == QUEUED
+                )
+            ).one()
+
     def park(self, rows: Sequence[OutboxRow], worker_id: str, error: str) -> None:
         for row in rows:
             log.warning(
@@ -451,6 +467,17 @@ class Outbox:
             ).all()
         waits: dict[int, str] = {}
         for row in queued:
+            if row.kind == TICKET_CREATE and row.id is not None:
+                user = f"user:{json.loads(row.payload).get('user_id')}"
+                with Session(self.engine) as session:
+                    contact_row = session.exec(
+                        select(OutboxRow.id, OutboxRow.kind)
+                        .where(col(OutboxRow.entity) == user, col(OutboxRow.status) == QUEUED)
+                        .order_by(col(OutboxRow.id))
+                        .limit(1)
+                    ).first()
+                if contact_row is not None:
+                    waits[row.id] = f"waiting for {contact_row[1]} #{contact_row[0]}"
             assert row.id is not None
             first = next(
                 ((i, k, s) for i, k, e, s in older if e == row.entity and (i or 0) < row.id), None

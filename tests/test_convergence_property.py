@@ -1,0 +1,133 @@
+"""Property: whatever the panel does and whatever fails, HubSpot ends as the panel is.
+
+Hypothesis draws a schedule: users and tickets created and changed in any order, workers
+(up to three, sharing the database) running with HubSpot answering each request ok, 500,
+429, or doing the work and losing the answer (504, or the connection dropped), workers
+dying at any write to the outbox and restarting, and time passing. When the schedule
+ends, the workers drain the queue with HubSpot healthy, and then every contact and ticket
+in HubSpot must hold the panel's latest values, once each, with nothing parked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import start_plugin
+from convergence import (
+    Killed,
+    Panel,
+    dies_at_write,
+    differences,
+    enable,
+    parked,
+    pending,
+    time_passes,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, delete
+from sqlmodel import Session
+
+from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
+from skypanel_hubspot_plugin.delivery.outbox_table import ObjectLink, OutboxRow, RateSlot
+from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.runtime import Runtime
+from skypanel_hubspot_plugin.testing import FakeHubSpot
+
+USER_IDS = ("1", "2", "3")
+TICKET_OWNERS = {"T-1": "1", "T-2": "1", "T-3": "2"}
+FAULTS = ("ok", "ok", "500", "429", "lost-504", "lost-drop")
+POLICY = RetryPolicy(max_attempts=10_000, base_s=30.0, cap_s=60.0)
+
+words = st.text(alphabet="abcdefghijklmnop", min_size=1, max_size=6)
+user_changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "first_name": words,
+        "last_name": words,
+        "company": words,
+        "phone": st.from_regex(r"\+1 555 0[0-9]{3}", fullmatch=True),
+        "email": words,
+    },
+)
+ticket_changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": st.sampled_from(["open", "waiting", "in_progress", "closed"]),
+        "priority": st.sampled_from(["low", "medium", "high"]),
+        "subject": words,
+    },
+)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("user"), st.sampled_from(USER_IDS), user_changes),
+        st.tuples(st.just("ticket"), st.sampled_from(sorted(TICKET_OWNERS)), ticket_changes),
+        st.tuples(
+            st.just("run"),
+            st.integers(0, 2),
+            st.lists(st.sampled_from(FAULTS), max_size=4),
+            st.one_of(st.none(), st.integers(1, 6)),
+        ),
+        st.tuples(st.just("time passes")),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@pytest.fixture
+def rt(pm, engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    runtime = start_plugin(pm, engine, secret_key, fake.base_url, run_worker=False)
+    enable(runtime)
+    yield runtime
+    pm.hook.skypanel_shutdown()
+
+
+def fresh_start(engine: Engine, fake: FakeHubSpot) -> None:
+    fake.reset()
+    with Session(engine) as session:
+        for table in (OutboxRow, ObjectLink, RateSlot):
+            session.exec(delete(table))  # type: ignore[call-overload]
+        session.commit()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(schedule=steps)
+def test_hubspot_ends_as_the_panel_is(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine, schedule: list[tuple[Any, ...]]
+) -> None:
+    fresh_start(engine, fake)
+    panel = Panel(pm)
+    workers = [Worker(rt, policy=POLICY) for _ in range(3)]
+    for step in schedule:
+        if step[0] == "user":
+            panel.user(step[1], step[2])
+        elif step[0] == "ticket":
+            panel.ticket(step[1], TICKET_OWNERS[step[1]], step[2])
+        elif step[0] == "time passes":
+            time_passes(engine)
+        else:
+            _, index, faults, dies_at = step
+            fake.script_faults(faults)
+            if dies_at is None:
+                workers[index].run_once()
+                continue
+            try:
+                with dies_at_write(engine, dies_at):
+                    workers[index].run_once()
+            except Killed:
+                workers[index] = Worker(rt, policy=POLICY)  # the process restarts
+    for _ in range(60):  # HubSpot healthy again: drain, letting time pass between rounds
+        if not pending(engine):
+            break
+        time_passes(engine)
+        Worker(rt, policy=POLICY).run_once()
+    assert not pending(engine), "the queue did not drain"
+    assert not parked(engine), [r.last_error for r in parked(engine)]
+    assert differences(rt, fake, panel.users, panel.tickets) == []
