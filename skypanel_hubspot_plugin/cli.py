@@ -11,14 +11,18 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Engine, create_engine
 from tqdm import tqdm
 
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
+from skypanel_hubspot_plugin.delivery.backfill import DONE
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
@@ -119,16 +123,36 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
     if not settings.enabled or settings.token is None:
         print("error: enable HubSpot and save an access token first", file=sys.stderr)
         return 1
-    job = rt.backfills.start_or_resume()
     worker = Worker(rt)
     try:
+        return _sync_contacts(rt, list_users, worker, args.page_size)
+    finally:
+        # The next run need not wait for the lease; if this fails, the lease frees them.
+        with suppress(Exception):
+            rt.outbox.release(worker.worker_id)
+
+
+def _sync_contacts(
+    rt: runtime_module.Runtime, list_users: ListUsers, worker: Worker, page_size: int
+) -> int:
+    # Ctrl-C asks the loops below to stop at their next safe point (between two database
+    # transactions), so an interrupted run leaves nothing half-written and resumes cleanly.
+    # A second Ctrl-C stops at once.
+    with _stop_on_ctrl_c(worker.stop_event):
+        job = rt.backfills.start_or_resume()
         if job.queued_all_at is None:
             verb = "Resuming" if job.queued else "Starting"
             print(f"{verb} contact backfill {job.id}.", file=sys.stderr)
             with tqdm(desc="Reading users", unit=" users", initial=job.queued) as bar:
                 rt.backfills.queue_all(
-                    job, list_users, page_size=args.page_size, on_page=bar.update
+                    job,
+                    list_users,
+                    page_size=page_size,
+                    stop=worker.stop_event,
+                    on_page=bar.update,
                 )
+        elif not worker.stop_event.is_set():
+            print(f"Resuming contact backfill {job.id}: every user is queued.", file=sys.stderr)
         progress = rt.backfills.progress(job)
         with tqdm(
             desc="Sending to HubSpot",
@@ -136,7 +160,7 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
             total=progress.queued,
             initial=progress.delivered + progress.dead,
         ) as bar:
-            while progress.pending:
+            while progress.state != DONE and not worker.stop_event.is_set():
                 claimed = worker.run_once()
                 progress = rt.backfills.progress(job)
                 bar.update(progress.delivered + progress.dead - bar.n)
@@ -145,10 +169,8 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
                         print("error: HubSpot was disabled during the backfill", file=sys.stderr)
                         return 1
                     worker.stop_event.wait(worker.idle_s)
-    except KeyboardInterrupt:
-        rt.outbox.release(worker.worker_id)
-        print("Interrupted: run sync-contacts again to resume where it stopped.", file=sys.stderr)
-        return 130
+    if worker.stop_event.is_set():
+        raise KeyboardInterrupt
     print(
         f"Backfill {progress.id}: {progress.queued} users, {progress.delivered} delivered, "
         f"{progress.dead} parked."
@@ -157,6 +179,23 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
         print("See why with: skypanel-hubspot deliveries --status dead", file=sys.stderr)
         return 1
     return 0
+
+
+@contextmanager
+def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -236,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SecretsError, HubSpotError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        resume = " run sync-contacts again to resume where it stopped."
+        print(f"Interrupted:{resume if args.command == 'sync-contacts' else ''}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -208,3 +208,48 @@ def test_sync_contacts_stopped_by_ctrl_c_while_sending_resumes(
     assert second.returncode == 0, second.stderr
     assert "600 users, 600 delivered, 0 parked." in second.stdout
     assert len(fake.contacts()) == 600
+    assert sum(rt.outbox.counts().values()) == 600  # resumed: nobody queued twice
+
+
+def test_sync_contacts_keeps_its_word_through_many_ctrl_cs(
+    db: str, secret_key: str, fake: FakeHubSpot
+) -> None:
+    rt = configure(db, secret_key)
+    add_users(rt.store.engine, emails(700))
+    fake.set_faults(latency_s=0.3)
+    command = [
+        str(Path(sys.executable).parent / "skypanel-hubspot"),
+        "sync-contacts",
+        "--database-url",
+        db,
+        "--base-url",
+        fake.base_url,
+        "--users",
+        "panel_users:users_source",
+        "--page-size",
+        "100",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    for round_ in range(1, 6):
+        run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        fake.wait_for(lambda f, r=round_: len(f.contacts()) >= 100 * r, timeout=30)
+        run.send_signal(signal.SIGINT)
+        if round_ % 2:
+            run.send_signal(signal.SIGINT)  # pressed twice: stops at once, still cleanly
+        out, err = run.communicate(timeout=30)
+        assert run.returncode in (130, 0), err
+        assert b"Traceback" not in err, err.decode()
+        if run.returncode == 130:
+            assert b"run sync-contacts again to resume" in err
+    fake.set_faults()
+    last = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert last.returncode == 0, last.stderr
+    assert "700 users, 700 delivered, 0 parked." in last.stdout
+    assert sum(rt.outbox.counts().values()) == 700  # each user queued once, in one backfill
+    job = rt.backfills.latest()
+    assert job is not None and job.id == 1
+    progress = rt.backfills.progress(job)
+    assert progress.state == "done"
+    # Finished means delivered: after the last batch, not when the users were read.
+    assert progress.finished_at is not None and progress.queued_all_at is not None
+    assert progress.finished_at > progress.queued_all_at

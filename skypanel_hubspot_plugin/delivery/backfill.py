@@ -5,7 +5,9 @@ queues one contact upsert per user in the outbox, tagged with the backfill's id;
 delivery worker sends them 100 per batch request like any other event. Each page's rows
 and the backfill's cursor are written in one transaction, and the cursor only moves
 forward from the value it was read at, so a run that is interrupted (or two processes
-resuming the same run) queue every user exactly once. Progress is read off the outbox.
+resuming the same run) queue every user exactly once. A backfill is done when its last
+row is delivered or parked; until then, starting one resumes it. Progress is read off
+the outbox.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Progress:
     pending: int
     started_at: datetime
     queued_all_at: datetime | None
+    finished_at: datetime | None = None  # when its last row was delivered or parked
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -73,8 +76,8 @@ class Progress:
             "dead": self.dead,
             "pending": self.pending,
             "startedAt": self.started_at.isoformat(),
-            "finishedAt": self.queued_all_at.isoformat()
-            if self.queued_all_at and self.state == DONE
+            "finishedAt": self.finished_at.isoformat()
+            if self.finished_at and self.state == DONE
             else None,
         }
 
@@ -134,9 +137,10 @@ class Backfills:
             return session.exec(select(Backfill).order_by(col(Backfill.id).desc()).limit(1)).first()
 
     def start_or_resume(self) -> Backfill:
-        """The backfill still reading users if there is one, else a new one."""
+        """The latest backfill while it is not done (reading users or delivering them), else
+        a new one: a run cut short at any moment resumes, and queues each user once."""
         latest = self.latest()
-        if latest is not None and latest.queued_all_at is None:
+        if latest is not None and self.progress(latest).state != DONE:
             return latest
         with Session(self.engine, expire_on_commit=False) as session:
             job = Backfill()
@@ -155,6 +159,12 @@ class Backfills:
                 )
             }
             fresh = session.get(Backfill, job.id) or job
+            # A parked row's next_attempt_at is when it was parked.
+            finished_at = session.exec(
+                select(
+                    func.max(func.coalesce(OutboxRow.delivered_at, OutboxRow.next_attempt_at))
+                ).where(col(OutboxRow.backfill_id) == job.id, col(OutboxRow.status) != QUEUED)
+            ).one()
         pending = counts.get(QUEUED, 0)
         state = QUEUING if fresh.queued_all_at is None else DELIVERING if pending else DONE
         assert fresh.id is not None
@@ -167,6 +177,7 @@ class Backfills:
             pending=pending,
             started_at=fresh.started_at,
             queued_all_at=fresh.queued_all_at,
+            finished_at=finished_at,
         )
 
     def queue_all(
