@@ -3,8 +3,8 @@
 - Each record's claimed rows are folded (:mod:`.coalesce`) into the writes that leave it at
   the panel's newest values: a burst of updates is one request, and a retry re-sends the
   fold, never an older row over a newer one.
-- Contacts are written by email in batches of up to 100 (a retry updates, never
-  duplicates); a contact already linked and whose email changed is updated by its id.
+- Contacts are created or written whole by email, and linked contacts' changes by id,
+  both in batches of up to 100 (a retry updates, never duplicates).
 - A ticket is upserted by its unique ``skypanel_ticket_id``, so a retry after a timeout
   (HubSpot did the work, we did not hear) finds the ticket instead of creating another;
   search-before-create would not hold, since HubSpot's search lags behind its writes. Its
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -59,6 +59,33 @@ T = TypeVar("T")
 
 #: How long a ticket's changes wait before looking again for its parked creation.
 WAIT_FOR_CREATE_S = 60.0
+
+
+class ContactWrites:
+    """The contact writes of one claim, gathered so they go 100 to a request."""
+
+    def __init__(self) -> None:
+        self.upserts: list[Group] = []  # by email: contacts to create, or to write whole
+        self.updates: list[Group] = []  # by id: linked contacts' changes
+        self.plans: dict[int, ContactPlan] = {}
+        self.ids: dict[int, str] = {}
+
+    def upsert(self, group: Group, plan: ContactPlan) -> None:
+        self.plans[id(group)] = plan
+        self.upserts.append(group)
+
+    def update(self, group: Group, plan: ContactPlan, contact_id: str) -> None:
+        self.plans[id(group)] = plan
+        self.ids[id(group)] = contact_id
+        self.updates.append(group)
+
+    @staticmethod
+    def chunks(groups: list[Group]) -> Iterator[list[Group]]:
+        """Batches of the groups; read as it grows, so an update turned upsert still goes."""
+        start = 0
+        while start < len(groups):
+            yield groups[start : start + api.BATCH_LIMIT]
+            start += api.BATCH_LIMIT
 
 
 class Stopping(Exception):
@@ -110,21 +137,20 @@ class Deliverer:
 
     def deliver(self, groups: list[Group]) -> None:
         """Contacts first (a ticket being created needs its contact), then tickets, then forms."""
-        upserts: list[tuple[Group, ContactPlan]] = []
+        writes = ContactWrites()
         later: list[Group] = []
         for group in groups:
             kind = group.rows[0].kind
             if kind in (CONTACT_UPSERT, CONTACT_UPDATE, CONTACT_DELETE):
-                self._guard([group], lambda gs: self._contact(gs[0], upserts))
+                self._guard([group], lambda gs: self._contact(gs[0], writes))
             elif kind in (TICKET_CREATE, TICKET_UPDATE, FORM_SUBMIT):
                 later.append(group)
             else:
                 self.outbox.park(group.rows, self.worker_id, f"unknown delivery kind {kind!r}")
-        plans = {id(g): p for g, p in upserts}
-        batch = [g for g, _ in upserts]
-        for start in range(0, len(batch), api.BATCH_LIMIT):
-            chunk = batch[start : start + api.BATCH_LIMIT]
-            self._guard(chunk, lambda gs: self._upsert_contacts(gs, plans))
+        for chunk in writes.chunks(writes.updates):
+            self._guard(chunk, lambda gs: self._update_contacts(gs, writes))
+        for chunk in writes.chunks(writes.upserts):
+            self._guard(chunk, lambda gs: self._upsert_contacts(gs, writes))
         for group in later:
             if group.rows[0].kind == FORM_SUBMIT:
                 self._guard([group], lambda gs: self._submit_form(gs[0]))
@@ -166,7 +192,7 @@ class Deliverer:
 
     # -- contacts ------------------------------------------------------------------------------
 
-    def _contact(self, group: Group, upserts: list[tuple[Group, ContactPlan]]) -> None:
+    def _contact(self, group: Group, writes: ContactWrites) -> None:
         plan = contact_plan(group.changes())
         hubspot_id: str | None = None
         if plan.delete is not None:
@@ -181,17 +207,11 @@ class Deliverer:
             # created it under an older email, with its answer lost. Update that one.
             linked = self._find_by_older_email(group, plan)
         if linked is None or (plan.whole and not plan.email_changed):
-            upserts.append((group, plan))  # by email, batched
-            return
-        props = plan.properties(linked=True)
-        try:
-            if props:
-                self._call([group], self.service.update_contact, linked, props)
-        except NotFound:  # deleted in HubSpot meanwhile: create it again from the whole contact
-            self.outbox.unlink("contact", plan.user_id)
-            upserts.append((group, plan))
-            return
-        self.outbox.delivered(group.rows, self.worker_id, linked, ("contact", plan.user_id))
+            writes.upsert(group, plan)  # by email, batched
+        elif plan.properties(linked=True):
+            writes.update(group, plan, linked)  # by id, batched
+        else:
+            self.outbox.delivered(group.rows, self.worker_id, linked, ("contact", plan.user_id))
 
     def _find_by_older_email(self, group: Group, plan: ContactPlan) -> str | None:
         for email in plan.emails[:-1]:
@@ -203,11 +223,39 @@ class Deliverer:
                 return found.id
         return None
 
-    def _upsert_contacts(self, groups: list[Group], plans: dict[int, ContactPlan]) -> None:
+    def _update_contacts(self, groups: list[Group], writes: ContactWrites) -> None:
+        updates = [(writes.ids[id(g)], writes.plans[id(g)].properties(linked=True)) for g in groups]
+        try:
+            result = self._call(groups, self.service.update_contacts, updates)
+        except NotFound:
+            if len(groups) > 1:  # some contact of the batch is gone: find it by halves
+                raise BadRequest("a contact of the batch no longer exists", status=404) from None
+            self.outbox.unlink("contact", writes.plans[id(groups[0])].user_id)
+            writes.upsert(groups[0], writes.plans[id(groups[0])])
+            return
+        updated = {c.id for c in result.results}
+        refused = {i: e for e in result.errors for i in e.ids}
+        done: list[tuple[Sequence[OutboxRow], str | None, tuple[str, str] | None]] = []
+        for group in groups:
+            plan, contact_id = writes.plans[id(group)], writes.ids[id(group)]
+            if contact_id in updated:
+                done.append((group.rows, contact_id, ("contact", plan.user_id)))
+            elif contact_id in refused and refused[contact_id].category != "OBJECT_NOT_FOUND":
+                reason = refused[contact_id].message
+                self.outbox.park(
+                    group.rows, self.worker_id, f"HubSpot refused the contact: {reason}"
+                )
+            else:  # deleted in HubSpot meanwhile: create it again from the whole contact
+                self.outbox.unlink("contact", plan.user_id)
+                writes.upsert(group, plan)
+        if done:
+            self.outbox.delivered_many(self.worker_id, done)
+
+    def _upsert_contacts(self, groups: list[Group], writes: ContactWrites) -> None:
         merged: dict[str, dict[str, str]] = {}
         emails: dict[int, str] = {}
         for group in groups:
-            props = plans[id(group)].properties(linked=False)
+            props = writes.plans[id(group)].properties(linked=False)
             emails[id(group)] = props["email"]
             merged.setdefault(props["email"], {}).update(props)
         result = self._call(groups, self.service.upsert_contacts, list(merged.values()))
@@ -216,7 +264,7 @@ class Deliverer:
         done: list[tuple[Sequence[OutboxRow], str | None, tuple[str, str] | None]] = []
         for group in groups:
             email = emails[id(group)].lower()
-            user_id = plans[id(group)].user_id
+            user_id = writes.plans[id(group)].user_id
             if email in ids:
                 done.append((group.rows, ids[email], ("contact", user_id)))
             elif email in refused:

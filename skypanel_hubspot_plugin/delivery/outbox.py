@@ -41,6 +41,16 @@ CLAIM_LOCK = "claim"
 MIN_WAIT_S = 0.5
 
 
+def by_record(status: Any, value: str) -> Any:
+    """``status == value``, written so the database finds the rows by record, not by status.
+
+    Where a query also names the record (``entity``), its index is the selective one; a
+    bare status test would let SQLite (which keeps no statistics) walk every queued row
+    through the status index instead, once per row of a claim.
+    """
+    return func.coalesce(status, "") == value
+
+
 @dataclass
 class Group:
     """What one claim gives a worker for one record: its queued rows, oldest first, and
@@ -113,7 +123,7 @@ class Outbox:
                 select(other.id)
                 .where(
                     col(other.entity) == col(OutboxRow.entity),
-                    col(other.status) == QUEUED,
+                    by_record(other.status, QUEUED),
                     or_(col(other.next_attempt_at) > now, col(other.claimed_until) >= now),
                 )
                 .exists()
@@ -138,7 +148,7 @@ class Outbox:
             session.exec(
                 update(OutboxRow)
                 .where(
-                    col(OutboxRow.status) == QUEUED,
+                    by_record(OutboxRow.status, QUEUED),
                     or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) < now),
                     mine,
                 )
@@ -148,7 +158,9 @@ class Outbox:
             rows = session.exec(
                 select(OutboxRow)
                 .where(
-                    col(OutboxRow.claimed_by) == worker_id, col(OutboxRow.status) == QUEUED, mine
+                    col(OutboxRow.claimed_by) == worker_id,
+                    by_record(OutboxRow.status, QUEUED),
+                    mine,
                 )
                 .order_by(col(OutboxRow.id))
             ).all()
@@ -188,7 +200,7 @@ class Outbox:
         for row_id, kind, entity, payload in session.exec(
             select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity, OutboxRow.payload).where(
                 col(OutboxRow.entity).in_(list(oldest)),
-                col(OutboxRow.status) == DELIVERED,
+                by_record(OutboxRow.status, DELIVERED),
                 col(OutboxRow.id) > min(oldest.values()),
             )
         ):
@@ -319,7 +331,7 @@ class Outbox:
         with Session(self.engine) as session:
             return session.exec(
                 select(func.max(OutboxRow.next_attempt_at)).where(
-                    col(OutboxRow.entity) == entity, col(OutboxRow.status) == QUEUED
+                    col(OutboxRow.entity) == entity, by_record(OutboxRow.status, QUEUED)
                 )
             ).one()
 
@@ -442,7 +454,7 @@ class Outbox:
                     update(OutboxRow)
                     .where(
                         col(OutboxRow.entity).in_(entities[start : start + 500]),
-                        col(OutboxRow.status) == QUEUED,
+                        by_record(OutboxRow.status, QUEUED),
                         col(OutboxRow.next_attempt_at) > now,
                     )
                     .values(next_attempt_at=now)
@@ -460,7 +472,7 @@ class Outbox:
                 select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity, OutboxRow.status)
                 .where(
                     col(OutboxRow.entity).in_({r.entity for r in queued}),
-                    col(OutboxRow.status).in_((QUEUED, DEAD)),
+                    func.coalesce(OutboxRow.status, "").in_((QUEUED, DEAD)),
                     col(OutboxRow.id) < max(r.id or 0 for r in queued),
                 )
                 .order_by(col(OutboxRow.id))
@@ -472,7 +484,7 @@ class Outbox:
                 with Session(self.engine) as session:
                     contact_row = session.exec(
                         select(OutboxRow.id, OutboxRow.kind)
-                        .where(col(OutboxRow.entity) == user, col(OutboxRow.status) == QUEUED)
+                        .where(col(OutboxRow.entity) == user, by_record(OutboxRow.status, QUEUED))
                         .order_by(col(OutboxRow.id))
                         .limit(1)
                     ).first()

@@ -19,8 +19,10 @@ import urllib3
 from hubspot.conversations.visitor_identification import IdentificationTokenGenerationRequest
 from hubspot.crm.associations.v4 import AssociationSpec
 from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInput,
     BatchInputSimplePublicObjectBatchInputUpsert,
     PublicGdprDeleteInput,
+    SimplePublicObjectBatchInput,
     SimplePublicObjectBatchInputUpsert,
 )
 from hubspot.crm.contacts import SimplePublicObjectInput as ContactInput
@@ -207,6 +209,26 @@ class HubSpotService:
             answer = self._call(
                 self._contacts_batch.upsert,
                 BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs),
+            )
+            results.extend(_crm_object(r) for r in answer.results or [])
+            errors.extend(_batch_error(e) for e in getattr(answer, "errors", None) or [])
+        return BatchResult(results=results, errors=errors)
+
+    def update_contacts(self, updates: Sequence[tuple[str, Mapping[str, str]]]) -> BatchResult:
+        """Updates contacts by id, ``(id, properties)`` each, in batches of at most 100.
+
+        As with upserts, HubSpot applies the valid inputs and reports the others (an id
+        that no longer exists, a refused value) by id.
+        """
+        results: list[CrmObject] = []
+        errors: list[BatchError] = []
+        for chunk in _chunks(updates, api.BATCH_LIMIT):
+            inputs = [
+                SimplePublicObjectBatchInput(id=contact_id, properties=dict(props))
+                for contact_id, props in chunk
+            ]
+            answer = self._call(
+                self._contacts_batch.update, BatchInputSimplePublicObjectBatchInput(inputs=inputs)
             )
             results.extend(_crm_object(r) for r in answer.results or [])
             errors.extend(_batch_error(e) for e in getattr(answer, "errors", None) or [])
