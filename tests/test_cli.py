@@ -236,7 +236,7 @@ def test_sync_contacts_keeps_its_word_through_many_ctrl_cs(
         run.send_signal(signal.SIGINT)
         if round_ % 2:
             run.send_signal(signal.SIGINT)  # pressed twice: stops at once, still cleanly
-        out, err = run.communicate(timeout=30)
+        _, err = run.communicate(timeout=30)
         assert run.returncode in (130, 0), err
         assert b"Traceback" not in err, err.decode()
         if run.returncode == 130:
