@@ -208,3 +208,19 @@ def test_sync_contacts_stopped_by_ctrl_c_while_sending_resumes(
     assert second.returncode == 0, second.stderr
     assert "600 users, 600 delivered, 0 parked." in second.stdout
     assert len(fake.contacts()) == 600
+
+
+def test_test_connection_speaks_the_version_asked_for_on_the_command_line(
+    db: str, secret_key: str, fake: FakeHubSpot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(db, secret_key)
+    args = ["test-connection", "--json", "--database-url", db, "--base-url", fake.base_url]
+    assert main([*args, "--api-version", "2026-03"]) == 0
+    assert json.loads(capsys.readouterr().out)["apiVersion"] == "2026-03"
+    assert fake.requests[0].path == "/account-info/2026-03/details"
+    assert main(args) == 0  # no override: the setting's default
+    assert json.loads(capsys.readouterr().out)["apiVersion"] == "2026-09"
+    with pytest.raises(SystemExit) as stopped:
+        main([*args, "--api-version", "2024-01"])
+    assert stopped.value.code == 2
+    assert "2026-09, 2026-03, v3" in capsys.readouterr().err

@@ -163,7 +163,7 @@ def error_from_response(
         return RateLimited(message, **common)
     if status >= 500:
         return ServerError(message, **common)
-    return BadRequest(_naming_properties(message, common["details"]), **common)
+    return BadRequest(naming_properties(message, common["details"]), **common)
 
 
 def _is_daily(parsed: Mapping[str, Any], headers: Mapping[str, str] | None) -> bool:
@@ -183,7 +183,7 @@ def _int_header(headers: Mapping[str, str] | None, wanted: str) -> int | None:
     return None
 
 
-def _naming_properties(message: str, details: list[dict[str, Any]]) -> str:
+def naming_properties(message: str, details: list[dict[str, Any]]) -> str:
     """HubSpot's message, plus the properties its details name when the message does not.
 
     A write refused by a portal's validation rule says which property in ``errors[].context

@@ -52,6 +52,7 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     NotFound,
     Unreachable,
     error_from_response,
+    naming_properties,
 )
 from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo, property_info
 from skypanel_hubspot_plugin.hubspot.versions import ApiVersion, api_version
@@ -584,9 +585,13 @@ def _batch_error(err: Any) -> BatchError:
         if isinstance(context, dict)
         else ()
     )
-    return BatchError(
-        message=str(getattr(err, "message", "")), category=getattr(err, "category", None), ids=ids
+    details = [
+        d.to_dict() if hasattr(d, "to_dict") else d for d in getattr(err, "errors", None) or []
+    ]
+    message = naming_properties(
+        str(getattr(err, "message", "")), [d for d in details if isinstance(d, dict)]
     )
+    return BatchError(message=message, category=getattr(err, "category", None), ids=ids)
 
 
 def _batch_refusal(err: Any) -> HubSpotError:

@@ -132,6 +132,8 @@ class FakeHubSpot:
         self.rate_interval_s = rate_interval_s
         self.search_lag_s = search_lag_s
         self.requests: list[RecordedRequest] = []
+        #: CPU seconds the fake spent handling requests (its own work, not the sockets').
+        self.cpu_seconds = 0.0
         self.base_url = ""
         self._lock = threading.RLock()
         self._store = CrmStore()
@@ -292,6 +294,7 @@ class FakeHubSpot:
             self._store = CrmStore()
             self._born.clear()
             self.requests.clear()
+            self.cpu_seconds = 0.0
             self._scripted.clear()
             self._hits.clear()
             self._daily_used = 0
@@ -1127,6 +1130,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
+        cpu_started = time.thread_time()  # CPU only: waits on the socket do not count
+        try:
+            self._answer()
+        finally:
+            with self.owner._lock:
+                self.owner.cpu_seconds += time.thread_time() - cpu_started
+
+    def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
