@@ -127,6 +127,9 @@ def drive_every_flow(
     assert service.pipelines("tickets")[0].stage_ids[0] == "1"
     service.ensure_ticket_id_property()  # there already: one read, nothing created
     assert service.visitor_token("user1@example.com", "User1", "Test")
+    contact_id = fake.contact_by_email("user3@example.com")["id"]  # type: ignore[index]
+    admin_ticket = service.create_ticket({"subject": "Opened by an admin"}, contact_id=contact_id)
+    assert fake.associations("tickets", admin_ticket.id, "contacts") == [contact_id]
 
 
 def exchanges(fake: FakeHubSpot) -> list[RecordedRequest]:
