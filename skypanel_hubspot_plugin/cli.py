@@ -22,7 +22,7 @@ from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
-from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, api_version
+from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.secrets import SecretsError, generate_key
 
@@ -36,7 +36,7 @@ class UsageError(Exception):
 
 def _api_version(value: str) -> str:
     try:
-        return api_version(value).name
+        return version_named(value).name
     except UnknownApiVersion as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

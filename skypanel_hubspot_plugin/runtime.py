@@ -20,7 +20,7 @@ from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import NotConfigured, NotEnabled
 from skypanel_hubspot_plugin.hubspot.service import DEFAULT_TIMEOUT, HubSpotService
-from skypanel_hubspot_plugin.hubspot.versions import api_version as api_version_of
+from skypanel_hubspot_plugin.hubspot.versions import version_named as api_version_of
 from skypanel_hubspot_plugin.page.chat_identity import IdentityTokens
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings

@@ -16,14 +16,14 @@ from sqlalchemy import create_engine
 
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
 from skypanel_hubspot_plugin.delivery.worker import Worker
-from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, api_version
+from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
 from skypanel_hubspot_plugin.payloads import HostContext
 from skypanel_hubspot_plugin.runtime import Runtime
 
 
 def _api_version(value: str) -> str:
     try:
-        return api_version(value).name
+        return version_named(value).name
     except UnknownApiVersion as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -29,7 +29,7 @@ from skypanel_hubspot_plugin.hubspot.versions import (
     SUPPORTED,
     VERSIONS,
     UnknownApiVersion,
-    api_version,
+    version_named,
 )
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 from skypanel_hubspot_plugin.runtime import Runtime
@@ -84,7 +84,7 @@ def test_the_version_setting_accepts_the_supported_versions_and_names_them_when_
 @given(st.text(max_size=20))
 def test_only_the_supported_versions_are_ever_accepted(name: str) -> None:
     try:
-        version = api_version(name)
+        version = version_named(name)
     except UnknownApiVersion:
         return
     assert version.name in SUPPORTED

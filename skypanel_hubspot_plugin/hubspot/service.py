@@ -32,7 +32,7 @@ from hubspot.crm.contacts import (
     PublicGdprDeleteInput,
     SimplePublicObjectBatchInputUpsert,
 )
-from hubspot.crm.contacts import SimplePublicObjectInput as ContactInput
+from hubspot.crm.contacts import SimplePublicObjectInput as PropertiesInput
 from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactCreate
 from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.tickets import AssociationSpec as TicketAssociationSpec
@@ -55,7 +55,7 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     naming_properties,
 )
 from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo, property_info
-from skypanel_hubspot_plugin.hubspot.versions import ApiVersion, api_version
+from skypanel_hubspot_plugin.hubspot.versions import ApiVersion, version_named
 
 T = TypeVar("T")
 
@@ -133,7 +133,9 @@ class HubSpotService:
         self._token = token
         self.base_url = (base_url or api.DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
-        self.version = api_version if isinstance(api_version, ApiVersion) else _version(api_version)
+        self.version = (
+            api_version if isinstance(api_version, ApiVersion) else version_named(api_version)
+        )
         self._client = hubspot.Client(access_token=token.reveal(), host=self.base_url, retry=False)
         #: The portal's UTC offset, once account details told it: daily limits reset at its midnight.
         self._utc_offset_ms: int | None = None
@@ -302,7 +304,7 @@ class HubSpotService:
             "PATCH",
             self.version.object(object_type, object_id),
             {200: "SimplePublicObject"},
-            body=ContactInput(properties=dict(properties)),
+            body=PropertiesInput(properties=dict(properties)),
         )
         return _crm_object(updated)
 
@@ -566,10 +568,6 @@ class HubSpotService:
         """
         data = self._send(self._properties, method, path, {200: "object"}, body=body)
         return data if isinstance(data, dict) else {}
-
-
-def _version(name: str | None) -> ApiVersion:
-    return api_version(name)
 
 
 def _crm_object(obj: Any) -> CrmObject:

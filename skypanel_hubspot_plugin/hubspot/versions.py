@@ -126,7 +126,7 @@ class UnknownApiVersion(ValueError):
     """A version name the plugin does not speak."""
 
 
-def api_version(name: str | None) -> ApiVersion:
+def version_named(name: str | None) -> ApiVersion:
     """The version called ``name`` (the default for None or empty); raises UnknownApiVersion."""
     key = (name or DEFAULT_VERSION).strip().lower()
     if key in ("v4", "legacy"):

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.secret import Secret
-from skypanel_hubspot_plugin.hubspot.versions import DEFAULT_VERSION, api_version
+from skypanel_hubspot_plugin.hubspot.versions import DEFAULT_VERSION, version_named
 from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.property_map import (
     DEFAULT_CONTACT_MAP,
@@ -198,7 +198,7 @@ def parse_rate_limit(value: object) -> int:
 
 def parse_api_version(value: object) -> str:
     """One of the HubSpot API versions the plugin speaks (``v4`` is read as ``v3``)."""
-    return api_version(_text(value) or None).name
+    return version_named(_text(value) or None).name
 
 
 FIELD_PARSERS: dict[str, Callable[[object], object]] = {
