@@ -40,6 +40,7 @@ from skypanel_hubspot_plugin.settings.model import (
     validate_changes,
 )
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from skypanel_hubspot_plugin.worker import main as worker_main
 
 TODAY = date(2026, 11, 25)
 
@@ -200,6 +201,19 @@ def test_a_daily_limit_says_when_it_resets_at_the_portals_midnight(fake: FakeHub
     assert (error.resets_at.hour, error.resets_at.minute) == (0, 0)
     assert 0 < (error.retry_after or 0) <= 24 * 3600
     assert error.resets_at > datetime.now(UTC)
+
+
+def test_test_connection_says_when_a_spent_daily_limit_resets(fake: FakeHubSpot) -> None:
+    fake.set_daily_limit(0)
+    result = check_connection(settings(), service(fake), today=TODAY)
+    assert not result.success
+    assert "daily request limit for this portal is spent; it resets at" in result.message
+
+
+def test_the_worker_refuses_an_unknown_api_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        worker_main(["--database-url", "sqlite://", "--api-version", "2024-01"])
+    assert stopped.value.code == 2 and "2026-09, 2026-03, v3" in capsys.readouterr().err
 
 
 def test_a_burst_limit_is_not_mistaken_for_the_daily_one(fake: FakeHubSpot) -> None:

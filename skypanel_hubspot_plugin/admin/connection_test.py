@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import (
     BadRequest,
+    DailyLimitReached,
     HubSpotError,
     InvalidToken,
     MissingScopes,
@@ -178,6 +179,11 @@ def failure_message(exc: HubSpotError) -> str:
     if isinstance(exc, MissingScopes):
         scopes = ", ".join(exc.scopes) or "unknown"
         return f"The token lacks scopes needed for this call: {scopes}. " + SCOPES_HELP
+    if isinstance(exc, DailyLimitReached):
+        return (
+            "HubSpot's daily request limit for this portal is spent; it resets at "
+            f"{exc.resets_at.isoformat(timespec='minutes')} (midnight, portal time)."
+        )
     if isinstance(exc, RateLimited):
         wait = f" in {exc.retry_after:g} seconds" if exc.retry_after is not None else " shortly"
         return f"Rate limit exceeded: HubSpot is throttling this token; try again{wait}."
