@@ -26,6 +26,7 @@ from skypanel_hubspot_plugin.delivery.backfill import DONE
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
+from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.secrets import SecretsError, generate_key
 
@@ -37,10 +38,19 @@ class UsageError(Exception):
     """The command line names something that cannot be used; exit code 2."""
 
 
+def _api_version(value: str) -> str:
+    try:
+        return version_named(value).name
+    except UnknownApiVersion as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _runtime(args: argparse.Namespace) -> runtime_module.Runtime:
     engine = create_engine(args.database_url)
     rt = runtime_module.Runtime.from_host(
-        HostContext(engine=engine, hubspot_base_url=args.base_url)
+        HostContext(
+            engine=engine, hubspot_base_url=args.base_url, hubspot_api_version=args.api_version
+        )
     )
     rt.store.setup()
     return rt
@@ -221,6 +231,12 @@ def parser() -> argparse.ArgumentParser:
                 "--base-url",
                 default=None,
                 help="HubSpot API base URL (or SKYPANEL_HUBSPOT_BASE_URL)",
+            )
+            p.add_argument(
+                "--api-version",
+                type=_api_version,
+                default=None,
+                help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)})",
             )
         return p
 

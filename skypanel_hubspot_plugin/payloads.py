@@ -144,7 +144,9 @@ class HostContext:
     the panel's users: ``list_users(after, limit)`` returns up to ``limit`` users that come
     after the user whose id is ``after`` (from the first when None), in one stable order.
     ``plugin_manager`` is the host's own manager, through which the plugin fires the hooks
-    the host implements (``skypanel_on_hubspot_ticket_changed``).
+    the host implements (``skypanel_on_hubspot_ticket_changed``). ``hubspot_api_version``,
+    when set, overrides the ``hubspot_api_version`` setting (``2026-09``, ``2026-03`` or
+    ``v3``) for this process.
     """
 
     engine: Any
@@ -156,6 +158,7 @@ class HostContext:
     hubspot_timeout: tuple[float, float] = (3.05, 10.0)
     list_users: ListUsers | None = None
     plugin_manager: Any = None
+    hubspot_api_version: str | None = None
 
 
 @dataclass(frozen=True)

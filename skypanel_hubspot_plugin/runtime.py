@@ -20,6 +20,7 @@ from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import NotConfigured, NotEnabled
 from skypanel_hubspot_plugin.hubspot.service import DEFAULT_TIMEOUT, HubSpotService
+from skypanel_hubspot_plugin.hubspot.versions import version_named as api_version_of
 from skypanel_hubspot_plugin.page.chat_identity import IdentityTokens
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
@@ -53,8 +54,11 @@ class Runtime:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         list_users: ListUsers | None = None,
         plugin_manager: Any = None,
+        api_version: str | None = None,
     ) -> None:
         self.timeout = timeout
+        #: The host's or command line's version, ahead of the setting; checked at start-up.
+        self.api_version_override = api_version_of(api_version).name if api_version else None
         self.list_users = list_users
         self.plugin_manager = plugin_manager
         self.base_url = base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL
@@ -66,6 +70,7 @@ class Runtime:
         self._service_lock = threading.Lock()
         self._service: HubSpotService | None = None
         self._service_token: Secret | None = None
+        self._service_version: str | None = None
 
     @classmethod
     def from_host(cls, host: HostContext, *, lease_s: float | None = None) -> Runtime:
@@ -78,6 +83,7 @@ class Runtime:
             timeout=host.hubspot_timeout,
             list_users=host.list_users,
             plugin_manager=host.plugin_manager,
+            api_version=host.hubspot_api_version,
         )
 
     def __repr__(self) -> str:
@@ -100,8 +106,12 @@ class Runtime:
     def settings(self) -> HubSpotSettings:
         return self.store.current()
 
+    def api_version(self) -> str:
+        """The HubSpot API version in use: the override, else the setting."""
+        return self.api_version_override or self.settings().api_version
+
     def service(self, *, require_enabled: bool = True) -> HubSpotService:
-        """A service for the saved token, rebuilt only when the token changes."""
+        """A service for the saved token and version, rebuilt only when either changes."""
         settings = self.settings()
         if require_enabled and not settings.enabled:
             raise NotEnabled()
@@ -109,12 +119,21 @@ class Runtime:
             raise NotConfigured(
                 settings.problems.get("hubspot_api_key") or "No HubSpot access token is set"
             )
+        version = self.api_version_override or settings.api_version
         with self._service_lock:
-            if self._service is None or self._service_token != settings.token:
+            if (
+                self._service is None
+                or self._service_token != settings.token
+                or self._service_version != version
+            ):
                 self._service = HubSpotService(
-                    settings.token, base_url=self.base_url, timeout=self.timeout
+                    settings.token,
+                    base_url=self.base_url,
+                    timeout=self.timeout,
+                    api_version=version,
                 )
                 self._service_token = settings.token
+                self._service_version = version
                 self.identities.clear()
             return self._service
 

@@ -16,8 +16,16 @@ from sqlalchemy import create_engine
 
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
 from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
 from skypanel_hubspot_plugin.payloads import HostContext
 from skypanel_hubspot_plugin.runtime import Runtime
+
+
+def _api_version(value: str) -> str:
+    try:
+        return version_named(value).name
+    except UnknownApiVersion as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +37,12 @@ def main(argv: list[str] | None = None) -> None:
         help="SQLAlchemy URL of the panel's database (or SKYPANEL_DATABASE_URL)",
     )
     parser.add_argument("--base-url", default=None, help="HubSpot API base URL")
+    parser.add_argument(
+        "--api-version",
+        type=_api_version,
+        default=None,
+        help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)})",
+    )
     parser.add_argument(
         "--lease", type=float, default=60.0, help="seconds a claimed row stays with this worker"
     )
@@ -54,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     host = HostContext(
         engine=engine,
         hubspot_base_url=args.base_url,
+        hubspot_api_version=args.api_version,
         hubspot_timeout=(min(3.05, args.timeout), args.timeout),
     )
     runtime = Runtime.from_host(host, lease_s=args.lease)

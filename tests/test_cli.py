@@ -253,3 +253,19 @@ def test_sync_contacts_keeps_its_word_through_many_ctrl_cs(
     # Finished means delivered: after the last batch, not when the users were read.
     assert progress.finished_at is not None and progress.queued_all_at is not None
     assert progress.finished_at > progress.queued_all_at
+
+
+def test_test_connection_speaks_the_version_asked_for_on_the_command_line(
+    db: str, secret_key: str, fake: FakeHubSpot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(db, secret_key)
+    args = ["test-connection", "--json", "--database-url", db, "--base-url", fake.base_url]
+    assert main([*args, "--api-version", "2026-03"]) == 0
+    assert json.loads(capsys.readouterr().out)["apiVersion"] == "2026-03"
+    assert fake.requests[0].path == "/account-info/2026-03/details"
+    assert main(args) == 0  # no override: the setting's default
+    assert json.loads(capsys.readouterr().out)["apiVersion"] == "2026-09"
+    with pytest.raises(SystemExit) as stopped:
+        main([*args, "--api-version", "2024-01"])
+    assert stopped.value.code == 2
+    assert "2026-09, 2026-03, v3" in capsys.readouterr().err

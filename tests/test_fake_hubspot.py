@@ -182,3 +182,152 @@ def test_stop_returns_promptly_while_a_slow_answer_is_pending(fake: FakeHubSpot)
     started = time.monotonic()
     fake.stop()
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    "prefix", ["/crm/v3/objects", "/crm/objects/2026-03", "/crm/objects/2026-09"]
+)
+def test_every_version_reads_and_writes_the_same_records(fake: FakeHubSpot, prefix: str) -> None:
+    status, _, created = raw(
+        fake, "POST", "/crm/objects/2026-09/contacts", {"properties": {"email": "a@example.com"}}
+    )
+    assert status == 201
+    status, _, found = raw(fake, "GET", f"{prefix}/contacts/a@example.com?idProperty=email")
+    assert status == 200 and found["id"] == created["id"]
+
+
+def test_a_property_is_created_once_and_a_second_create_is_a_conflict(fake: FakeHubSpot) -> None:
+    definition = {
+        "name": "plan",
+        "label": "Plan",
+        "type": "string",
+        "fieldType": "text",
+        "groupName": "ticketinformation",
+        "hasUniqueValue": True,
+    }
+    status, _, created = raw(fake, "POST", "/crm/properties/2026-09/tickets", definition)
+    assert status == 201 and created["name"] == "plan" and created["hasUniqueValue"] is True
+    status, _, again = raw(fake, "POST", "/crm/properties/2026-03/tickets", definition)
+    assert status == 409 and again["category"] == "OBJECT_ALREADY_EXISTS"
+    status, _, read = raw(fake, "GET", "/crm/v3/properties/tickets/plan")
+    assert status == 200 and read["label"] == "Plan"
+
+
+def test_a_ticket_stage_must_belong_to_its_pipeline(fake: FakeHubSpot) -> None:
+    fake.add_pipeline("77", "Hosting", [("h1", "Open")])
+    status, _, refused = raw(
+        fake,
+        "POST",
+        "/crm/objects/2026-09/tickets",
+        {"properties": {"subject": "x", "hs_pipeline": "0", "hs_pipeline_stage": "h1"}},
+    )
+    assert status == 400 and refused["category"] == "VALIDATION_ERROR"
+    assert refused["errors"][0]["context"]["propertyName"] == ["hs_pipeline_stage"]
+    status, _, ticket = raw(
+        fake,
+        "POST",
+        "/crm/objects/2026-09/tickets",
+        {"properties": {"subject": "x", "hs_pipeline": "77", "hs_pipeline_stage": "h1"}},
+    )
+    assert status == 201
+    status, _, _ = raw(
+        fake,
+        "PATCH",
+        f"/crm/objects/2026-09/tickets/{ticket['id']}",
+        {"properties": {"hs_pipeline_stage": "2"}},
+    )
+    assert status == 400  # stage 2 is the default pipeline's, not Hosting's
+    status, _, pipelines = raw(fake, "GET", "/crm/pipelines/2026-09/tickets")
+    assert status == 200 and {p["id"] for p in pipelines["results"]} == {"0", "77"}
+
+
+def test_an_association_is_created_with_201_and_string_ids(fake: FakeHubSpot) -> None:
+    _, _, contact = raw(
+        fake, "POST", "/crm/objects/2026-09/contacts", {"properties": {"email": "a@example.com"}}
+    )
+    _, _, ticket = raw(
+        fake,
+        "POST",
+        "/crm/objects/2026-09/tickets",
+        {"properties": {"subject": "x", "hs_pipeline_stage": "1"}},
+    )
+    spec = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 16}]
+    status, _, answer = raw(
+        fake,
+        "PUT",
+        f"/crm/objects/2026-09/tickets/{ticket['id']}/associations/contacts/{contact['id']}",
+        spec,
+    )
+    assert status == 201
+    assert answer["fromObjectId"] == ticket["id"] and answer["toObjectId"] == contact["id"]
+
+
+def test_paging_cursors_are_opaque_and_a_foreign_one_is_refused(fake: FakeHubSpot) -> None:
+    for i in range(3):
+        raw(fake, "POST", "/crm/v3/objects/contacts", {"properties": {"email": f"{i}@ex.com"}})
+    _, _, first = raw(fake, "GET", "/crm/objects/2026-09/contacts?limit=2")
+    after = first["paging"]["next"]["after"]
+    assert not after.isdigit()
+    _, _, second = raw(fake, "GET", f"/crm/objects/2026-09/contacts?limit=2&after={after}")
+    assert len(second["results"]) == 1 and "paging" not in second
+    for foreign in ("NTI1Cg%3D%3D", "2", "%%%", "bm90IGEgbnVtYmVy"):
+        status, _, body = raw(fake, "GET", f"/crm/objects/2026-09/contacts?after={foreign}")
+        # NTI1Cg== is 525: a well-formed cursor past the end is an empty page, as HubSpot's.
+        assert status == 400 or (foreign.startswith("NTI1") and body["results"] == [])
+
+
+def test_every_answer_carries_the_rate_limit_headers(fake: FakeHubSpot) -> None:
+    for path in ("/crm/objects/2026-09/contacts", "/crm/objects/2026-09/contacts/404"):
+        _, headers, _ = raw(fake, "GET", path)
+        for name in (
+            "X-HubSpot-RateLimit-Max",
+            "X-HubSpot-RateLimit-Remaining",
+            "X-HubSpot-RateLimit-Interval-Milliseconds",
+            "X-HubSpot-RateLimit-Daily",
+            "X-HubSpot-RateLimit-Daily-Remaining",
+        ):
+            assert name in headers, (path, name)
+
+
+def test_the_daily_limit_answers_429_naming_the_daily_policy(fake: FakeHubSpot) -> None:
+    fake.set_daily_limit(2)
+    statuses = [raw(fake, "GET", "/crm/objects/2026-09/contacts")[0] for _ in range(2)]
+    status, headers, body = raw(fake, "GET", "/crm/objects/2026-09/contacts")
+    assert statuses == [200, 200] and status == 429
+    assert body["policyName"] == "DAILY" and body["errorType"] == "RATE_LIMIT"
+    assert headers["X-HubSpot-RateLimit-Daily"] == "2"
+    assert headers["X-HubSpot-RateLimit-Daily-Remaining"] == "0"
+
+
+def test_a_changed_or_archived_email_is_found_by_its_current_value_only(
+    fake: FakeHubSpot,
+) -> None:
+    _, _, contact = raw(
+        fake, "POST", "/crm/objects/2026-09/contacts", {"properties": {"email": "old@example.com"}}
+    )
+    raw(
+        fake,
+        "PATCH",
+        f"/crm/objects/2026-09/contacts/{contact['id']}",
+        {"properties": {"email": "new@example.com"}},
+    )
+    assert fake.contact_by_email("old@example.com") is None
+    assert fake.contact_by_email("NEW@example.com")["id"] == contact["id"]
+    raw(fake, "DELETE", f"/crm/objects/2026-09/contacts/{contact['id']}")
+    assert fake.contact_by_email("new@example.com") is None
+    status, _, _ = raw(
+        fake, "POST", "/crm/objects/2026-09/contacts", {"properties": {"email": "new@example.com"}}
+    )
+    assert status == 201  # the archived record no longer holds the email
+
+
+def test_the_2026_09_visitor_body_needs_no_agent_context_but_older_versions_do(
+    fake: FakeHubSpot,
+) -> None:
+    body = {"email": "a@example.com"}
+    assert raw(fake, "POST", "/visitor-identification/2026-09/tokens/create", body)[0] == 200
+    assert raw(fake, "POST", "/visitor-identification/v3/tokens/create", body)[0] == 400
+    with_context = {**body, "hsCustomerAgentContext": {}}
+    assert (
+        raw(fake, "POST", "/visitor-identification/2026-03/tokens/create", with_context)[0] == 200
+    )

@@ -131,7 +131,9 @@ def setting_rows(rt: Runtime) -> list[tuple[str, str | None]]:
 
 
 def property_requests(fake: FakeHubSpot) -> int:
-    return sum(1 for r in fake.requests if r.path.startswith("/crm/v3/properties/"))
+    return sum(
+        1 for r in fake.requests if r.path.startswith(("/crm/properties/", "/crm/v3/properties/"))
+    )
 
 
 def outbox(rt: Runtime) -> list[OutboxRow]:

@@ -1,17 +1,20 @@
 """The admin's "Test connection": one answer, in words an admin can act on.
 
 It checks, in order, that the token is accepted, that it belongs to the configured
-portal, and that its private app has the scopes for what is enabled. It never raises:
-every failure becomes a result with a message.
+portal, and that its private app has the scopes for what is enabled. It names the HubSpot
+API version in use and warns when that version's end of support is less than six months
+away. It never raises: every failure becomes a result with a message.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import (
     BadRequest,
+    DailyLimitReached,
     HubSpotError,
     InvalidToken,
     MissingScopes,
@@ -21,6 +24,7 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     Unreachable,
 )
 from skypanel_hubspot_plugin.hubspot.service import HubSpotService
+from skypanel_hubspot_plugin.hubspot.versions import VERSIONS
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 
 SCOPES_HELP = (
@@ -37,6 +41,8 @@ class ConnectionResult:
     region: str | None = None
     missing_scopes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    api_version: str | None = None
+    api_version_ends: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """The seed's ``{"success", "message"}`` plus what the admin UI can show."""
@@ -49,10 +55,15 @@ class ConnectionResult:
             body["missingScopes"] = list(self.missing_scopes)
         if self.warnings:
             body["warnings"] = list(self.warnings)
+        if self.api_version:
+            body["apiVersion"] = self.api_version
+            body["apiVersionEndOfSupport"] = self.api_version_ends
         return body
 
 
-def check_connection(settings: HubSpotSettings, service: HubSpotService | None) -> ConnectionResult:
+def check_connection(
+    settings: HubSpotSettings, service: HubSpotService | None, *, today: date | None = None
+) -> ConnectionResult:
     """Tests the saved token against HubSpot; ``service`` is None when no token is set."""
     if settings.token is None or service is None:
         return ConnectionResult(False, "No HubSpot access token is set: enter one and save first.")
@@ -84,7 +95,18 @@ def check_connection(settings: HubSpotSettings, service: HubSpotService | None) 
             region=account.region,
             missing_scopes=tuple(missing),
         )
+    version = service.version
+    today = today or datetime.now(UTC).date()
     warnings: list[str] = []
+    if version.ending_soon(today):
+        newest = VERSIONS[0].name
+        warnings.append(
+            f"HubSpot API version {version.name} is supported until "
+            f"{version.end_of_support.isoformat()} ({max(0, version.days_left(today))} days "
+            f"left); switch the HubSpot API version setting to {newest}."
+        )
+    if settings.ticket_enabled:
+        warnings.extend(_pipeline_warnings(service, settings))
     if account.region != settings.region:
         warnings.append(
             f"The portal's data is hosted in {account.region}; set the region to "
@@ -92,11 +114,34 @@ def check_connection(settings: HubSpotSettings, service: HubSpotService | None) 
         )
     return ConnectionResult(
         True,
-        f"HubSpot connection successful (portal {account.portal_id}, region {account.region})",
+        f"HubSpot connection successful (portal {account.portal_id}, region {account.region}, "
+        f"API version {version.name})",
         portal_id=account.portal_id,
         region=account.region,
         warnings=tuple(warnings),
+        api_version=version.name,
+        api_version_ends=version.end_of_support.isoformat(),
     )
+
+
+def _pipeline_warnings(service: HubSpotService, settings: HubSpotSettings) -> list[str]:
+    """HubSpot refuses a ticket whose stage is not in its pipeline: say so before one is sent."""
+    try:
+        pipelines = {p.id: p for p in service.pipelines(api.TICKETS)}
+    except HubSpotError:
+        return []  # the scope check above already speaks for the ticket scopes
+    pipeline = pipelines.get(settings.ticket_pipeline)
+    if pipeline is None:
+        return [
+            f"Ticket pipeline {settings.ticket_pipeline} does not exist in this portal; "
+            f"its pipelines are {', '.join(sorted(pipelines)) or 'none'}."
+        ]
+    if settings.ticket_stage not in pipeline.stage_ids:
+        return [
+            f"Ticket stage {settings.ticket_stage} is not a stage of pipeline "
+            f"{pipeline.id} ({pipeline.label}); its stages are {', '.join(pipeline.stage_ids)}."
+        ]
+    return []
 
 
 def _missing_scopes(
@@ -134,6 +179,11 @@ def failure_message(exc: HubSpotError) -> str:
     if isinstance(exc, MissingScopes):
         scopes = ", ".join(exc.scopes) or "unknown"
         return f"The token lacks scopes needed for this call: {scopes}. " + SCOPES_HELP
+    if isinstance(exc, DailyLimitReached):
+        return (
+            "HubSpot's daily request limit for this portal is spent; it resets at "
+            f"{exc.resets_at.isoformat(timespec='minutes')} (midnight, portal time)."
+        )
     if isinstance(exc, RateLimited):
         wait = f" in {exc.retry_after:g} seconds" if exc.retry_after is not None else " shortly"
         return f"Rate limit exceeded: HubSpot is throttling this token; try again{wait}."

@@ -21,7 +21,8 @@ from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 PREFIX = "/api/admin/settings/hubspot"
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
-MAX_CURSOR = 100
+#: HubSpot's cursors are opaque (``NTI1Cg%3D%3D``): any visible ASCII, up to this length.
+MAX_CURSOR = 512
 
 Handler = Callable[[AdminRequest], AdminResponse]
 Route = tuple[str, str, Handler]
@@ -64,13 +65,17 @@ def limit_message(maximum: int) -> str:
 
 
 def page_query(request: AdminRequest) -> tuple[int, str | None] | AdminResponse:
-    """``limit`` (1‥100, default 50) and HubSpot's ``after`` cursor from the query string."""
+    """``limit`` (1‥100, default 50) and HubSpot's ``after`` cursor from the query string.
+
+    The cursor is passed on as HubSpot wrote it: its format is HubSpot's to change, so only
+    its length and its characters (visible ASCII) are checked.
+    """
     limit = query_limit(request, DEFAULT_PAGE, MAX_PAGE)
     if limit is None:
         return invalid("Invalid query", {"limit": limit_message(MAX_PAGE)})
     after = request.query.get("after") or None
     if after is not None and (
-        len(after) > MAX_CURSOR or not after.isascii() or not after.isalnum()
+        len(after) > MAX_CURSOR or not after.isascii() or not after.isprintable() or " " in after
     ):
         return invalid("Invalid query", {"after": "must be the paging cursor HubSpot returned"})
     return limit, after

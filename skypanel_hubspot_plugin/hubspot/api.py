@@ -1,15 +1,14 @@
-"""HubSpot's API facts in one place: base URL, our own paths and versions, ids, enums, scopes.
+"""HubSpot's API facts in one place: base URL, unversioned paths, ids, enums, scopes.
 
-The generated client owns the object paths (v3 objects, v4 associations). The calls the
-client does not cover, and every number and name we depend on, live here, so moving to
-HubSpot's date-based API versions touches this module and the service, never the hooks.
+The versioned paths (CRM objects, associations, properties, pipelines, account details,
+visitor identification) are built by :mod:`skypanel_hubspot_plugin.hubspot.versions`;
+every other number and name we depend on lives here.
 """
 
 from __future__ import annotations
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 
-ACCOUNT_DETAILS_PATH = "/account-info/v3/details"
 PRIVATE_APP_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 
 CONTACTS = "contacts"

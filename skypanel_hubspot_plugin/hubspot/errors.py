@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 EXISTING_ID_RE = re.compile(r"Existing ID:\s*(\d+)")
@@ -87,6 +88,38 @@ class RateLimited(HubSpotError):
     transient = True
 
 
+class DailyLimitReached(RateLimited):
+    """429 with ``policyName`` DAILY: the portal spent its requests for the day.
+
+    Retrying before the limit resets only spends attempts: HubSpot resets daily limits at
+    midnight in the portal's time zone. ``resets_at`` is that moment (aware datetime) and
+    ``retry_after`` the seconds until it; the service fills them from the portal's UTC
+    offset once it has read the account details, and from UTC midnight until then.
+    ``daily_limit`` is HubSpot's ``X-HubSpot-RateLimit-Daily`` when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        daily_limit: int | None = None,
+        now: datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.daily_limit = daily_limit
+        self._now = now or datetime.now(UTC)
+        self.resets_at: datetime = self._now
+        self.reset_in(UTC)
+
+    def reset_in(self, zone: tzinfo) -> None:
+        """Sets ``resets_at`` and ``retry_after`` to the next midnight in ``zone``."""
+        local = self._now.astimezone(zone)
+        midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.resets_at = midnight
+        self.retry_after = max(0.0, (midnight - self._now).total_seconds())
+
+
 class ServerError(HubSpotError):
     transient = True
 
@@ -123,10 +156,50 @@ def error_from_response(
         match = EXISTING_ID_RE.search(message)
         return Conflict(message, existing_id=match.group(1) if match else None, **common)
     if status == 429:
+        if _is_daily(parsed, headers):
+            return DailyLimitReached(
+                message, daily_limit=_int_header(headers, "x-hubspot-ratelimit-daily"), **common
+            )
         return RateLimited(message, **common)
     if status >= 500:
         return ServerError(message, **common)
-    return BadRequest(message, **common)
+    return BadRequest(naming_properties(message, common["details"]), **common)
+
+
+def _is_daily(parsed: Mapping[str, Any], headers: Mapping[str, str] | None) -> bool:
+    """HubSpot names the spent policy in the body; a daily-remaining of 0 says the same."""
+    if str(parsed.get("policyName") or "").upper() == "DAILY":
+        return True
+    return _int_header(headers, "x-hubspot-ratelimit-daily-remaining") == 0
+
+
+def _int_header(headers: Mapping[str, str] | None, wanted: str) -> int | None:
+    for name, value in (headers or {}).items():
+        if name.lower() == wanted:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def naming_properties(message: str, details: list[dict[str, Any]]) -> str:
+    """HubSpot's message, plus the properties its details name when the message does not.
+
+    A write refused by a portal's validation rule says which property in ``errors[].context
+    .propertyName``; an admin needs that name to fix the rule or the mapping.
+    """
+    named: list[str] = []
+    for detail in details:
+        context = detail.get("context")
+        if not isinstance(context, dict):
+            continue
+        for prop in context.get("propertyName") or []:
+            if isinstance(prop, str) and prop not in named and prop not in message:
+                named.append(prop)
+    if not named:
+        return message
+    return f"{message} (property {', '.join(named)})"
 
 
 def _json(body: bytes | str | None) -> dict[str, Any]:

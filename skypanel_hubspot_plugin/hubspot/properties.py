@@ -1,4 +1,4 @@
-"""The portal's own property definitions (``GET /crm/v3/properties/{objectType}``).
+"""The portal's own property definitions (``GET /crm/properties/<version>/{objectType}``).
 
 A property map is checked against them when an admin saves it
 (:mod:`skypanel_hubspot_plugin.mapping.property_cache` keeps them briefly).

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.secret import Secret
+from skypanel_hubspot_plugin.hubspot.versions import DEFAULT_VERSION, version_named
 from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.property_map import (
     DEFAULT_CONTACT_MAP,
@@ -69,6 +70,7 @@ class HubSpotSettings:
     webhook_url: str = ""
     contact_property_map: PropertyMap = DEFAULT_CONTACT_MAP
     ticket_property_map: PropertyMap = DEFAULT_TICKET_MAP
+    api_version: str = DEFAULT_VERSION
     token: Secret | None = None
     token_source: TokenSource | None = None
     app_secret: Secret | None = None
@@ -194,6 +196,11 @@ def parse_rate_limit(value: object) -> int:
     return int(text)
 
 
+def parse_api_version(value: object) -> str:
+    """One of the HubSpot API versions the plugin speaks (``v4`` is read as ``v3``)."""
+    return version_named(_text(value) or None).name
+
+
 FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.ENABLED: parse_bool,
     keys.PORTAL_ID: parse_portal_id,
@@ -211,6 +218,7 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.WEBHOOK_URL: parse_webhook_url,
     keys.CONTACT_PROPERTY_MAP: parse_contact_property_map,
     keys.TICKET_PROPERTY_MAP: parse_ticket_property_map,
+    keys.API_VERSION: parse_api_version,
 }
 ATTRIBUTES = {
     keys.ENABLED: "enabled",
@@ -229,6 +237,7 @@ ATTRIBUTES = {
     keys.WEBHOOK_URL: "webhook_url",
     keys.CONTACT_PROPERTY_MAP: "contact_property_map",
     keys.TICKET_PROPERTY_MAP: "ticket_property_map",
+    keys.API_VERSION: "api_version",
 }
 
 

@@ -6,6 +6,7 @@ step that inserts defaults, and the validator that names fields in its errors.
 
 from __future__ import annotations
 
+from skypanel_hubspot_plugin.hubspot.versions import DEFAULT_VERSION, VERSIONS
 from skypanel_hubspot_plugin.payloads import SettingField
 from skypanel_hubspot_plugin.settings.property_map import DEFAULT_CONTACT_MAP, DEFAULT_TICKET_MAP
 
@@ -27,6 +28,7 @@ APP_SECRET = "hubspot_app_secret"
 WEBHOOK_URL = "hubspot_webhook_url"
 CONTACT_PROPERTY_MAP = "hubspot_contact_property_map"
 TICKET_PROPERTY_MAP = "hubspot_ticket_property_map"
+API_VERSION = "hubspot_api_version"
 
 #: Settings stored encrypted and never shown again: the form only says whether one is set.
 SECRET_KEYS = (API_KEY, APP_SECRET)
@@ -151,6 +153,17 @@ FIELDS: tuple[SettingField, ...] = (
         help="Your HubSpot tier's burst limit; shared by every worker on this database.",
     ),
     SettingField(
+        API_VERSION,
+        "HubSpot API version",
+        "select",
+        default=DEFAULT_VERSION,
+        options=tuple(
+            (v.name, f"{v.name} (supported until {v.end_of_support.isoformat()})") for v in VERSIONS
+        ),
+        help="The HubSpot API version every call uses. Keep the newest unless an "
+        "integration of yours needs an older one; Test connection warns before it ends.",
+    ),
+    SettingField(
         APP_SECRET,
         "HubSpot app client secret (webhooks)",
         "secret",
@@ -203,6 +216,7 @@ DESCRIPTIONS: dict[str, str] = {
     WEBHOOK_URL: "Webhook URL as configured in HubSpot",
     CONTACT_PROPERTY_MAP: "Panel user field → HubSpot contact property (JSON)",
     TICKET_PROPERTY_MAP: "Panel ticket extra field → HubSpot ticket property (JSON)",
+    API_VERSION: "HubSpot API version (2026-09, 2026-03 or v3)",
 }
 
 

@@ -1,15 +1,20 @@
 """A fake HubSpot: a real HTTP server on 127.0.0.1 speaking the slice of the API we use.
 
 Tests (ours and a host's) point the plugin's ``hubspot_base_url`` at
-:attr:`FakeHubSpot.base_url`. It answers in the JSON shapes ``hubspot-api-client``
-deserializes and fails the way HubSpot fails: 401 for an unknown or expired token, 403
-naming the missing scopes, 409 for a duplicate email, 429 with rate-limit headers, 5xx,
-and slow answers (the work done, the answer late), so retries and idempotency can be
-tested without HubSpot.
+:attr:`FakeHubSpot.base_url`. It serves the paths of every API version the plugin speaks
+(``/crm/objects/2026-09/…``, ``/crm/objects/2026-03/…`` and the numbered ``/crm/v3/…``,
+``/crm/v4/…``) over one state, answers in the shapes of HubSpot's published specs (the
+conformance suite checks every 2xx answer against them), and fails the way HubSpot fails:
+401 for an unknown or expired token, 403 naming the missing scopes, 409 for a duplicate
+email or property, 400 for a stage outside its pipeline or a foreign paging cursor, 429
+with rate-limit headers (rolling or daily), 5xx, and slow answers (the work done, the
+answer late), so retries and idempotency can be tested without HubSpot.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import random
@@ -22,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .fake_store import (
     ASSOCIATION_TYPES,
@@ -31,6 +36,7 @@ from .fake_store import (
     _prop,
     not_found,
     now_iso,
+    pipeline_body,
 )
 from .fake_webhooks import (
     Subscription,
@@ -46,17 +52,27 @@ ALL_SCOPES = frozenset(
 )
 OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5"}
 BATCH_LIMIT = 100
+#: Version segments the fake serves, as they appear in paths.
+DATED = r"(?:2026-03|2026-09)"
+#: Burst limit reported in the rate-limit headers when no limit is enforced (a private app's).
+NOMINAL_RATE_LIMIT = 190
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the fake received (never its Authorization header) and its answer's status."""
+    """One request the fake received (never its Authorization header) and its answer.
+
+    ``answer`` is the JSON body the fake sent back (None for an empty one); ``authorized``
+    says whether a bearer token came with the request (its value is never kept).
+    """
 
     method: str
     path: str
     query: dict[str, list[str]]
     body: Any
     status: int
+    answer: Any = None
+    authorized: bool = False
 
 
 @dataclass
@@ -107,13 +123,19 @@ class FakeHubSpot:
         rate_interval_s: float = 10.0,
         seed: int | None = None,
         search_lag_s: float = 0.0,
+        daily_limit: int | None = None,
     ) -> None:
         self.portal_id = portal_id
+        #: Requests a day before 429 with policyName DAILY; None plays an unlimited portal.
+        self.daily_limit = daily_limit
+        self._daily_used = 0
         self.region = region
         self.rate_limit = rate_limit
         self.rate_interval_s = rate_interval_s
         self.search_lag_s = search_lag_s
         self.requests: list[RecordedRequest] = []
+        #: CPU seconds the fake spent handling requests (its own work, not the sockets').
+        self.cpu_seconds = 0.0
         self.base_url = ""
         self._lock = threading.RLock()
         self._store = CrmStore()
@@ -281,10 +303,43 @@ class FakeHubSpot:
             self._store = CrmStore()
             self._born.clear()
             self.requests.clear()
+            self.cpu_seconds = 0.0
             self._scripted.clear()
             self._fault_script.clear()
             self._hits.clear()
+            self._daily_used = 0
             self._faults = _Faults()
+
+    def set_daily_limit(self, limit: int | None, *, used: int = 0) -> None:
+        """Plays a portal allowed ``limit`` requests a day, ``used`` of them spent already."""
+        with self._lock:
+            self.daily_limit = limit
+            self._daily_used = used
+
+    def add_pipeline(self, pipeline_id: str, label: str, stages: Sequence[tuple[str, str]]) -> None:
+        """Creates a ticket pipeline with (id, label) stages, as a portal admin can."""
+        with self._lock:
+            self._store.pipelines["tickets"][pipeline_id] = pipeline_body(
+                pipeline_id, label, list(stages)
+            )
+            for name, values in (
+                ("hs_pipeline", [(p["id"], p["label"]) for p in self._pipeline_list()]),
+                (
+                    "hs_pipeline_stage",
+                    [(s["id"], s["label"]) for p in self._pipeline_list() for s in p["stages"]],
+                ),
+            ):
+                self._store.properties["tickets"][name]["options"] = [
+                    {"label": label_, "value": value, "displayOrder": i, "hidden": False}
+                    for i, (value, label_) in enumerate(dict(values).items())
+                ]
+
+    def _pipeline_list(self) -> list[dict[str, Any]]:
+        return list(self._store.pipelines["tickets"].values())
+
+    def has_property(self, object_type: str, name: str) -> bool:
+        with self._lock:
+            return name in self._store.properties[object_type]
 
     # -- webhooks ------------------------------------------------------------------------------
 
@@ -371,7 +426,8 @@ class FakeHubSpot:
         if isinstance(answer, dict) and answer.get("status") == "error":
             answer.setdefault("correlationId", str(uuid.uuid4()))
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, query, body, status))
+            bearer = headers.get("authorization", "").lower().startswith("bearer ")
+            self.requests.append(RecordedRequest(method, path, query, body, status, answer, bearer))
             extra.update(self._rate_headers())
         return status, answer, extra, delay + self._faults.latency_s
 
@@ -411,6 +467,10 @@ class FakeHubSpot:
                     0.0,
                 )
         with self._lock:
+            if not public:
+                if self.daily_limit is not None and self._daily_used >= self.daily_limit:
+                    return 429, _daily_limit_body(), {}, 0.0
+                self._daily_used += 1
             limited = self._take_rate_slot()
             if limited is not None:
                 return 429, _rate_limit_body(), {"Retry-After": str(limited)}, 0.0
@@ -434,7 +494,7 @@ class FakeHubSpot:
         _, pattern, handler, scopes_of = route
         match = pattern.fullmatch(path)
         assert match is not None
-        params = {k: unquote(v) for k, v in match.groupdict().items()}
+        params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
         if token is not None:
             missing = sorted(scopes_of(params) - token.scopes)
             if missing:
@@ -478,23 +538,24 @@ class FakeHubSpot:
 
     def _take_rate_slot(self) -> int | None:
         """Counts this request; returns seconds to wait when the rolling window is full."""
-        if self.rate_limit is None:
-            return None
         now = time.monotonic()
         while self._hits and now - self._hits[0] >= self.rate_interval_s:
             self._hits.popleft()
-        if len(self._hits) >= self.rate_limit:
+        if self.rate_limit is not None and len(self._hits) >= self.rate_limit:
             return max(1, int(self._hits[0] + self.rate_interval_s - now + 0.999))
         self._hits.append(now)
         return None
 
     def _rate_headers(self) -> dict[str, str]:
-        if self.rate_limit is None:
-            return {}
+        """HubSpot's rate-limit headers, on every answer: the rolling window and the day."""
+        limit = self.rate_limit if self.rate_limit is not None else NOMINAL_RATE_LIMIT
+        daily = self.daily_limit if self.daily_limit is not None else 1_000_000
         return {
-            "X-HubSpot-RateLimit-Max": str(self.rate_limit),
-            "X-HubSpot-RateLimit-Remaining": str(max(0, self.rate_limit - len(self._hits))),
+            "X-HubSpot-RateLimit-Max": str(limit),
+            "X-HubSpot-RateLimit-Remaining": str(max(0, limit - len(self._hits))),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.rate_interval_s * 1000)),
+            "X-HubSpot-RateLimit-Daily": str(daily),
+            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, daily - self._daily_used)),
         }
 
     # -- routes --------------------------------------------------------------------------------
@@ -512,13 +573,26 @@ class FakeHubSpot:
         def both(p: dict[str, str]) -> set[str]:
             return {_write_scope(p["object_type"]), _read_scope(p["to_type"])}
 
+        def write_schema(p: dict[str, str]) -> set[str]:
+            # Ticket properties need the tickets scope; contact properties their schema scope.
+            if p["object_type"] == "tickets":
+                return {"tickets"}
+            return {f"crm.schemas.{p['object_type']}.write"}
+
+        # Each version's prefix; the rest of a path is the same in every version.
+        objects = rf"/crm/(?:v3/objects|objects/(?P<api_version>{DATED}))"
+        associations = rf"/crm/(?:v4/objects|objects/{DATED})"
+        properties = rf"/crm/(?:v3/properties|properties/{DATED})"
+        pipelines = rf"/crm/(?:v3/pipelines|pipelines/{DATED})"
+        version = rf"(?P<api_version>v3|{DATED})"
+
         table: list[
             tuple[str, str, Callable[..., Answer], Callable[[dict[str, str]], set[str]]]
         ] = [
-            ("GET", r"/account-info/v3/details", self._account, lambda p: {"oauth"}),
+            ("GET", rf"/account-info/{version}/details", self._account, lambda p: {"oauth"}),
             (
                 "POST",
-                r"/visitor-identification/v3/tokens/create",
+                rf"/visitor-identification/{version}/tokens/create",
                 self._visitor_token,
                 lambda p: {VISITOR_SCOPE},
             ),
@@ -536,42 +610,44 @@ class FakeHubSpot:
             ),
             (
                 "POST",
-                r"/crm/v3/objects/contacts/gdpr-delete",
+                rf"{objects}/contacts/gdpr-delete",
                 self._gdpr_delete,
                 lambda p: {"crm.objects.contacts.write"},
             ),
             (
                 "POST",
-                rf"/crm/v3/objects/{obj}/batch/(?P<action>create|read|update|upsert|archive)",
+                rf"{objects}/{obj}/batch/(?P<action>create|read|update|upsert|archive)",
                 self._batch,
                 lambda p: read(p) if p["action"] == "read" else write(p),
             ),
-            ("POST", rf"/crm/v3/objects/{obj}/search", self._search, read),
-            ("GET", rf"/crm/v3/objects/{obj}", self._page, read),
-            ("POST", rf"/crm/v3/objects/{obj}", self._create, write),
-            ("GET", rf"/crm/v3/objects/{obj}/(?P<object_id>[^/]+)", self._get, read),
-            ("PATCH", rf"/crm/v3/objects/{obj}/(?P<object_id>[^/]+)", self._update, write),
-            ("DELETE", rf"/crm/v3/objects/{obj}/(?P<object_id>[^/]+)", self._archive, write),
+            ("POST", rf"{objects}/{obj}/search", self._search, read),
+            ("GET", rf"{objects}/{obj}", self._page, read),
+            ("POST", rf"{objects}/{obj}", self._create, write),
+            ("GET", rf"{objects}/{obj}/(?P<object_id>[^/]+)", self._get, read),
+            ("PATCH", rf"{objects}/{obj}/(?P<object_id>[^/]+)", self._update, write),
+            ("DELETE", rf"{objects}/{obj}/(?P<object_id>[^/]+)", self._archive, write),
             (
                 "PUT",
-                rf"/crm/v4/objects/{obj}/(?P<object_id>\d+)/associations/default/{to}/(?P<to_id>\d+)",
+                rf"{associations}/{obj}/(?P<object_id>\d+)/associations/default/{to}/(?P<to_id>\d+)",
                 self._associate_default,
                 both,
             ),
             (
                 "PUT",
-                rf"/crm/v4/objects/{obj}/(?P<object_id>\d+)/associations/{to}/(?P<to_id>\d+)",
+                rf"{associations}/{obj}/(?P<object_id>\d+)/associations/{to}/(?P<to_id>\d+)",
                 self._associate,
                 both,
             ),
             (
                 "GET",
-                rf"/crm/v4/objects/{obj}/(?P<object_id>\d+)/associations/{to}",
+                rf"{associations}/{obj}/(?P<object_id>\d+)/associations/{to}",
                 self._associations_page,
                 read,
             ),
-            ("GET", rf"/crm/v3/properties/{obj}", self._properties, read),
-            ("GET", rf"/crm/v3/properties/{obj}/(?P<name>[^/]+)", self._property, read),
+            ("GET", rf"{properties}/{obj}", self._properties, read),
+            ("POST", rf"{properties}/{obj}", self._create_property, write_schema),
+            ("GET", rf"{properties}/{obj}/(?P<name>[^/]+)", self._property, read),
+            ("GET", rf"{pipelines}/{obj}", self._pipelines, read),
         ]
         return [(m, re.compile(p), h, s) for m, p, h, s in table]
 
@@ -649,9 +725,12 @@ class FakeHubSpot:
         id_property = _first(query, "idProperty")
         return 200, self._shape(self._store.get(object_type, object_id, id_property))
 
-    def _visitor_token(self, *, body: Any, **_: Any) -> Answer:
+    def _visitor_token(self, *, body: Any, api_version: str, **_: Any) -> Answer:
         if not isinstance(body, dict) or not isinstance(body.get("email"), str):
             return 400, _error("email is required", "VALIDATION_ERROR")
+        # The v3 and 2026-03 specs require hsCustomerAgentContext; 2026-09 dropped it.
+        if api_version != "2026-09" and not isinstance(body.get("hsCustomerAgentContext"), dict):
+            return 400, _error("hsCustomerAgentContext is required", "VALIDATION_ERROR")
         if not self.visitor_identification:
             return 403, _error(
                 "This portal's subscription does not include visitor identification", "FORBIDDEN"
@@ -682,12 +761,12 @@ class FakeHubSpot:
 
     def _page(self, *, object_type: str, query: dict[str, list[str]], **_: Any) -> Answer:
         limit = min(int((query.get("limit") or ["10"])[0]), BATCH_LIMIT)
-        start = int((query.get("after") or ["0"])[0])
+        start = _read_cursor(_first(query, "after"))
         live = sorted(self._store.live(object_type), key=lambda o: int(o["id"]))
         chunk = live[start : start + limit]
         answer: dict[str, Any] = {"results": [self._shape(o) for o in chunk]}
         if start + limit < len(live):
-            after = str(start + limit)
+            after = _cursor(start + limit)
             answer["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
         return 200, answer
 
@@ -712,16 +791,24 @@ class FakeHubSpot:
             if matches(o)
         ]
         limit = min(int(body.get("limit") or 10), 200)
-        start = int(body.get("after") or 0)
+        start = _read_cursor(body.get("after"))
         answer: dict[str, Any] = {
             "total": len(found),
             "results": [self._shape(o) for o in found[start : start + limit]],
         }
         if start + limit < len(found):
-            answer["paging"] = {"next": {"after": str(start + limit)}}
+            answer["paging"] = {"next": {"after": _cursor(start + limit)}}
         return 200, answer
 
-    def _batch(self, *, object_type: str, action: str, body: Any, **_: Any) -> Answer:
+    def _batch(
+        self,
+        *,
+        object_type: str,
+        action: str,
+        body: Any,
+        api_version: str | None = None,
+        **_: Any,
+    ) -> Answer:
         inputs = body.get("inputs") if isinstance(body, dict) else None
         if not isinstance(inputs, list):
             return 400, _error("inputs is required", "VALIDATION_ERROR")
@@ -758,7 +845,8 @@ class FakeHubSpot:
         }
         if errors:
             answer.update(numErrors=len(errors), errors=errors)
-            return 207, answer
+            # From 2026-09 a batch answers 200 and lists the failures; before, 207.
+            return (200 if api_version == "2026-09" else 207), answer
         return (201 if action == "create" else 200), answer
 
     def _batch_one(
@@ -831,11 +919,11 @@ class FakeHubSpot:
                 "VALIDATION_ERROR",
             )
         self._store.associate(object_type, object_id, to_type, to_id)
-        return 200, {
+        return 201, {
             "fromObjectTypeId": OBJECT_TYPE_IDS[object_type],
-            "fromObjectId": int(object_id),
+            "fromObjectId": object_id,
             "toObjectTypeId": OBJECT_TYPE_IDS[to_type],
-            "toObjectId": int(to_id),
+            "toObjectId": to_id,
             "labels": [],
         }
 
@@ -860,11 +948,59 @@ class FakeHubSpot:
     def _properties(self, *, object_type: str, **_: Any) -> Answer:
         return 200, {"results": [dict(p) for p in self._store.properties[object_type].values()]}
 
+    def _create_property(self, *, object_type: str, body: Any, **_: Any) -> Answer:
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) and body.get(k)
+            for k in ("name", "label", "type", "fieldType", "groupName")
+        ):
+            return 400, _error(
+                "name, label, type, fieldType and groupName are required", "VALIDATION_ERROR"
+            )
+        name = body["name"]
+        if name in self._store.properties[object_type]:
+            return 409, _error(f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
+        definition = _prop(
+            name,
+            body["label"],
+            type_=body["type"],
+            field_type=body["fieldType"],
+            unique=bool(body.get("hasUniqueValue")),
+            group=body["groupName"],
+        )
+        definition["description"] = str(body.get("description") or "")
+        definition["createdAt"] = definition["updatedAt"] = now_iso()
+        self._store.properties[object_type][name] = definition
+        return 201, dict(definition)
+
+    def _pipelines(self, *, object_type: str, **_: Any) -> Answer:
+        found = self._store.pipelines.get(object_type, {})
+        return 200, {"results": [json.loads(json.dumps(p)) for p in found.values()]}
+
     def _property(self, *, object_type: str, name: str, **_: Any) -> Answer:
         prop = self._store.properties[object_type].get(name)
         if prop is None:
             return 404, _error(f"Unable to find property {name}", "OBJECT_NOT_FOUND")
         return 200, dict(prop)
+
+
+def _cursor(offset: int) -> str:
+    """An opaque paging cursor in HubSpot's style (``NTI1Cg%3D%3D`` is 525)."""
+    return quote(base64.b64encode(f"{offset}\n".encode()).decode(), safe="")
+
+
+def _read_cursor(after: Any) -> int:
+    """The offset a cursor of ours stands for; 400 for anything else, as HubSpot answers."""
+    if after in (None, ""):
+        return 0
+    try:
+        text = base64.b64decode(unquote(str(after)), validate=True).decode()
+        if not text.endswith("\n") or not text[:-1].isdigit():
+            raise ValueError(text)
+        return int(text[:-1])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise CrmError(
+            400, _error(f"Invalid paging cursor: {str(after)[:64]}", "VALIDATION_ERROR")
+        ) from None
 
 
 def _first(query: dict[str, list[str]], name: str) -> str | None:
@@ -987,6 +1123,16 @@ def _rate_limit_body() -> dict[str, Any]:
     }
 
 
+def _daily_limit_body() -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": "You have reached your daily limit.",
+        "errorType": "RATE_LIMIT",
+        "policyName": "DAILY",
+        "groupName": "publicapi:private-app",
+    }
+
+
 def _status_body(status: int) -> dict[str, Any]:
     if status == 429:
         return _rate_limit_body()
@@ -1000,6 +1146,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
+        cpu_started = time.thread_time()  # CPU only: waits on the socket do not count
+        try:
+            self._answer()
+        finally:
+            with self.owner._lock:
+                self.owner.cpu_seconds += time.thread_time() - cpu_started
+
+    def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -1010,7 +1164,8 @@ class _Handler(BaseHTTPRequestHandler):
         payload = b"" if body is None else json.dumps(body).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=utf-8")
+            if payload:  # a 204 carries no body and so no type, as HubSpot's
+                self.send_header("Content-Type", "application/json;charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in extra.items():
                 self.send_header(name, value)

@@ -2,7 +2,9 @@
 
 It applies HubSpot's rules that the plugin must respect: unique contact email (409 with
 "Existing ID: N"), unique-value properties, enumeration options (a lower-case priority
-is refused), known property names, required ticket properties, and email syntax.
+is refused), known property names, required ticket properties, a ticket's stage belonging
+to its pipeline, and email syntax. Records are found by a unique property through an index
+(as HubSpot does), so a lookup costs the same with 100 contacts as with 100,000.
 Every method is called with the server's lock held.
 """
 
@@ -153,7 +155,6 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
                 ("GENERAL_INQUIRY", "General inquiry"),
             ],
         ),
-        _prop("skypanel_ticket_id", "SkyPANEL ticket id", unique=True),
         *_read_only_properties(),
     ]
     return {
@@ -195,6 +196,38 @@ def not_found(object_type: str, object_id: str) -> CrmError:
     )
 
 
+def default_pipelines() -> dict[str, dict[str, dict[str, Any]]]:
+    """Every portal's default ticket pipeline ("0", Support Pipeline) and its four stages."""
+    stages = [("1", "New"), ("2", "Waiting on contact"), ("3", "Waiting on us"), ("4", "Closed")]
+    return {"tickets": {"0": pipeline_body("0", "Support Pipeline", stages)}}
+
+
+def pipeline_body(pipeline_id: str, label: str, stages: list[tuple[str, str]]) -> dict[str, Any]:
+    """A pipeline in HubSpot's answer shape."""
+    stamp = "2020-01-01T00:00:00.000Z"
+    return {
+        "id": pipeline_id,
+        "label": label,
+        "displayOrder": 0,
+        "archived": False,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "stages": [
+            {
+                "id": stage_id,
+                "label": stage_label,
+                "displayOrder": i,
+                "archived": False,
+                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+                "metadata": {"ticketState": "CLOSED" if stage_label == "Closed" else "OPEN"},
+                "createdAt": stamp,
+                "updatedAt": stamp,
+            }
+            for i, (stage_id, stage_label) in enumerate(stages)
+        ],
+    }
+
+
 @dataclass
 class CrmStore:
     properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=default_properties)
@@ -202,7 +235,10 @@ class CrmStore:
         default_factory=lambda: {"contacts": {}, "tickets": {}}
     )
     associations: set[tuple[str, str, str, str]] = field(default_factory=set)
+    pipelines: dict[str, dict[str, dict[str, Any]]] = field(default_factory=default_pipelines)
     next_id: int = 1001
+    #: (object type, unique property) → value → id of the live record holding it.
+    index: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     # -- properties --------------------------------------------------------------------------
 
@@ -256,16 +292,46 @@ class CrmStore:
                     )
 
     def find_by(self, object_type: str, name: str, value: str) -> dict[str, Any] | None:
-        wanted = value.lower() if name == "email" else value
-        for obj in self.objects[object_type].values():
-            have = obj["properties"].get(name)
-            if (
-                have is not None
-                and (have.lower() if name == "email" else have) == wanted
-                and not obj["archived"]
-            ):
-                return obj
-        return None
+        """The live record whose unique property ``name`` holds ``value``, in constant time."""
+        definition = self.properties[object_type].get(name)
+        if definition is None or not definition["hasUniqueValue"]:
+            return None  # HubSpot looks records up only by unique properties
+        found = self.index.get((object_type, name), {}).get(_key(name, value))
+        return self.objects[object_type].get(found) if found is not None else None
+
+    def _reindex(self, object_type: str, obj: dict[str, Any], live: bool) -> None:
+        for name, definition in self.properties[object_type].items():
+            if not definition["hasUniqueValue"]:
+                continue
+            value = obj["properties"].get(name)
+            if not value:
+                continue
+            values = self.index.setdefault((object_type, name), {})
+            if live:
+                values[_key(name, value)] = obj["id"]
+            elif values.get(_key(name, value)) == obj["id"]:
+                del values[_key(name, value)]
+
+    def check_pipeline(self, props: dict[str, Any], current: dict[str, Any] | None) -> None:
+        """A ticket's stage must be a stage of its pipeline, as HubSpot requires."""
+        before = current["properties"] if current else {}
+        pipeline_id = props.get("hs_pipeline") or before.get("hs_pipeline") or "0"
+        stage = props.get("hs_pipeline_stage") or before.get("hs_pipeline_stage")
+        if "hs_pipeline" not in props and "hs_pipeline_stage" not in props:
+            return
+        pipeline = self.pipelines["tickets"].get(str(pipeline_id))
+        if pipeline is None:
+            raise validation_error(
+                f"{pipeline_id} is not a valid pipeline", "INVALID_OPTION", "hs_pipeline"
+            )
+        stages = [s["id"] for s in pipeline["stages"]]
+        if stage is not None and str(stage) not in stages:
+            raise validation_error(
+                f"{stage} is not a valid pipeline stage of pipeline {pipeline_id}; "
+                f"its stages are {stages}",
+                "INVALID_OPTION",
+                "hs_pipeline_stage",
+            )
 
     # -- objects -------------------------------------------------------------------------------
 
@@ -276,6 +342,8 @@ class CrmStore:
             for required in ("subject", "hs_pipeline_stage"):
                 if not props.get(required):
                     raise validation_error(f"{required} is required", "REQUIRED_PROPERTY", required)
+        if object_type == "tickets":
+            self.check_pipeline(props, None)
         if object_type == "contacts" and "email" in props:
             props["email"] = props["email"].lower()
         stamp = now_iso()
@@ -288,6 +356,7 @@ class CrmStore:
         }
         self.next_id += 1
         self.objects[object_type][obj["id"]] = obj
+        self._reindex(object_type, obj, live=True)
         return obj
 
     def get(
@@ -310,7 +379,11 @@ class CrmStore:
     ) -> dict[str, Any]:
         obj = self.get(object_type, object_id, id_property)
         self.check_properties(object_type, props, current_id=obj["id"])
+        if object_type == "tickets":
+            self.check_pipeline(props, obj)
+        self._reindex(object_type, obj, live=False)
         obj["properties"].update({k: v for k, v in props.items() if v is not None})
+        self._reindex(object_type, obj, live=True)
         obj["updatedAt"] = now_iso()
         return obj
 
@@ -319,9 +392,11 @@ class CrmStore:
         if obj is not None:
             obj["archived"] = True
             obj["archivedAt"] = now_iso()
+            self._reindex(object_type, obj, live=False)
 
     def purge(self, object_type: str, object_id: str, id_property: str | None = None) -> None:
         obj = self.get(object_type, object_id, id_property)
+        self._reindex(object_type, obj, live=False)
         del self.objects[object_type][obj["id"]]
         self.associations = {
             a
@@ -360,3 +435,8 @@ class CrmStore:
 
     def snapshot(self, obj: dict[str, Any]) -> dict[str, Any]:
         return copy.deepcopy(obj)
+
+
+def _key(name: str, value: str) -> str:
+    """Emails are unique whatever their case; other unique values are compared as written."""
+    return value.lower() if name == "email" else value
