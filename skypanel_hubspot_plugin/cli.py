@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
+from skypanel_hubspot_plugin.admin.delivery_routes import PAUSE_MESSAGE
 from skypanel_hubspot_plugin.delivery.backfill import DONE
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
@@ -98,6 +99,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     rows = rt.outbox.rows(status=args.status, limit=args.limit)
     counts = rt.outbox.counts()
     print("  ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "no deliveries")
+    paused = rt.outbox.paused_until()
+    if paused is not None:
+        print(PAUSE_MESSAGE.format(until=paused.isoformat()))
     waits = rt.outbox.waiting_for(rows)
     for row in rows:
         note = waits.get(row.id or 0) or row.last_error

@@ -21,12 +21,14 @@ from convergence import (
     pending,
     time_passes,
 )
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlmodel import Session
 
 from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.admin.delivery_routes import get_deliveries
+from skypanel_hubspot_plugin.cli import main
 from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
-from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, DeliveryLock
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.payloads import AdminRequest
 from skypanel_hubspot_plugin.runtime import Runtime
@@ -228,3 +230,32 @@ def test_replaying_an_old_parked_change_keeps_the_newer_values(  # type: ignore[
     w.run_once()
     # The replayed change brings its company; its older phone does not come back.
     assert differences(rt, fake, {"1": new}, {}) == []
+
+
+def test_a_spent_daily_limit_pauses_delivery_without_spending_attempts(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(3):
+        user = User(id=str(i), email=f"u{i}@example.com", first_name=f"U{i}")
+        pm.hook.skypanel_on_user_created(user=user, session=None)
+    fake.set_daily_limit(0)  # the portal spent today's requests
+    worker(rt).run_once()
+    assert rt.outbox.paused_until() is not None
+    assert [(r.status, r.attempts) for r in outbox(engine)] == [("queued", 0)] * 3
+    answer = get_deliveries(AdminRequest())
+    assert "daily API limit is spent" in answer.body["paused"]  # type: ignore[index]
+    assert main(["deliveries", "--database-url", str(engine.url.render_as_string(False))]) == 0
+    assert "daily API limit is spent" in capsys.readouterr().out
+    # Every worker on the database holds off: no request reaches HubSpot before the reset.
+    requests = len(fake.requests)
+    time_passes(engine)
+    assert worker(rt).run_once() == 0
+    assert len(fake.requests) == requests
+    fake.set_daily_limit(None)  # midnight in the portal's time zone
+    with Session(engine) as session:
+        session.exec(update(DeliveryLock).values(at=0.0))
+        session.commit()
+    time_passes(engine)
+    worker(rt).run_once()
+    assert [(r.status, r.attempts) for r in outbox(engine)] == [(DELIVERED, 0)] * 3
+    assert rt.outbox.paused_until() is None

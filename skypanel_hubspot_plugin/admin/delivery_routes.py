@@ -21,6 +21,10 @@ from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, QUEUE
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 
 STATUSES = (QUEUED, DELIVERED, DEAD)
+PAUSE_MESSAGE = (
+    "Paused: HubSpot's daily API limit is spent. Delivery resumes when it resets, at {until}; "
+    "no delivery loses an attempt meanwhile."
+)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_REPLAY_IDS = 1000
@@ -58,10 +62,13 @@ def get_deliveries(request: AdminRequest) -> AdminResponse:
     counts = outbox.counts()
     rows = outbox.rows(status=status, limit=limit)
     waits = outbox.waiting_for(rows)
+    paused = outbox.paused_until()
     return AdminResponse(
         200,
         {
             "counts": {s: counts.get(s, 0) for s in STATUSES},
+            "pausedUntil": paused.isoformat() if paused else None,
+            "paused": PAUSE_MESSAGE.format(until=paused.isoformat()) if paused else None,
             "deliveries": [delivery_json(r, waits.get(r.id or 0)) for r in rows],
         },
     )

@@ -16,14 +16,17 @@
   sees it twice only when its answer to the first attempt was lost.
 - Transient failures (429, 5xx, timeouts) retry with exponential backoff and jitter,
   never sooner than HubSpot's Retry-After; anything retrying cannot fix parks the rows.
+- HubSpot's daily limit spent pauses every worker until it resets, spending no attempt.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from skypanel_hubspot_plugin.delivery.coalesce import (
@@ -41,7 +44,13 @@ from skypanel_hubspot_plugin.delivery.outbox import Group, Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.hubspot import api as api
-from skypanel_hubspot_plugin.hubspot.errors import BadRequest, Conflict, HubSpotError, NotFound
+from skypanel_hubspot_plugin.hubspot.errors import (
+    BadRequest,
+    Conflict,
+    DailyLimitReached,
+    HubSpotError,
+    NotFound,
+)
 from skypanel_hubspot_plugin.hubspot.service import HubSpotService
 
 __all__ = [
@@ -56,6 +65,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 #: How long a ticket's changes wait before looking again for its parked creation.
 WAIT_FOR_CREATE_S = 60.0
@@ -125,6 +136,7 @@ class Deliverer:
         self.worker_id = worker_id
         self.stop = stop
         self.policy = policy
+        self.paused_until: datetime | None = None
 
     def _call(self, groups: Sequence[Group], fn: Callable[..., T], *args: Any) -> T:
         """One HubSpot request for ``groups``, under the rate limit and a fresh lease."""
@@ -158,10 +170,24 @@ class Deliverer:
                 self._guard([group], lambda gs: self._ticket(gs[0]))
 
     def _guard(self, groups: list[Group], deliver: Callable[[list[Group]], None]) -> None:
+        if self.paused_until is not None:  # HubSpot refuses everything until the reset
+            for group in groups:
+                self.outbox.defer_until(group.rows, self.worker_id, self.paused_until)
+            return
         try:
             deliver(groups)
         except (Stopping, LeaseLost):
             return
+        except DailyLimitReached as exc:
+            # Not the rows' fault: they wait for the reset, attempts untouched, and every
+            # worker on the database pauses with them.
+            self.paused_until = exc.resets_at
+            self.outbox.pause_until(exc.resets_at)
+            log.warning(
+                "HubSpot's daily API limit is spent: delivery paused until %s", exc.resets_at
+            )
+            for group in groups:
+                self.outbox.defer_until(group.rows, self.worker_id, exc.resets_at)
         except BadRequest as exc:
             if len(groups) == 1:
                 self.fail(groups[0], exc)
@@ -178,8 +204,23 @@ class Deliverer:
             for group in groups:
                 self.outbox.park(group.rows, self.worker_id, f"{type(exc).__name__}: {exc}")
 
+    def _pause(self, groups: list[Group], exc: DailyLimitReached) -> None:
+        """Not the rows' fault: they wait for the reset with their attempts untouched, and
+        every worker on the database pauses with them."""
+        if self.paused_until is None:
+            log.warning(
+                "HubSpot's daily API limit is spent: delivery paused until %s", exc.resets_at
+            )
+        self.paused_until = exc.resets_at
+        self.outbox.pause_until(exc.resets_at)
+        for group in groups:
+            self.outbox.defer_until(group.rows, self.worker_id, exc.resets_at)
+
     def fail(self, group: Group, exc: HubSpotError) -> None:
         """Counts a failed attempt on the group's rows (retried later), or parks them."""
+        if isinstance(exc, DailyLimitReached):
+            self._pause([group], exc)
+            return
         message = describe(exc)
         if exc.transient:
             attempts = max(r.attempts for r in group.rows) + 1

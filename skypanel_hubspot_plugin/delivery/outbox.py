@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, or_, update
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 INSERT_ROW = insert(OutboxRow.metadata.tables["hubspot_outbox"])
 CLAIM_LOCK = "claim"
+#: The lock row whose ``at`` holds, as a Unix time, until when delivery is paused.
+PAUSE = "daily-limit-pause"
 #: The shortest wait of a row deferred behind another record's rows.
 MIN_WAIT_S = 0.5
 
@@ -171,6 +173,25 @@ class Outbox:
             groups.setdefault(key, Group(row.entity, [], settled.get(row.entity, [])))
             groups[key].rows.append(row)
         return list(groups.values())
+
+    def pause_until(self, until: datetime) -> None:
+        """Pauses every worker on this database until ``until`` (HubSpot's daily limit)."""
+        with Session(self.engine) as session:
+            found = session.get(DeliveryLock, PAUSE) or DeliveryLock(name=PAUSE)
+            found.at = max(found.at, until.timestamp())
+            session.add(found)
+            try:
+                session.commit()
+            except IntegrityError:  # another worker paused at the same moment
+                session.rollback()
+
+    def paused_until(self) -> datetime | None:
+        """When a pause for HubSpot's daily limit ends, while one is on; else None."""
+        with Session(self.engine) as session:
+            found = session.get(DeliveryLock, PAUSE)
+        if found is None or found.at <= time.time():
+            return None
+        return datetime.fromtimestamp(found.at, UTC)
 
     def _lock_claims(self, session: Session) -> None:
         take = (

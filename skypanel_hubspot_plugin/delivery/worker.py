@@ -49,6 +49,8 @@ class Worker:
         settings = self.runtime.settings()
         if not settings.enabled or settings.token is None:
             return 0
+        if self.runtime.outbox.paused_until() is not None:  # HubSpot's daily limit is spent
+            return 0
         groups = self.runtime.outbox.claim(self.worker_id, self.batch_size)
         if not groups:
             return 0
