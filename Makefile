@@ -28,3 +28,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/host_cost.py
 	$(PY) benchmarks/backfill.py
 	$(PY) benchmarks/sync_contacts.py
+	$(PY) benchmarks/update_bursts.py
