@@ -13,7 +13,10 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from skypanel_hubspot_plugin import PageContext, runtime
+from skypanel_hubspot_plugin.hubspot.api import chat_script_host
+from skypanel_hubspot_plugin.page.rendering import chat_loader, render
 from skypanel_hubspot_plugin.settings import schema as keys
+from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.settings.table import Setting
 
 TOKEN = "pat-na1-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -156,3 +159,25 @@ def test_whatever_the_table_holds_the_head_is_empty_or_exactly_the_loader(  # ty
     started_offline.store.invalidate()
     out = head(pm, nonce="n0nce")
     assert out == [] or (len(out) == 1 and SCRIPT_RE.fullmatch(out[0])), out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    nonce=st.one_of(st.none(), st.text(max_size=40)),
+    region=st.sampled_from(["na1", "na2", "eu1", "ap1"]),
+    portal_id=st.from_regex(r"[1-9][0-9]{0,9}", fullmatch=True),
+)
+def test_the_cached_loader_is_byte_for_byte_the_templates(
+    nonce: str | None, region: str, portal_id: str
+) -> None:
+    """Whatever the nonce (quotes, markup, nothing), the fast path renders what Jinja would."""
+    hub = HubSpotSettings(enabled=True, chat_enabled=True, portal_id=portal_id, region=region)
+    expected = render(
+        "chat_loader.html",
+        script_host=chat_script_host(region),
+        portal_id=portal_id,
+        nonce=nonce,
+        conversations=None,
+    )
+    assert chat_loader(hub, nonce) == expected
+    assert chat_loader(hub, nonce) == expected  # and again, from the cache

@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import jinja2
+from markupsafe import escape
 
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.page.chat_identity import Identity
@@ -35,6 +36,34 @@ def render(name: str, **context: object) -> str:
     return environment().get_template(name).render(**context).strip()
 
 
+#: Stands for the page's nonce in a cached render; the real one replaces it, escaped as
+#: the template would have escaped it, so the output is byte for byte the template's.
+_NONCE = "hubspot-nonce-d41d8cd98f00b204"
+
+
+class _LoaderCache:
+    """The loader rendered once per settings object, with and without a nonce.
+
+    Every page of the panel asks for it and only the nonce changes from one page to the
+    next; a Jinja render per page would cost several times the rest of the hook.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[HubSpotSettings, str, str] | None = None
+
+    def get(self, settings: HubSpotSettings, nonce: str | None) -> str:
+        entry = self._entry
+        if entry is None or entry[0] is not settings:
+            entry = (settings, _render_loader(settings, _NONCE, None), _render_loader(settings))
+            self._entry = entry  # one tuple swapped in whole: safe between threads
+        if not nonce:
+            return entry[2]
+        return entry[1].replace(_NONCE, str(escape(nonce)))
+
+
+_loaders = _LoaderCache()
+
+
 def chat_loader(
     settings: HubSpotSettings, nonce: str | None = None, identity: Identity | None = None
 ) -> str:
@@ -45,6 +74,14 @@ def chat_loader(
     """
     if not settings.chat_active:
         return ""
+    if identity is None:
+        return _loaders.get(settings, nonce)
+    return _render_loader(settings, nonce, identity)
+
+
+def _render_loader(
+    settings: HubSpotSettings, nonce: str | None = None, identity: Identity | None = None
+) -> str:
     conversations = (
         {"identificationEmail": identity.email, "identificationToken": identity.token}
         if identity
