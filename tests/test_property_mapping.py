@@ -192,8 +192,8 @@ def test_an_extra_field_reaches_its_custom_property_through_the_hooks(
     portal.wait_for(
         lambda f: f.contact_by_email("ada@example.com")["properties"]["plan_tier"] == "business"  # type: ignore[index]
     )
-    (patch,) = [r for r in portal.requests if r.method == "PATCH"]
-    assert patch.body == {"properties": {"plan_tier": "business"}}
+    (update,) = [r for r in portal.requests if r.path.endswith("/contacts/batch/update")]
+    assert [i["properties"] for i in update.body["inputs"]] == [{"plan_tier": "business"}]
 
 
 def test_the_backfill_sends_mapped_extra_fields(

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, func, insert, update
 from sqlmodel import Session, col, select
 
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
+from skypanel_hubspot_plugin.delivery import wake
 from skypanel_hubspot_plugin.delivery.deliverer import CONTACT_UPSERT
 from skypanel_hubspot_plugin.delivery.outbox_table import (
     DEAD,
@@ -220,6 +221,7 @@ class Backfills:
                     raise BackfillMoved(f"Backfill {job.id} is being queued by another process")
                 mapping = stored_contact_map(session)
                 session.execute(INSERT_ROWS, [outbox_row(u, job.id, now, mapping) for u in users])
+                wake.recorded(self.engine, session)
                 session.commit()
             cursor = users[-1].id
             total += len(users)

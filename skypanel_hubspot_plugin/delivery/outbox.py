@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, or_, update
+from sqlalchemy import Engine, case, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.delivery import wake
 from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, TICKET_CREATE, Change
 from skypanel_hubspot_plugin.delivery.outbox_table import (
     DEAD,
@@ -103,8 +104,10 @@ class Outbox:
         if session is None:
             with self.engine.begin() as connection:
                 connection.execute(INSERT_ROW, values)
+                wake.recorded(self.engine, connection)
         else:  # the host's Session or Connection: its commit or rollback decides
             session.execute(INSERT_ROW, values)
+            wake.recorded(self.engine, session)
 
     # -- delivering (the worker side) ----------------------------------------------------------
 
@@ -173,6 +176,28 @@ class Outbox:
             groups.setdefault(key, Group(row.entity, [], settled.get(row.entity, [])))
             groups[key].rows.append(row)
         return list(groups.values())
+
+    def next_due(self) -> datetime | None:
+        """When the next queued row can be claimed (its retry time, or the end of the lease
+        another worker holds on it); None when nothing is queued. One query."""
+        leased_until = case(
+            (
+                col(OutboxRow.claimed_until) > col(OutboxRow.next_attempt_at),
+                OutboxRow.claimed_until,
+            ),
+            else_=OutboxRow.next_attempt_at,
+        )
+        paused = select(DeliveryLock.at).where(col(DeliveryLock.name) == PAUSE).scalar_subquery()
+        with Session(self.engine) as session:
+            due, pause = session.exec(
+                select(func.min(leased_until), paused).where(col(OutboxRow.status) == QUEUED)
+            ).one()
+        if not isinstance(due, datetime):
+            return None
+        due = due if due.tzinfo else due.replace(tzinfo=UTC)
+        if pause is not None and pause > due.timestamp():
+            return datetime.fromtimestamp(pause, UTC)  # HubSpot's daily limit resets then
+        return due
 
     def pause_until(self, until: datetime) -> None:
         """Pauses every worker on this database until ``until`` (HubSpot's daily limit)."""

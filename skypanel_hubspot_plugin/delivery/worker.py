@@ -16,10 +16,19 @@ import uuid
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
 from skypanel_hubspot_plugin.delivery.context import DeliveryContext
 from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
+from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
+from skypanel_hubspot_plugin.delivery.wake import Waker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
 
 log = logging.getLogger(__name__)
+
+#: The longest an idle worker sleeps without asking the database (two questions a minute).
+IDLE_S = 30.0
+#: After a wake that found nothing yet: when to look again, in seconds.
+EAGER_LOOKS_S = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
+#: The shortest wait before looking again at a row that was due but not claimable.
+MIN_RECHECK_S = 0.05
 
 
 class Worker:
@@ -28,7 +37,7 @@ class Worker:
         runtime: DeliveryContext,
         *,
         batch_size: int = 100,
-        idle_s: float = 0.5,
+        idle_s: float = IDLE_S,
         policy: RetryPolicy | None = None,
     ) -> None:
         self.runtime = runtime
@@ -72,17 +81,44 @@ class Worker:
         return sum(len(g.rows) for g in groups) + sum(len(g.rows) for g in creating)
 
     def run_forever(self) -> None:
+        """Delivers until stopped; idle, it sleeps until woken or until a row falls due.
+
+        An idle worker asks the database one question per ``idle_s`` at most (when is the
+        next row due?) and is woken at once when an event is recorded (see :mod:`.wake`).
+        """
         log.info("HubSpot delivery worker %s started", self.worker_id)
-        while not self.stop_event.is_set():
-            try:
-                claimed = self.run_once()
-            except Exception:  # the database or settings may be briefly unusable
-                log.exception("HubSpot delivery worker loop failed; retrying")
+        waker = Waker(self.runtime.outbox.engine, self.stop_event)
+        eager: list[float] = []
+        try:
+            while not self.stop_event.is_set():
                 claimed = 0
-            if not claimed:
-                self.stop_event.wait(self.idle_s)
+                try:
+                    claimed = self.run_once()
+                    wait = 0.0 if claimed else self._idle_wait(eager)
+                except Exception:  # the database or settings may be briefly unusable
+                    log.exception("HubSpot delivery worker loop failed; retrying")
+                    wait = min(self.idle_s, 1.0)
+                if claimed:
+                    eager.clear()
+                if wait > 0 and waker.wait(wait):
+                    # Woken by an event whose transaction may not have committed yet:
+                    # look again a few times soon before sleeping long.
+                    eager[:] = list(EAGER_LOOKS_S)
+        finally:
+            waker.close()
         released = self.runtime.outbox.release(self.worker_id)
         log.info("HubSpot delivery worker %s stopped (released %d)", self.worker_id, released)
+
+    def _idle_wait(self, eager: list[float]) -> float:
+        """How long to sleep after a claim that found nothing."""
+        if eager:
+            return eager.pop(0)
+        due = self.runtime.outbox.next_due()
+        if due is None:
+            return self.idle_s
+        # Something is queued but was not ours to take (leased, or waiting behind a row
+        # another worker holds): look again when it falls due, and not in a busy loop.
+        return max(MIN_RECHECK_S, min(self.idle_s, (due - utcnow()).total_seconds()))
 
     def start_thread(self) -> None:
         self._thread = threading.Thread(
