@@ -73,7 +73,7 @@ def post_replay(request: AdminRequest) -> AdminResponse:
     if ids is not None and not (
         isinstance(ids, list)
         and len(ids) <= MAX_REPLAY_IDS
-        and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+        and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids)
     ):
         unknown["ids"] = f"must be a list of at most {MAX_REPLAY_IDS} delivery ids"
     if unknown:

@@ -1,7 +1,9 @@
 """HubSpot's webhook route: ticket changes made in HubSpot reach the panel, once each.
 
 HubSpot POSTs a JSON array of events signed with the app's client secret. The route
-checks the v3 signature first (unsigned, badly signed or stale: 401, nothing read), then
+checks the signature headers and the timestamp before the body is read (an adapter runs
+:func:`refuse_before_body` first), then the v3 signature over the body (unsigned, badly
+signed or stale: 401, nothing changed), then
 the body's shape (malformed: 400, nothing changed), then hands the events to
 :mod:`skypanel_hubspot_plugin.webhooks.events`.
 """
@@ -12,15 +14,33 @@ import logging
 from collections.abc import Sequence
 
 from skypanel_hubspot_plugin import runtime
-from skypanel_hubspot_plugin.admin.responses import Route, error
+from skypanel_hubspot_plugin.admin.responses import Route, error, with_before_body
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 from skypanel_hubspot_plugin.webhooks.events import handle_event, parse_events
-from skypanel_hubspot_plugin.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_v3
+from skypanel_hubspot_plugin.webhooks.signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    fresh_timestamp,
+    verify_v3,
+)
 
 log = logging.getLogger(__name__)
 
 WEBHOOKS = "/api/hubspot/webhooks"
+
+
+def refuse_before_body(request: AdminRequest) -> AdminResponse | None:
+    """The 401 a request gets from its headers alone (no secret saved, no signature, a stale
+    or future timestamp), so an unsigned caller never makes the panel read its body."""
+    settings = runtime.current().settings()
+    if settings.app_secret is None:
+        return error(401, "HubSpot webhooks are not configured: no app client secret is saved")
+    headers = request.headers
+    if not headers.get(SIGNATURE_HEADER) or not fresh_timestamp(headers.get(TIMESTAMP_HEADER)):
+        log.warning("HubSpot webhook refused: missing, wrong or stale signature")
+        return error(401, "Invalid HubSpot signature")
+    return None
 
 
 def post_webhook(request: AdminRequest) -> AdminResponse:
@@ -53,4 +73,6 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
     return AdminResponse(200, {"success": True, "handled": handled, "ignored": ignored})
 
 
-WEBHOOK_ROUTES: Sequence[Route] = (("POST", WEBHOOKS, post_webhook),)
+WEBHOOK_ROUTES: Sequence[Route] = (
+    ("POST", WEBHOOKS, with_before_body(post_webhook, refuse_before_body)),
+)

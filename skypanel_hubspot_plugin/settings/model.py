@@ -189,7 +189,7 @@ def parse_deleted_action(value: object) -> str:
 
 def parse_rate_limit(value: object) -> int:
     text = _text(value)
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
+    if not (text.isascii() and text.isdigit() and len(text) <= 4) or not 1 <= int(text) <= 1000:
         raise ValueError("must be a whole number of requests from 1 to 1000")
     return int(text)
 
