@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
+from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
@@ -226,13 +227,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    install_log_filter()
     try:
         return int(args.handler(args))
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except (SecretsError, HubSpotError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 1
 
 

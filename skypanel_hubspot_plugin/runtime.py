@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from skypanel_hubspot_plugin.common.scrub import install_log_filter
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.delivery.backfill import Backfills
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
@@ -84,6 +85,7 @@ class Runtime:
         return f"Runtime(base_url={self.base_url!r}, store={self.store!r})"
 
     def start(self, *, run_worker: bool = True) -> None:
+        install_log_filter()
         self.store.setup()
         self.store.start_watching()
         if run_worker:

@@ -14,6 +14,7 @@ import signal
 
 from sqlalchemy import create_engine
 
+from skypanel_hubspot_plugin.common.scrub import install_log_filter
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.payloads import HostContext
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    install_log_filter()
     engine = create_engine(args.database_url)
     host = HostContext(
         engine=engine,

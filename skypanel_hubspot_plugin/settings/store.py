@@ -23,6 +23,7 @@ from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.model import (
     HubSpotSettings,
     InvalidSettings,
+    parse_token,
     settings_from_rows,
     validate_changes,
 )
@@ -124,10 +125,16 @@ class SettingsStore:
         problems: dict[str, str] = {}
         token: Secret | None = None
         source: str | None = None
-        env_token = os.environ.get(TOKEN_ENV, "").strip()
+        env_token = os.environ.get(TOKEN_ENV, "")
         stored = rows.get(keys.API_KEY) or ""
-        if env_token:
-            token, source = Secret(env_token), "environment"
+        if env_token.strip():
+            try:
+                token, source = Secret(parse_token(env_token)), "environment"
+            except ValueError as exc:  # the message says what is wrong, never the value
+                problems[keys.API_KEY] = (
+                    f"the access token in {TOKEN_ENV} {exc}; fix or unset {TOKEN_ENV} "
+                    "(while it is set, the saved token is not used)"
+                )
         elif stored:
             try:
                 token, source = Secret(self.box.decrypt(stored)), "database"
