@@ -21,6 +21,11 @@ class User:
     ``extra`` holds the panel's own fields (``{"plan": "pro", "server_count": "3"}``) that
     the contact property map may send to HubSpot; it is copied into a plain dict and left
     out of the hash, so a User stays hashable.
+
+    ``email_verified`` is True only when the panel has proved the user owns ``email`` (a
+    confirmation link, a trusted import). Chat visitor identification is given to verified
+    users only: an unverified sign-up with someone else's address must not open that
+    person's identified chat and its history.
     """
 
     id: str
@@ -30,6 +35,7 @@ class User:
     company: str = ""
     phone: str = ""
     extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+    email_verified: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", dict(self.extra))
@@ -77,7 +83,8 @@ class TicketChange:
 class PageContext:
     """The page being rendered: its path, the CSP nonce for inline scripts, the viewer.
 
-    ``tracking_consent`` is the visitor's answer to the host's cookie banner: False keeps
+    ``user`` is the logged-in viewer; the chat identifies them only when
+    ``user.email_verified`` is True. ``tracking_consent`` is the visitor's answer to the host's cookie banner: False keeps
     everything of HubSpot's that tracks (the chat loader, the form embed) off the page;
     None means the host does not manage consent, and the plugin follows its settings.
     """
