@@ -57,6 +57,7 @@ class SettingsStore:
         self._lock = threading.Lock()
         self._cached: HubSpotSettings | None = None
         self._revision: str | None = None
+        self._generation = 0  # bumped by every invalidation; see reload()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -100,6 +101,14 @@ class SettingsStore:
         return self.reload()
 
     def reload(self) -> HubSpotSettings:
+        """Reads the settings and caches them, unless the cache was invalidated meanwhile.
+
+        A reload on another thread (the watcher, the worker) may read the rows just before a
+        save commits and finish after the save invalidated the cache; caching what it read
+        would serve the old settings until the next poll. So only a reload that saw no
+        invalidation while it read stores its result."""
+        with self._lock:
+            generation = self._generation
         with Session(self.engine) as session:
             rows = {
                 s.key: s.value
@@ -113,13 +122,15 @@ class SettingsStore:
                 "; ".join(f"{k} {v}" for k, v in settings.problems.items()),
             )
         with self._lock:
-            self._cached = settings
-            self._revision = rows.get(keys.REVISION)
+            if generation == self._generation:
+                self._cached = settings
+                self._revision = rows.get(keys.REVISION)
         return settings
 
     def invalidate(self) -> None:
         with self._lock:
             self._cached = None
+            self._generation += 1
 
     def _settings_from(self, rows: Mapping[str, str | None]) -> HubSpotSettings:
         problems: dict[str, str] = {}
