@@ -151,7 +151,10 @@ class HostContext:
     the panel's users: ``list_users(after, limit)`` returns up to ``limit`` users that come
     after the user whose id is ``after`` (from the first when None), in one stable order.
     ``plugin_manager`` is the host's own manager, through which the plugin fires the hooks
-    the host implements (``skypanel_on_hubspot_ticket_changed``).
+    the host implements (``skypanel_on_hubspot_ticket_changed``). ``public_base_url`` is the
+    panel's address as the internet reaches it (``https://panel.example.com``): a webhook's
+    signature is checked against ``<public_base_url>/api/hubspot/webhooks`` when the admin
+    has not entered the webhook URL, and never against the request's Host header.
     """
 
     engine: Any
@@ -163,6 +166,7 @@ class HostContext:
     hubspot_timeout: tuple[float, float] = (3.05, 10.0)
     list_users: ListUsers | None = None
     plugin_manager: Any = None
+    public_base_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,10 @@ class Runtime:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         list_users: ListUsers | None = None,
         plugin_manager: Any = None,
+        public_base_url: str | None = None,
     ) -> None:
         self.timeout = timeout
+        self.public_base_url = (public_base_url or "").strip().rstrip("/") or None
         self.list_users = list_users
         self.plugin_manager = plugin_manager
         self.base_url = base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL
@@ -79,6 +81,7 @@ class Runtime:
             timeout=host.hubspot_timeout,
             list_users=host.list_users,
             plugin_manager=host.plugin_manager,
+            public_base_url=host.public_base_url,
         )
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -83,6 +84,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
     """The demo panel served on 127.0.0.1 until the test ends; yields its base URL."""
+    sock = socket.create_server(("127.0.0.1", 0))  # the port first: webhooks are signed for it
+    port = sock.getsockname()[1]
     app = create_app(
         DemoConfig(
             data_dir=tmp_path / "panel",
@@ -91,17 +94,19 @@ def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
             settings_poll_interval=0.2,
             sample_customers=SAMPLE_CUSTOMERS,
             sandbox=fake_hubspot,
+            public_base_url=f"http://127.0.0.1:{port}",
         )
     )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="demo-panel", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="demo-panel", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + WAIT_S
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the demo panel did not start")
         time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     add_sandbox_forms(fake_hubspot)
     fake_hubspot.subscribe_webhooks(
         f"http://127.0.0.1:{port}/api/hubspot/webhooks", FAKE_APP_SECRET

@@ -52,7 +52,9 @@ def csrf_checked(x_csrf_token: str | None = Header(default=None)) -> None:
 
 @pytest.fixture
 def app(pm, sqlite_engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[FastAPI]:  # type: ignore[no-untyped-def]
-    rt: Runtime = start_plugin(pm, sqlite_engine, secret_key, fake.base_url)
+    rt: Runtime = start_plugin(
+        pm, sqlite_engine, secret_key, fake.base_url, public_base_url="http://testserver"
+    )
     rt.store.save(
         {
             "hubspot_enabled": True,

@@ -52,8 +52,16 @@ class ConnectionResult:
         return body
 
 
-def check_connection(settings: HubSpotSettings, service: HubSpotService | None) -> ConnectionResult:
-    """Tests the saved token against HubSpot; ``service`` is None when no token is set."""
+def check_connection(
+    settings: HubSpotSettings,
+    service: HubSpotService | None,
+    *,
+    public_base_url: str | None = None,
+) -> ConnectionResult:
+    """Tests the saved token against HubSpot; ``service`` is None when no token is set.
+
+    ``public_base_url`` is the host's; without it or a webhook URL setting, a saved app
+    secret gets a warning that webhooks are refused until the URL is known."""
     if settings.token is None or service is None:
         return ConnectionResult(False, "No HubSpot access token is set: enter one and save first.")
     try:
@@ -89,6 +97,12 @@ def check_connection(settings: HubSpotSettings, service: HubSpotService | None) 
         warnings.append(
             f"The portal's data is hosted in {account.region}; set the region to "
             f"{account.region} so the chat script loads from the right host."
+        )
+    if settings.app_secret is not None and not settings.webhook_url and not public_base_url:
+        warnings.append(
+            "HubSpot webhooks are refused until the panel knows their URL: set the webhook "
+            "URL to the target URL entered in HubSpot (or have the host give its public "
+            "base URL)."
         )
     return ConnectionResult(
         True,

@@ -57,7 +57,8 @@ def post_test_connection(request: AdminRequest) -> AdminResponse:
         service = rt.service(require_enabled=False)
     except HubSpotError:
         service = None
-    return AdminResponse(200, check_connection(settings, service).as_json())
+    result = check_connection(settings, service, public_base_url=rt.public_base_url)
+    return AdminResponse(200, result.as_json())
 
 
 def get_contacts(request: AdminRequest) -> AdminResponse:

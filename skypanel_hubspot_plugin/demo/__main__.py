@@ -100,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             # example.com customers have no business in a real portal unless asked for
             sample_customers=samples or 0,
             sandbox=fake,
+            public_base_url=f"http://{args.host}:{args.port}",
         )
         app = create_app(config)
         print(f"SkyPANEL demo panel: http://{args.host}:{args.port}/")
