@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from skypanel_hubspot_plugin.common.scrub import install_log_filter
+from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.delivery.backfill import Backfills
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
@@ -33,11 +33,18 @@ BASE_URL_ENV = "SKYPANEL_HUBSPOT_BASE_URL"
 
 
 class PluginNotStarted(RuntimeError):
-    def __init__(self) -> None:
-        super().__init__(
-            "The HubSpot plugin has not been started: the host must fire "
+    """No runtime: the host never fired ``skypanel_startup``, or the start-up failed.
+
+    ``reason`` says which, for an admin (secrets scrubbed); never show it to the public."""
+
+    def __init__(self, failure: str | None = None) -> None:
+        self.reason = (
+            f"The HubSpot plugin failed to start: {failure}"
+            if failure
+            else "The HubSpot plugin has not been started: the host must fire "
             "skypanel_startup(host=HostContext(engine=...)) first."
         )
+        super().__init__(self.reason)
 
 
 class Runtime:
@@ -125,15 +132,25 @@ class Runtime:
 
 
 _current: Runtime | None = None
+_start_failure: str | None = None
 _lock = threading.Lock()
 
 
 def start(host: HostContext) -> Runtime:
-    """Builds and starts the process's runtime; a second start replaces the first."""
-    global _current
-    runtime = Runtime.from_host(host)
-    runtime.start(run_worker=host.run_worker)
+    """Builds and starts the process's runtime; a second start replaces the first.
+
+    A start that raises is remembered (its reason, scrubbed of secrets), so every route
+    can answer 503 saying why instead of failing on the missing runtime."""
+    global _current, _start_failure
+    try:
+        runtime = Runtime.from_host(host)
+        runtime.start(run_worker=host.run_worker)
+    except Exception as exc:
+        with _lock:
+            _start_failure = scrub(f"{type(exc).__name__}: {exc}")
+        raise
     with _lock:
+        _start_failure = None
         previous, _current = _current, runtime
     if previous is not None:
         previous.stop()
@@ -141,9 +158,10 @@ def start(host: HostContext) -> Runtime:
 
 
 def stop() -> None:
-    global _current
+    global _current, _start_failure
     with _lock:
         runtime, _current = _current, None
+        _start_failure = None
     if runtime is not None:
         runtime.stop()
 
@@ -151,5 +169,5 @@ def stop() -> None:
 def current() -> Runtime:
     runtime = _current
     if runtime is None:
-        raise PluginNotStarted()
+        raise PluginNotStarted(_start_failure)
     return runtime
