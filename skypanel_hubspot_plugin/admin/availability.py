@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 
+from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.admin.responses import (
     BeforeBody,
     Handler,
@@ -21,7 +22,6 @@ from skypanel_hubspot_plugin.admin.responses import (
 )
 from skypanel_hubspot_plugin.common.log_once import LogOnce
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
-from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.runtime import PluginNotStarted
 
 UNAVAILABLE = "HubSpot is unavailable"
