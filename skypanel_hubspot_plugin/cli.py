@@ -14,11 +14,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
+from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
+from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
@@ -35,7 +38,7 @@ class UsageError(Exception):
 
 
 def _runtime(args: argparse.Namespace) -> runtime_module.Runtime:
-    engine = create_engine(args.database_url)
+    engine = engine_from_url(args.database_url)
     rt = runtime_module.Runtime.from_host(
         HostContext(engine=engine, hubspot_base_url=args.base_url)
     )
@@ -159,7 +162,11 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="skypanel-hubspot", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(
+        prog="skypanel-hubspot",
+        description="Operate the HubSpot plugin of a hosting panel from a shell or a script.",
+        epilog="Exit codes: 0 success, 1 the operation failed, 2 bad usage, 130 interrupted.",
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
     def command(
@@ -175,12 +182,15 @@ def parser() -> argparse.ArgumentParser:
                 "--database-url",
                 default=os.environ.get(DATABASE_ENV),
                 required=DATABASE_ENV not in os.environ,
-                help=f"SQLAlchemy URL of the panel's database (or {DATABASE_ENV})",
+                metavar="URL",
+                help=f"SQLAlchemy URL of the panel's database (default: ${DATABASE_ENV})",
             )
             p.add_argument(
                 "--base-url",
                 default=None,
-                help="HubSpot API base URL (or SKYPANEL_HUBSPOT_BASE_URL)",
+                metavar="URL",
+                help="HubSpot API base URL (default: $SKYPANEL_HUBSPOT_BASE_URL, "
+                "else https://api.hubapi.com)",
             )
         return p
 
@@ -191,7 +201,9 @@ def parser() -> argparse.ArgumentParser:
         cmd_test_connection,
         "Check the saved token, its portal and its scopes against HubSpot.",
     )
-    test.add_argument("--json", action="store_true", help="print the result as JSON")
+    test.add_argument(
+        "--json", action="store_true", help="print the result as JSON (default: a sentence)"
+    )
     command(
         "rotate-key",
         cmd_rotate_key,
@@ -207,20 +219,29 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get(USERS_ENV),
         required=USERS_ENV not in os.environ,
         metavar="MODULE:FACTORY",
-        help=f"the host's factory(engine) returning list_users(after, limit) (or {USERS_ENV})",
+        help=f"the host's factory(engine) returning list_users(after, limit) "
+        f"(default: ${USERS_ENV})",
     )
-    sync.add_argument("--page-size", type=int, default=500, help="users read per page")
+    sync.add_argument(
+        "--page-size", type=int, default=500, help="users read per page (default: %(default)s)"
+    )
     deliveries = command(
         "deliveries", cmd_deliveries, "List deliveries to HubSpot, or queue parked ones again."
     )
-    deliveries.add_argument("--status", choices=["queued", "delivered", DEAD])
-    deliveries.add_argument("--limit", type=int, default=50)
+    deliveries.add_argument(
+        "--status",
+        choices=["queued", "delivered", DEAD],
+        help="only deliveries with this status (default: all)",
+    )
+    deliveries.add_argument(
+        "--limit", type=int, default=50, help="newest deliveries listed (default: %(default)s)"
+    )
     deliveries.add_argument(
         "--replay",
         type=int,
         nargs="*",
         metavar="ID",
-        help="queue parked deliveries again (all when no id is given)",
+        help="queue parked deliveries again (all when no id is given; default: list only)",
     )
     return top
 
@@ -230,11 +251,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_filter()
     try:
         return int(args.handler(args))
-    except UsageError as exc:
+    except (UsageError, InvalidInput) as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except (SecretsError, HubSpotError, ValueError) as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"error: {database_problem(exc)}", file=sys.stderr)
         return 1
 
 
