@@ -168,8 +168,12 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     admin = admin_context.new_page()
     customer = customer_context.new_page()
 
-    # The admin logs in; the settings page is drawn from the plugin's schema.
+    # The admin logs in; the settings page is drawn from the plugin's schema. Nothing is
+    # set up yet, and nothing on the page says something went wrong.
     log_in_as_admin(admin, panel)
+    expect(admin.locator("#contacts-message")).to_contain_text("once the integration is enabled")
+    expect(admin.locator("#settings-message")).not_to_have_text("Loading the saved settings…")
+    expect(admin.locator('[data-kind="error"]:not(:empty)')).to_have_count(0)
     for key in ("hubspot_enabled", "hubspot_portal_id", "hubspot_region", "hubspot_rate_limit"):
         expect(admin.locator(f"#{key}")).to_be_enabled()
     expect(admin.locator("#hubspot_api_key")).to_have_attribute("type", "password")
@@ -232,8 +236,13 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     customer.fill("#last_name", "Hamilton")
     customer.fill("#company", "Apollo Hosting")
     customer.fill("#phone", "+1 617 555 0100")
+    expect(customer.locator("label[for=email] .required-mark")).to_have_count(1)
+    expect(customer.locator("label[for=company] .required-mark")).to_have_count(0)
     customer.click("#signup-submit")
-    expect(customer).to_have_url(f"{panel}/tickets")
+    expect(customer).to_have_url(f"{panel}/tickets?welcome=1")
+    expect(customer.locator("#signup-confirmation")).to_contain_text(
+        "Your account is ready, Margaret"
+    )
     fake_hubspot.wait_for(
         lambda f: f.contact_by_email("margaret.hamilton@example.com") is not None, timeout=WAIT_S
     )
@@ -253,7 +262,10 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     customer.select_option("#category", "billing")
     customer.click("#ticket-submit")
     expect(customer.locator("#my-tickets")).to_contain_text("My VPS does not boot")
-    expect(customer.locator("#my-tickets")).to_contain_text("open")
+    expect(customer.locator("#signup-confirmation")).to_have_count(0)  # said once
+    row = customer.locator("#my-tickets tbody tr", has_text="My VPS does not boot")
+    for label in ("High", "Billing", "Open"):  # the panel's words, not its codes
+        expect(row).to_contain_text(label)
     fake_hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=WAIT_S)
     (ticket,) = fake_hubspot.tickets()
     assert ticket["properties"]["hs_ticket_priority"] == "HIGH"
@@ -269,11 +281,12 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     row.locator("button").click()
     expect(row.locator("td").nth(2)).to_have_text("3")
     customer.reload()
-    expect(customer.locator("#my-tickets")).to_contain_text("in_progress")
+    expect(customer.locator("#my-tickets")).to_contain_text("In progress")
+    expect(customer.locator("#my-tickets")).not_to_contain_text("in_progress")
     admin.goto(f"{panel}/admin/settings")
 
     customer.click("#my-tickets button:has-text('Close')")
-    expect(customer.locator("#my-tickets")).to_contain_text("closed")
+    expect(customer.locator("#my-tickets")).to_contain_text("Closed")
     fake_hubspot.wait_for(
         lambda f: f.tickets()[0]["properties"]["hs_pipeline_stage"] == "4", timeout=WAIT_S
     )
@@ -333,7 +346,7 @@ def test_the_admin_api_refuses_customers_and_forged_requests(browser: Browser, p
     page.fill("#email", "eve@example.com")
     page.fill("#first_name", "Eve")
     page.click("#signup-submit")
-    expect(page).to_have_url(f"{panel}/tickets")
+    expect(page).to_have_url(f"{panel}/tickets?welcome=1")
     assert page.request.get(settings_api).status == 403
     page.goto(f"{panel}/admin/settings")
     expect(page).to_have_url(f"{panel}/admin/login")
