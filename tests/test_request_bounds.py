@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import urllib3
+import uvicorn
 from conftest import start_plugin
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.testclient import TestClient
@@ -34,6 +38,7 @@ from skypanel_hubspot_plugin.webhooks.signature import sign_v3
 
 SECRET = "7c1d2f0e-8a4b-4c3d-9e2f-0a1b2c3d4e5f"
 WEBHOOKS = "/api/hubspot/webhooks"
+BASE = "http://testserver"
 PREFIX = "/api/admin/settings/hubspot"
 CHUNK = 64 * 1024
 HUGE = 300 * 1024 * 1024
@@ -52,9 +57,7 @@ def csrf_checked(x_csrf_token: str | None = Header(default=None)) -> None:
 
 @pytest.fixture
 def app(pm, sqlite_engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[FastAPI]:  # type: ignore[no-untyped-def]
-    rt: Runtime = start_plugin(
-        pm, sqlite_engine, secret_key, fake.base_url, public_base_url="http://testserver"
-    )
+    rt: Runtime = start_plugin(pm, sqlite_engine, secret_key, fake.base_url, public_base_url=BASE)
     rt.store.save(
         {
             "hubspot_enabled": True,
@@ -244,3 +247,47 @@ def test_parse_json_raises_nothing_but_a_body_error(raw: str | bytes) -> None:
 def test_query_limit_is_in_range_or_none_for_any_text(raw: str) -> None:
     limit = query_limit(AdminRequest(query={"limit": raw}), 50, 100)
     assert limit is None or (1 <= limit <= 100 and int(raw) == limit)
+
+
+def test_a_300_mb_chunked_post_over_loopback_is_413_and_the_app_reads_at_most_the_limit(
+    app: FastAPI,
+) -> None:
+    """A real server and a real chunked upload: what the adapter pulls from uvicorn is
+    counted between the two, so buffering the body would show."""
+    pulled = 0
+
+    async def counting(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def counted() -> dict[str, Any]:
+            nonlocal pulled
+            message: dict[str, Any] = await receive()
+            pulled += len(message.get("body", b""))
+            return message
+
+        await app(scope, counted, send)
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(counting, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    url = f"http://127.0.0.1:{port}{WEBHOOKS}"
+    timestamp = int(time.time() * 1000)
+    headers = {
+        "x-hubspot-request-timestamp": str(timestamp),
+        "x-hubspot-signature-v3": sign_v3(SECRET, "POST", url, b"", timestamp),
+    }
+    body = (b"[" * CHUNK for _ in range(HUGE // CHUNK))
+    try:
+        response = urllib3.PoolManager().request(
+            "POST", url, body=body, headers=headers, chunked=True, retries=False
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert response.status == 413
+    # uvicorn hands the body over in messages of its own size: the limit plus one of them
+    assert MAX_BODY < pulled < 2 * MAX_BODY  # of 300 MB sent
