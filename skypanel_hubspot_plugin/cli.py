@@ -89,7 +89,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     counts = rt.outbox.counts()
     print("  ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "no deliveries")
     for row in rows:
-        error = f"  {row.last_error}" if row.last_error else ""
+        error = f"  {scrub(row.last_error)}" if row.last_error else ""
         print(
             f"{row.id:>8}  {row.status:<9} {row.kind:<15} {row.entity:<24} "
             f"attempts={row.attempts}{error}"

@@ -198,20 +198,25 @@ def test_deeply_nested_json_on_an_admin_post_is_422_naming_the_body(
     assert not any(r.exc_info for r in caplog.records)
 
 
-def test_deeply_nested_json_on_the_webhook_is_400_naming_the_body(app: FastAPI) -> None:
+def test_deeply_nested_json_on_the_webhook_is_400_naming_the_body(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
     client = TestClient(app, raise_server_exceptions=True)
     timestamp = int(time.time() * 1000)
     url = f"http://testserver{WEBHOOKS}"
-    response = client.post(
-        WEBHOOKS,
-        content=NESTED,
-        headers={
-            "x-hubspot-request-timestamp": str(timestamp),
-            "x-hubspot-signature-v3": sign_v3(SECRET, "POST", url, NESTED, timestamp),
-        },
-    )
+    with caplog.at_level(logging.INFO):
+        response = client.post(
+            WEBHOOKS,
+            content=NESTED,
+            headers={
+                "x-hubspot-request-timestamp": str(timestamp),
+                "x-hubspot-signature-v3": sign_v3(SECRET, "POST", url, NESTED, timestamp),
+            },
+        )
     assert response.status_code == 400
     assert "nests too deeply" in response.json()["details"]["body"]
+    [logged] = [r for r in caplog.records if "webhook refused" in r.getMessage()]
+    assert "body" in logged.getMessage() and logged.exc_info is None
 
 
 @pytest.mark.parametrize("route", ["contacts", "tickets", "deliveries"])

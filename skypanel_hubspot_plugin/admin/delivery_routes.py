@@ -16,6 +16,7 @@ from skypanel_hubspot_plugin.admin.responses import (
     limit_message,
     query_limit,
 )
+from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.delivery.backfill import BackfillRunning
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, QUEUED, OutboxRow
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
@@ -33,7 +34,7 @@ def delivery_json(row: OutboxRow) -> dict[str, object]:
         "entity": row.entity,
         "status": row.status,
         "attempts": row.attempts,
-        "lastError": row.last_error,
+        "lastError": None if row.last_error is None else scrub(row.last_error),  # older rows
         "hubspotId": row.hubspot_id,
         "createdAt": row.created_at.isoformat(),
         "deliveredAt": row.delivered_at.isoformat() if row.delivered_at else None,

@@ -90,6 +90,7 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
     try:
         events = parse_events(request.raw_body)
     except InvalidInput as exc:
+        log.warning("HubSpot webhook refused: %s", exc)  # the field and what is wrong, no trace
         return error(400, "Malformed HubSpot webhook", exc.errors)
     handled = ignored = 0
     for event in events:
