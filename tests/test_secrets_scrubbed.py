@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.common.scrub import REDACTED, ScrubFilter, scrub
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.runtime import Runtime
@@ -53,6 +54,8 @@ def test_a_token_with_a_line_break_in_the_environment_is_refused_naming_the_vari
     shown = problem + caplog.text
     assert "pat-na1-1111" not in shown and "5555555" not in shown
     assert TOKEN_ENV in caplog.text
+    checked = check_connection(settings, None)  # what "Test connection" tells the admin
+    assert not checked.success and checked.message.startswith(f"The access token in {TOKEN_ENV}")
 
 
 def test_a_clean_token_in_the_environment_is_used(

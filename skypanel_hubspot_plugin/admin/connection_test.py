@@ -63,6 +63,9 @@ def check_connection(
     ``public_base_url`` is the host's; without it or a webhook URL setting, a saved app
     secret gets a warning that webhooks are refused until the URL is known."""
     if settings.token is None or service is None:
+        problem = settings.problems.get("hubspot_api_key")  # e.g. a refused environment token
+        if problem:
+            return ConnectionResult(False, f"{problem[:1].upper()}{problem[1:]}.")
         return ConnectionResult(False, "No HubSpot access token is set: enter one and save first.")
     try:
         account = service.account_details()
