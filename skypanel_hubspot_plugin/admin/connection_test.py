@@ -96,7 +96,12 @@ def check_connection(
             missing_scopes=tuple(missing),
         )
     warnings: list[str] = []
-    if account.region != settings.region:
+    if account.region not in api.KNOWN_REGIONS:
+        warnings.append(
+            f"The portal's data is hosted in {account.region}, a region this plugin does not "
+            f"know ({', '.join(api.KNOWN_REGIONS)}); the chat script may load from the wrong host."
+        )
+    elif account.region != settings.region:
         warnings.append(
             f"The portal's data is hosted in {account.region}; set the region to "
             f"{account.region} so the chat script loads from the right host."
