@@ -125,12 +125,13 @@ class Traffic:
 
     bodies: list[tuple[str, str]]
     refused: list[str]
+    page_errors: list[str]
 
 
 def new_context(browser: Browser, panel: str) -> tuple[BrowserContext, Traffic]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
-    traffic = Traffic(bodies=[], refused=[])
+    traffic = Traffic(bodies=[], refused=[], page_errors=[])
 
     def refuse(route: Route) -> None:
         traffic.refused.append(route.request.url)
@@ -143,6 +144,9 @@ def new_context(browser: Browser, panel: str) -> tuple[BrowserContext, Traffic]:
 
     context.route(lambda url: urlsplit(url).hostname != "127.0.0.1", refuse)
     context.on("response", keep)
+    context.on(
+        "page", lambda page: page.on("pageerror", lambda e: traffic.page_errors.append(str(e)))
+    )
     return context, traffic
 
 
@@ -318,6 +322,8 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     expect(admin.locator("#deliveries-rows tr", has_text="ticket.update")).to_contain_text(
         "delivered"
     )
+    # HubSpot's scripts cannot load here, and no page throws a JavaScript error for it.
+    assert admin_traffic.page_errors == [] and customer_traffic.page_errors == []
     fetched = admin_traffic.bodies + customer_traffic.bodies
     assert any(url.endswith("/api/admin/settings/hubspot/settings") for url, _ in fetched)
     assert [url for url, body in fetched if FAKE_TOKEN in body] == []
