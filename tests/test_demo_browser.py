@@ -349,6 +349,13 @@ def test_the_admin_api_refuses_customers_and_forged_requests(browser: Browser, p
     assert page.request.get(settings_api).status == 401
 
     page.goto(f"{panel}/")
+    page.fill("#email", "not an address")
+    page.click("#signup-submit")  # refused: each bad field outlined, its message tied to it
+    expect(page.locator("#email")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#email")).to_have_attribute("aria-describedby", "email-error")
+    expect(page.locator("#email-error")).to_contain_text("name@example.com")
+    expect(page.locator("#first_name")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#company")).not_to_have_attribute("aria-invalid", "true")
     page.fill("#email", "eve@example.com")
     page.fill("#first_name", "Eve")
     page.click("#signup-submit")
