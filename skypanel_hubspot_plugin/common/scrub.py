@@ -36,8 +36,9 @@ def remember(value: str) -> None:
     forms = {value, value.strip(), repr(value)[1:-1], *value.split()}
     with _lock:
         for form in forms:
-            if len(form) >= MIN_PIECE and form not in _known:
-                _known[form] = None
+            if len(form) >= MIN_PIECE:
+                _known.pop(form, None)
+                _known[form] = None  # the newest last: a secret in use is never forgotten
         while len(_known) > MAX_REMEMBERED:
             del _known[next(iter(_known))]
 
