@@ -25,8 +25,14 @@ def skypanel_page_head(page: PageContext) -> str | None:
         rt = runtime.current()
         settings = rt.settings()
         identity = None
-        if settings.chat_active and settings.chat_identify_visitors and page.user is not None:
-            identity = rt.identities.identity(page.user)  # cached; a miss mints in the background
+        user = page.user
+        if (
+            settings.chat_active
+            and settings.chat_identify_visitors
+            and user
+            and user.email_verified
+        ):
+            identity = rt.identities.identity(user)  # cached; a miss mints in the background
         html = chat_loader(settings, page.csp_nonce, identity)
     except Exception as exc:
         _report_once(exc)

@@ -17,12 +17,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import PAUSE_MESSAGE
+from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
+from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
+from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
 from skypanel_hubspot_plugin.delivery.backfill import DONE
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
@@ -47,7 +51,7 @@ def _api_version(value: str) -> str:
 
 
 def _runtime(args: argparse.Namespace) -> runtime_module.Runtime:
-    engine = create_engine(args.database_url)
+    engine = engine_from_url(args.database_url)
     rt = runtime_module.Runtime.from_host(
         HostContext(
             engine=engine, hubspot_base_url=args.base_url, hubspot_api_version=args.api_version
@@ -104,7 +108,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         print(PAUSE_MESSAGE.format(until=paused.isoformat()))
     waits = rt.outbox.waiting_for(rows)
     for row in rows:
-        note = waits.get(row.id or 0) or row.last_error
+        note = waits.get(row.id or 0) or scrub(row.last_error or "")
         error = f"  {note}" if note else ""
         print(
             f"{row.id:>8}  {row.status:<9} {row.kind:<15} {row.entity:<24} "
@@ -213,7 +217,11 @@ def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="skypanel-hubspot", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(
+        prog="skypanel-hubspot",
+        description="Operate the HubSpot plugin of a hosting panel from a shell or a script.",
+        epilog="Exit codes: 0 success, 1 the operation failed, 2 bad usage, 130 interrupted.",
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
     def command(
@@ -229,12 +237,15 @@ def parser() -> argparse.ArgumentParser:
                 "--database-url",
                 default=os.environ.get(DATABASE_ENV),
                 required=DATABASE_ENV not in os.environ,
-                help=f"SQLAlchemy URL of the panel's database (or {DATABASE_ENV})",
+                metavar="URL",
+                help=f"SQLAlchemy URL of the panel's database (default: ${DATABASE_ENV})",
             )
             p.add_argument(
                 "--base-url",
                 default=None,
-                help="HubSpot API base URL (or SKYPANEL_HUBSPOT_BASE_URL)",
+                metavar="URL",
+                help="HubSpot API base URL (default: $SKYPANEL_HUBSPOT_BASE_URL, "
+                "else https://api.hubapi.com)",
             )
             p.add_argument(
                 "--api-version",
@@ -251,7 +262,9 @@ def parser() -> argparse.ArgumentParser:
         cmd_test_connection,
         "Check the saved token, its portal and its scopes against HubSpot.",
     )
-    test.add_argument("--json", action="store_true", help="print the result as JSON")
+    test.add_argument(
+        "--json", action="store_true", help="print the result as JSON (default: a sentence)"
+    )
     command(
         "rotate-key",
         cmd_rotate_key,
@@ -267,33 +280,46 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get(USERS_ENV),
         required=USERS_ENV not in os.environ,
         metavar="MODULE:FACTORY",
-        help=f"the host's factory(engine) returning list_users(after, limit) (or {USERS_ENV})",
+        help=f"the host's factory(engine) returning list_users(after, limit) "
+        f"(default: ${USERS_ENV})",
     )
-    sync.add_argument("--page-size", type=int, default=500, help="users read per page")
+    sync.add_argument(
+        "--page-size", type=int, default=500, help="users read per page (default: %(default)s)"
+    )
     deliveries = command(
         "deliveries", cmd_deliveries, "List deliveries to HubSpot, or queue parked ones again."
     )
-    deliveries.add_argument("--status", choices=["queued", "delivered", DEAD])
-    deliveries.add_argument("--limit", type=int, default=50)
+    deliveries.add_argument(
+        "--status",
+        choices=["queued", "delivered", DEAD],
+        help="only deliveries with this status (default: all)",
+    )
+    deliveries.add_argument(
+        "--limit", type=int, default=50, help="newest deliveries listed (default: %(default)s)"
+    )
     deliveries.add_argument(
         "--replay",
         type=int,
         nargs="*",
         metavar="ID",
-        help="queue parked deliveries again (all when no id is given)",
+        help="queue parked deliveries again (all when no id is given; default: list only)",
     )
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    install_log_filter()
     try:
         return int(args.handler(args))
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (UsageError, InvalidInput) as exc:
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except (SecretsError, HubSpotError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"error: {database_problem(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         resume = " run sync-contacts again to resume where it stopped."

@@ -60,7 +60,10 @@ def skypanel_register_public_routes(register: RegisterRoute) -> None:
 
 @hookspec
 def skypanel_page_head(page: PageContext) -> str | None:
-    """Called for every page; returns trusted HTML to place in ``<head>``, or None."""
+    """Called for every page; returns trusted HTML to place in ``<head>``, or None.
+
+    The chat identifies ``page.user`` as their HubSpot contact only when the host set
+    ``user.email_verified``; other visitors get the anonymous chat."""
 
 
 @hookspec

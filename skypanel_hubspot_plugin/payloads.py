@@ -21,6 +21,11 @@ class User:
     ``extra`` holds the panel's own fields (``{"plan": "pro", "server_count": "3"}``) that
     the contact property map may send to HubSpot; it is copied into a plain dict and left
     out of the hash, so a User stays hashable.
+
+    ``email_verified`` is True only when the panel has proved the user owns ``email`` (a
+    confirmation link, a trusted import). Chat visitor identification is given to verified
+    users only: an unverified sign-up with someone else's address must not open that
+    person's identified chat and its history.
     """
 
     id: str
@@ -30,6 +35,7 @@ class User:
     company: str = ""
     phone: str = ""
     extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+    email_verified: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", dict(self.extra))
@@ -77,7 +83,8 @@ class TicketChange:
 class PageContext:
     """The page being rendered: its path, the CSP nonce for inline scripts, the viewer.
 
-    ``tracking_consent`` is the visitor's answer to the host's cookie banner: False keeps
+    ``user`` is the logged-in viewer; the chat identifies them only when
+    ``user.email_verified`` is True. ``tracking_consent`` is the visitor's answer to the host's cookie banner: False keeps
     everything of HubSpot's that tracks (the chat loader, the form embed) off the page;
     None means the host does not manage consent, and the plugin follows its settings.
     """
@@ -146,7 +153,10 @@ class HostContext:
     ``plugin_manager`` is the host's own manager, through which the plugin fires the hooks
     the host implements (``skypanel_on_hubspot_ticket_changed``). ``hubspot_api_version``,
     when set, overrides the ``hubspot_api_version`` setting (``2026-09``, ``2026-03`` or
-    ``v3``) for this process.
+    ``v3``) for this process. ``public_base_url`` is the
+    panel's address as the internet reaches it (``https://panel.example.com``): a webhook's
+    signature is checked against ``<public_base_url>/api/hubspot/webhooks`` when the admin
+    has not entered the webhook URL, and never against the request's Host header.
     """
 
     engine: Any
@@ -159,6 +169,7 @@ class HostContext:
     list_users: ListUsers | None = None
     plugin_manager: Any = None
     hubspot_api_version: str | None = None
+    public_base_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.delivery.backfill import Backfills
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
@@ -33,11 +34,18 @@ BASE_URL_ENV = "SKYPANEL_HUBSPOT_BASE_URL"
 
 
 class PluginNotStarted(RuntimeError):
-    def __init__(self) -> None:
-        super().__init__(
-            "The HubSpot plugin has not been started: the host must fire "
+    """No runtime: the host never fired ``skypanel_startup``, or the start-up failed.
+
+    ``reason`` says which, for an admin (secrets scrubbed); never show it to the public."""
+
+    def __init__(self, failure: str | None = None) -> None:
+        self.reason = (
+            f"The HubSpot plugin failed to start: {failure}"
+            if failure
+            else "The HubSpot plugin has not been started: the host must fire "
             "skypanel_startup(host=HostContext(engine=...)) first."
         )
+        super().__init__(self.reason)
 
 
 class Runtime:
@@ -55,10 +63,12 @@ class Runtime:
         list_users: ListUsers | None = None,
         plugin_manager: Any = None,
         api_version: str | None = None,
+        public_base_url: str | None = None,
     ) -> None:
         self.timeout = timeout
         #: The host's or command line's version, ahead of the setting; checked at start-up.
         self.api_version_override = api_version_of(api_version).name if api_version else None
+        self.public_base_url = (public_base_url or "").strip().rstrip("/") or None
         self.list_users = list_users
         self.plugin_manager = plugin_manager
         self.base_url = base_url or os.environ.get(BASE_URL_ENV) or api.DEFAULT_BASE_URL
@@ -84,12 +94,14 @@ class Runtime:
             list_users=host.list_users,
             plugin_manager=host.plugin_manager,
             api_version=host.hubspot_api_version,
+            public_base_url=host.public_base_url,
         )
 
     def __repr__(self) -> str:
         return f"Runtime(base_url={self.base_url!r}, store={self.store!r})"
 
     def start(self, *, run_worker: bool = True) -> None:
+        install_log_filter()
         self.store.setup()
         self.store.start_watching()
         if run_worker:
@@ -139,15 +151,25 @@ class Runtime:
 
 
 _current: Runtime | None = None
+_start_failure: str | None = None
 _lock = threading.Lock()
 
 
 def start(host: HostContext) -> Runtime:
-    """Builds and starts the process's runtime; a second start replaces the first."""
-    global _current
-    runtime = Runtime.from_host(host)
-    runtime.start(run_worker=host.run_worker)
+    """Builds and starts the process's runtime; a second start replaces the first.
+
+    A start that raises is remembered (its reason, scrubbed of secrets), so every route
+    can answer 503 saying why instead of failing on the missing runtime."""
+    global _current, _start_failure
+    try:
+        runtime = Runtime.from_host(host)
+        runtime.start(run_worker=host.run_worker)
+    except Exception as exc:
+        with _lock:
+            _start_failure = scrub(f"{type(exc).__name__}: {exc}")
+        raise
     with _lock:
+        _start_failure = None
         previous, _current = _current, runtime
     if previous is not None:
         previous.stop()
@@ -155,9 +177,10 @@ def start(host: HostContext) -> Runtime:
 
 
 def stop() -> None:
-    global _current
+    global _current, _start_failure
     with _lock:
         runtime, _current = _current, None
+        _start_failure = None
     if runtime is not None:
         runtime.stop()
 
@@ -165,5 +188,5 @@ def stop() -> None:
 def current() -> Runtime:
     runtime = _current
     if runtime is None:
-        raise PluginNotStarted()
+        raise PluginNotStarted(_start_failure)
     return runtime

@@ -11,14 +11,23 @@ import argparse
 import logging
 import os
 import signal
+import sys
 
-from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
+from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
+from skypanel_hubspot_plugin.common.scrub import install_log_filter
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
-from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.delivery.worker import IDLE_S, Worker
 from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
 from skypanel_hubspot_plugin.payloads import HostContext
 from skypanel_hubspot_plugin.runtime import Runtime
+
+DATABASE_ENV = "SKYPANEL_DATABASE_URL"
+
+
+PROG = "python -m skypanel_hubspot_plugin.worker"
 
 
 def _api_version(value: str) -> str:
@@ -28,43 +37,76 @@ def _api_version(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Deliver queued panel events to HubSpot.")
+def parser() -> argparse.ArgumentParser:
+    """The worker's options; each help text shows the default."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Deliver queued panel events to HubSpot, until SIGTERM or Ctrl-C.",
+    )
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("SKYPANEL_DATABASE_URL"),
-        required="SKYPANEL_DATABASE_URL" not in os.environ,
-        help="SQLAlchemy URL of the panel's database (or SKYPANEL_DATABASE_URL)",
+        default=os.environ.get(DATABASE_ENV),
+        required=DATABASE_ENV not in os.environ,
+        metavar="URL",
+        help=f"SQLAlchemy URL of the panel's database (default: ${DATABASE_ENV})",
     )
-    parser.add_argument("--base-url", default=None, help="HubSpot API base URL")
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        metavar="URL",
+        help="HubSpot API base URL (default: $SKYPANEL_HUBSPOT_BASE_URL, "
+        "else https://api.hubapi.com)",
+    )
     parser.add_argument(
         "--api-version",
         type=_api_version,
         default=None,
-        help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)})",
+        help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)}; "
+        "default: the setting's)",
     )
     parser.add_argument(
-        "--lease", type=float, default=60.0, help="seconds a claimed row stays with this worker"
+        "--lease",
+        type=float,
+        default=60.0,
+        help="seconds a claimed row stays with this worker (default: %(default)s)",
     )
-    parser.add_argument("--idle", type=float, default=0.5, help="seconds between empty polls")
     parser.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds to wait for each HubSpot answer"
+        "--idle",
+        type=float,
+        default=IDLE_S,
+        help="longest sleep while idle, in seconds; new events wake the worker sooner "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for each HubSpot answer (default: %(default)s)",
     )
     parser.add_argument(
         "--max-attempts",
         type=int,
         default=RetryPolicy.max_attempts,
-        help="attempts before a failing delivery is parked",
+        help="attempts before a failing delivery is parked (default: %(default)s)",
     )
     parser.add_argument(
         "--max-backoff",
         type=float,
         default=RetryPolicy.cap_s,
-        help="longest wait between two attempts, in seconds",
+        help="longest wait between two attempts, in seconds (default: %(default)s)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    engine = create_engine(args.database_url)
+    install_log_filter()
+    try:
+        engine = engine_from_url(args.database_url)
+    except InvalidInput as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     host = HostContext(
         engine=engine,
         hubspot_base_url=args.base_url,
@@ -72,7 +114,11 @@ def main(argv: list[str] | None = None) -> None:
         hubspot_timeout=(min(3.05, args.timeout), args.timeout),
     )
     runtime = Runtime.from_host(host, lease_s=args.lease)
-    runtime.store.setup()
+    try:
+        runtime.store.setup()
+    except SQLAlchemyError as exc:
+        print(f"{PROG}: error: {database_problem(exc)}", file=sys.stderr)
+        raise SystemExit(1) from None
     policy = RetryPolicy(max_attempts=args.max_attempts, cap_s=args.max_backoff)
     worker = Worker(runtime, idle_s=args.idle, policy=policy)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop_event.set())

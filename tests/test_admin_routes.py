@@ -67,6 +67,19 @@ def test_config_has_the_seeds_shape_and_never_the_token(routes, started) -> None
     assert FAKE_TOKEN not in repr(response.body)
 
 
+@pytest.mark.parametrize(
+    ("hosted", "words"),
+    [("eu1", "set the region to eu1"), ("zz7", "zz7, a region this plugin does not know")],
+)
+def test_test_connection_warns_about_the_portals_region(
+    routes, started, fake: FakeHubSpot, hosted: str, words: str
+) -> None:  # type: ignore[no-untyped-def]
+    configure(started)
+    fake.region = hosted
+    body = call(routes, "POST", "/test-connection").body
+    assert body["success"] is True and any(words in w for w in body["warnings"])
+
+
 def test_test_connection_succeeds_with_the_portal_it_belongs_to(routes, started) -> None:  # type: ignore[no-untyped-def]
     configure(started)
     body = call(routes, "POST", "/test-connection").body

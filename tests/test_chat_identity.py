@@ -17,7 +17,9 @@ from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 
-ADA = User(id="1", email="Ada@Example.com", first_name="Ada", last_name="Lovelace")
+ADA = User(
+    id="1", email="Ada@Example.com", first_name="Ada", last_name="Lovelace", email_verified=True
+)
 SETTINGS_RE = re.compile(r"window\.hsConversationsSettings = (\{.*?\});</script>")
 
 
@@ -97,6 +99,22 @@ def test_nothing_is_sent_unless_the_admin_asked_and_someone_is_logged_in(
     configure(started)
     head(pm, user=None)
     assert token_requests(fake) == 0
+
+
+def test_a_user_whose_email_is_not_verified_stays_anonymous(pm, started, fake: FakeHubSpot) -> None:  # type: ignore[no-untyped-def]
+    """Someone who signed up with another person's address must not get their chat."""
+    configure(started)
+    impostor = User(id="2", email="ada@example.com", first_name="Ada")
+    assert impostor.email_verified is False  # the default: hosts opt in per user
+    for _ in range(5):
+        page = head(pm, user=impostor)
+        assert "hsConversationsSettings" not in page and "hs-script-loader" in page
+    assert started.identities.identity(impostor) is None
+    assert token_requests(fake) == 0
+    head(pm)  # the verified Ada gets a token minted
+    fake.wait_for(lambda f: token_requests(f) == 1)
+    fake.wait_for(lambda f: "hsConversationsSettings" in head(pm))
+    assert "hsConversationsSettings" not in head(pm, user=impostor)
 
 
 @given(email=st.text(max_size=60), token=st.text(max_size=60), nonce=st.text(max_size=20))

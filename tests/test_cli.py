@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -15,11 +16,13 @@ from panel_users import INTERRUPT_ENV, add_users
 from sqlalchemy import create_engine
 
 from skypanel_hubspot_plugin.cli import main
+from skypanel_hubspot_plugin.cli import parser as cli_parser
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, QUEUED
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings.secrets import SecretBox
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from skypanel_hubspot_plugin.worker import parser as worker_parser
 
 
 @pytest.fixture
@@ -269,3 +272,81 @@ def test_test_connection_speaks_the_version_asked_for_on_the_command_line(
         main([*args, "--api-version", "2024-01"])
     assert stopped.value.code == 2
     assert "2026-09, 2026-03, v3" in capsys.readouterr().err
+
+
+# -- a first run: bad URLs, help texts ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("foo://somewhere/db", "unknown database kind 'foo'"),
+        ("not a url", "is not a database URL"),
+        ("sqlite:////no/such/folder/panel.sqlite3", "folder /no/such/folder"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["skypanel-hubspot", "init-db"],
+        ["skypanel-hubspot", "deliveries"],
+        [sys.executable, "-m", "skypanel_hubspot_plugin.worker"],
+    ],
+    ids=["init-db", "deliveries", "worker"],
+)
+def test_a_bad_database_url_is_one_line_and_exit_2(
+    command: list[str], url: str, words: str
+) -> None:
+    if command[0] == "skypanel-hubspot":
+        command = [str(Path(sys.executable).parent / "skypanel-hubspot"), *command[1:]]
+    done = subprocess.run(
+        [*command, "--database-url", url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--database-url" in lines[0] and words in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_database_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "postgresql+psycopg://panel:hunter2secret@127.0.0.1:1/panel"
+    assert main(["init-db", "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot use the panel's database" in err
+    assert "hunter2secret" not in err
+
+
+def all_options(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [(f"{name} {o}", a) for o, a in all_options(sub)]
+        elif not isinstance(action, argparse._HelpAction):
+            found.append(
+                (action.option_strings[0] if action.option_strings else action.dest, action)
+            )
+    return found
+
+
+@pytest.mark.parametrize("build", [cli_parser, worker_parser], ids=["cli", "worker"])
+def test_every_option_has_help_showing_its_default(build) -> None:  # type: ignore[no-untyped-def]
+    for name, action in all_options(build()):
+        assert action.help, f"{name} has no help text"
+        assert "default" in action.help, f"{name}'s help does not show its default"
+
+
+def test_the_help_texts_read_as_plain_text_and_name_the_right_program() -> None:
+    top = cli_parser().format_help()
+    assert "``" not in top and ":mod:" not in top
+    worker = subprocess.run(
+        [sys.executable, "-m", "skypanel_hubspot_plugin.worker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert worker.startswith("usage: python -m skypanel_hubspot_plugin.worker ")
+    assert "__main__.py" not in worker

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -83,6 +84,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
     """The demo panel served on 127.0.0.1 until the test ends; yields its base URL."""
+    sock = socket.create_server(("127.0.0.1", 0))  # the port first: webhooks are signed for it
+    port = sock.getsockname()[1]
     app = create_app(
         DemoConfig(
             data_dir=tmp_path / "panel",
@@ -91,17 +94,19 @@ def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
             settings_poll_interval=0.2,
             sample_customers=SAMPLE_CUSTOMERS,
             sandbox=fake_hubspot,
+            public_base_url=f"http://127.0.0.1:{port}",
         )
     )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="demo-panel", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="demo-panel", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + WAIT_S
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the demo panel did not start")
         time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     add_sandbox_forms(fake_hubspot)
     fake_hubspot.subscribe_webhooks(
         f"http://127.0.0.1:{port}/api/hubspot/webhooks", FAKE_APP_SECRET
@@ -120,12 +125,13 @@ class Traffic:
 
     bodies: list[tuple[str, str]]
     refused: list[str]
+    page_errors: list[str]
 
 
 def new_context(browser: Browser, panel: str) -> tuple[BrowserContext, Traffic]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
-    traffic = Traffic(bodies=[], refused=[])
+    traffic = Traffic(bodies=[], refused=[], page_errors=[])
 
     def refuse(route: Route) -> None:
         traffic.refused.append(route.request.url)
@@ -138,6 +144,9 @@ def new_context(browser: Browser, panel: str) -> tuple[BrowserContext, Traffic]:
 
     context.route(lambda url: urlsplit(url).hostname != "127.0.0.1", refuse)
     context.on("response", keep)
+    context.on(
+        "page", lambda page: page.on("pageerror", lambda e: traffic.page_errors.append(str(e)))
+    )
     return context, traffic
 
 
@@ -163,8 +172,12 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     admin = admin_context.new_page()
     customer = customer_context.new_page()
 
-    # The admin logs in; the settings page is drawn from the plugin's schema.
+    # The admin logs in; the settings page is drawn from the plugin's schema. Nothing is
+    # set up yet, and nothing on the page says something went wrong.
     log_in_as_admin(admin, panel)
+    expect(admin.locator("#contacts-message")).to_contain_text("once the integration is enabled")
+    expect(admin.locator("#settings-message")).not_to_have_text("Loading the saved settings…")
+    expect(admin.locator('[data-kind="error"]:not(:empty)')).to_have_count(0)
     for key in ("hubspot_enabled", "hubspot_portal_id", "hubspot_region", "hubspot_rate_limit"):
         expect(admin.locator(f"#{key}")).to_be_enabled()
     expect(admin.locator("#hubspot_api_key")).to_have_attribute("type", "password")
@@ -227,8 +240,13 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     customer.fill("#last_name", "Hamilton")
     customer.fill("#company", "Apollo Hosting")
     customer.fill("#phone", "+1 617 555 0100")
+    expect(customer.locator("label[for=email] .required-mark")).to_have_count(1)
+    expect(customer.locator("label[for=company] .required-mark")).to_have_count(0)
     customer.click("#signup-submit")
-    expect(customer).to_have_url(f"{panel}/tickets")
+    expect(customer).to_have_url(f"{panel}/tickets?welcome=1")
+    expect(customer.locator("#signup-confirmation")).to_contain_text(
+        "Your account is ready, Margaret"
+    )
     fake_hubspot.wait_for(
         lambda f: f.contact_by_email("margaret.hamilton@example.com") is not None, timeout=WAIT_S
     )
@@ -248,7 +266,10 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     customer.select_option("#category", "billing")
     customer.click("#ticket-submit")
     expect(customer.locator("#my-tickets")).to_contain_text("My VPS does not boot")
-    expect(customer.locator("#my-tickets")).to_contain_text("open")
+    expect(customer.locator("#signup-confirmation")).to_have_count(0)  # said once
+    row = customer.locator("#my-tickets tbody tr", has_text="My VPS does not boot")
+    for label in ("High", "Billing", "Open"):  # the panel's words, not its codes
+        expect(row).to_contain_text(label)
     fake_hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=WAIT_S)
     (ticket,) = fake_hubspot.tickets()
     assert ticket["properties"]["hs_ticket_priority"] == "HIGH"
@@ -264,11 +285,12 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     row.locator("button").click()
     expect(row.locator("td").nth(2)).to_have_text("3")
     customer.reload()
-    expect(customer.locator("#my-tickets")).to_contain_text("in_progress")
+    expect(customer.locator("#my-tickets")).to_contain_text("In progress")
+    expect(customer.locator("#my-tickets")).not_to_contain_text("in_progress")
     admin.goto(f"{panel}/admin/settings")
 
     customer.click("#my-tickets button:has-text('Close')")
-    expect(customer.locator("#my-tickets")).to_contain_text("closed")
+    expect(customer.locator("#my-tickets")).to_contain_text("Closed")
     fake_hubspot.wait_for(
         lambda f: f.tickets()[0]["properties"]["hs_pipeline_stage"] == "4", timeout=WAIT_S
     )
@@ -300,6 +322,8 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     expect(admin.locator("#deliveries-rows tr", has_text="ticket.update")).to_contain_text(
         "delivered"
     )
+    # HubSpot's scripts cannot load here, and no page throws a JavaScript error for it.
+    assert admin_traffic.page_errors == [] and customer_traffic.page_errors == []
     fetched = admin_traffic.bodies + customer_traffic.bodies
     assert any(url.endswith("/api/admin/settings/hubspot/settings") for url, _ in fetched)
     assert [url for url, body in fetched if FAKE_TOKEN in body] == []
@@ -325,10 +349,17 @@ def test_the_admin_api_refuses_customers_and_forged_requests(browser: Browser, p
     assert page.request.get(settings_api).status == 401
 
     page.goto(f"{panel}/")
+    page.fill("#email", "not an address")
+    page.click("#signup-submit")  # refused: each bad field outlined, its message tied to it
+    expect(page.locator("#email")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#email")).to_have_attribute("aria-describedby", "email-error")
+    expect(page.locator("#email-error")).to_contain_text("name@example.com")
+    expect(page.locator("#first_name")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#company")).not_to_have_attribute("aria-invalid", "true")
     page.fill("#email", "eve@example.com")
     page.fill("#first_name", "Eve")
     page.click("#signup-submit")
-    expect(page).to_have_url(f"{panel}/tickets")
+    expect(page).to_have_url(f"{panel}/tickets?welcome=1")
     assert page.request.get(settings_api).status == 403
     page.goto(f"{panel}/admin/settings")
     expect(page).to_have_url(f"{panel}/admin/login")

@@ -30,7 +30,8 @@ EMBED_RE = re.compile(
     r'src="https://js(?:-[a-z]{2}[0-9]{1,2})?\.hsforms\.net/forms/embed/v2\.js"'
     r'(?: nonce="(?P<nonce>[^"<>]*)")?></script>\n'
     r'<script type="text/javascript"(?: nonce="[^"<>]*")?>\n'
-    r'hbspt\.forms\.create\(\{region: "[a-z]{2}[0-9]{1,2}", portalId: "[1-9][0-9]{0,11}", '
+    r'if \(window\.hbspt\) hbspt\.forms\.create\(\{region: "[a-z]{2}[0-9]{1,2}", '
+    r'portalId: "[1-9][0-9]{0,11}", '
     r'formId: "[0-9a-f-]{36}", target: "#(?P=id)"\}\);\n'
     r"</script>"
 )
@@ -69,7 +70,7 @@ def test_the_embed_is_hubspots_code_for_the_portals_region(  # type: ignore[no-u
         f'<script charset="utf-8" type="text/javascript" src="https://{host}/forms/embed/v2.js" '
         'nonce="r4nd0m"></script>\n'
         '<script type="text/javascript" nonce="r4nd0m">\n'
-        f'hbspt.forms.create({{region: "{region}", portalId: "12345678", '
+        f'if (window.hbspt) hbspt.forms.create({{region: "{region}", portalId: "12345678", '
         f'formId: "{CONTACT_FORM}", target: "#{target}"}});\n'
         "</script>"
     )
@@ -180,7 +181,7 @@ class Parsed(HTMLParser):
 
 
 CALL_RE = re.compile(
-    r"\nhbspt\.forms\.create\(\{region: (?P<region>.*), portalId: (?P<portal>.*), "
+    r"\nif \(window\.hbspt\) hbspt\.forms\.create\(\{region: (?P<region>.*), portalId: (?P<portal>.*), "
     r"formId: (?P<form>.*), target: (?P<target>.*)\}\);\n",
     re.DOTALL,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
 import pytest
@@ -11,8 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlmodel import Field, Session, SQLModel, select
 
+from skypanel_hubspot_plugin.hubspot.api import KNOWN_REGIONS
 from skypanel_hubspot_plugin.settings import schema as keys
-from skypanel_hubspot_plugin.settings.model import InvalidSettings
+from skypanel_hubspot_plugin.settings.model import InvalidSettings, parse_region
+from skypanel_hubspot_plugin.settings.schema import REGIONS
 from skypanel_hubspot_plugin.settings.secrets import KEYS_ENV, SecretBox
 from skypanel_hubspot_plugin.settings.store import TOKEN_ENV, SettingsStore
 from skypanel_hubspot_plugin.settings.table import Setting, SettingsTableMismatch
@@ -138,6 +142,8 @@ def test_service_keys_and_unknown_formats_are_accepted(store: SettingsStore) -> 
         ({"hubspot_enabled": "maybe"}, "hubspot_enabled", "true or false"),
         ({"hubspot_ticket_form_id": "not-a-guid"}, "hubspot_ticket_form_id", "GUID"),
         ({"hubspot_region": "europe"}, "hubspot_region", "region code"),
+        ({"hubspot_region": "xx9"}, "hubspot_region", "na1, na2, na3, eu1, ap1"),
+        ({"hubspot_region": "eu2"}, "hubspot_region", "region code"),
         ({"hubspot_colour": "blue"}, "hubspot_colour", "not a HubSpot setting"),
         ({"hubspot_enabled": True}, "hubspot_portal_id", "required when HubSpot is enabled"),
         (
@@ -260,3 +266,54 @@ def test_any_input_is_saved_as_valid_or_refused_whole(
     assert saved.portal_id == "" or saved.portal_id.isdigit()
     if saved.enabled:
         assert saved.portal_id and saved.token is not None
+
+
+def test_a_stored_region_hubspot_does_not_have_is_ignored_and_logged_once(
+    engine: Engine, store: SettingsStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Session(engine) as session:
+        row = session.get(Setting, "hubspot_region")
+        row.value = "xx9"
+        session.add(row)
+        session.commit()
+    store.invalidate()
+    with caplog.at_level(logging.ERROR):
+        for _ in range(5):
+            settings = store.current()
+    assert settings.region == "na1"
+    assert "region code" in settings.problems["hubspot_region"]
+    assert [r.getMessage() for r in caplog.records if "hubspot_region" in r.getMessage()] != []
+    assert len([r for r in caplog.records if "hubspot_region" in r.getMessage()]) == 1
+
+
+def test_the_region_choices_are_the_regions_accepted() -> None:
+    assert tuple(code for code, _ in REGIONS) == KNOWN_REGIONS
+    for code in KNOWN_REGIONS:
+        assert parse_region(code.upper()) == code
+
+
+def test_a_reload_that_read_before_a_save_never_caches_the_old_settings(
+    engine: Engine, secret_key: str
+) -> None:
+    """A watcher or worker thread that read the rows just before a save committed must not
+    put those old rows in the cache after the save invalidated it."""
+    read_done = threading.Event()
+    may_store = threading.Event()
+
+    class SlowStore(SettingsStore):
+        def _settings_from(self, rows):  # type: ignore[no-untyped-def]
+            settings = super()._settings_from(rows)
+            if threading.current_thread().name == "slow-reload":
+                read_done.set()
+                assert may_store.wait(10)
+            return settings
+
+    store = SlowStore(engine, SecretBox([secret_key]))
+    store.setup()
+    slow = threading.Thread(target=store.reload, name="slow-reload")
+    slow.start()
+    assert read_done.wait(10)  # it holds the rows as they were before the save
+    store.save({"hubspot_portal_id": "4242", "hubspot_chat_enabled": True})
+    may_store.set()
+    slow.join(10)
+    assert store.current().portal_id == "4242" and store.current().chat_enabled

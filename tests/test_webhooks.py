@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from skypanel_hubspot_plugin import Ticket, TicketChange, User, hookimpl
-from skypanel_hubspot_plugin.admin.fastapi_adapter import public_router
+from skypanel_hubspot_plugin.admin.fastapi_adapter import admin_router, public_router
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 from skypanel_hubspot_plugin.webhooks.signature import sign_v3, signed_uri, verify_v3
 
 SECRET = "7c1d2f0e-8a4b-4c3d-9e2f-0a1b2c3d4e5f"
-URL = "http://testserver/api/hubspot/webhooks"
+BASE = "http://testserver"
+URL = f"{BASE}/api/hubspot/webhooks"
 NOW = 1_764_000_000_000
 
 methods = st.sampled_from(["POST", "GET", "PUT", "DELETE", "PATCH"])
@@ -34,6 +35,9 @@ uris = st.builds(
     st.text(alphabet="abc=&%2C3B", max_size=15),
 )
 bodies = st.binary(max_size=300).filter(lambda b: _utf8(b))
+# These properties are pure computation; Hypothesis' default 200 ms deadline per example
+# turned a busy machine into a failure ("Unreliable test timings"), so no wall clock here.
+NO_WALL_CLOCK = settings(deadline=None)
 
 
 def _utf8(data: bytes) -> bool:
@@ -47,6 +51,7 @@ def _utf8(data: bytes) -> bool:
 # -- the signature check ---------------------------------------------------------------------
 
 
+@NO_WALL_CLOCK
 @given(method=methods, uri=uris, body=bodies, age_ms=st.integers(0, 299_000))
 def test_a_valid_signature_passes(method: str, uri: str, body: bytes, age_ms: int) -> None:
     timestamp = NOW - age_ms
@@ -54,6 +59,7 @@ def test_a_valid_signature_passes(method: str, uri: str, body: bytes, age_ms: in
     assert verify_v3(SECRET, method, uri, body, str(timestamp), signature, now_ms=NOW)
 
 
+@NO_WALL_CLOCK
 @given(method=methods, uri=uris, body=bodies, data=st.data())
 def test_any_change_to_what_was_signed_fails(
     method: str, uri: str, body: bytes, data: st.DataObject
@@ -85,6 +91,7 @@ def test_any_change_to_what_was_signed_fails(
     assert not verify_v3(signature=signature, now_ms=NOW, **args)
 
 
+@NO_WALL_CLOCK
 @given(
     secret=st.text(max_size=50),
     method=st.text(max_size=10),
@@ -155,7 +162,9 @@ def hooked(
     pm, engine: Engine, secret_key: str, fake: FakeHubSpot, panel_tickets: PanelTickets
 ) -> Iterator[tuple[Runtime, str]]:  # type: ignore[no-untyped-def]
     """A started plugin with webhooks configured and one ticket delivered to HubSpot."""
-    rt = start_plugin(pm, engine, secret_key, fake.base_url, plugin_manager=pm)
+    rt = start_plugin(
+        pm, engine, secret_key, fake.base_url, plugin_manager=pm, public_base_url=BASE
+    )
     rt.store.save(
         {
             "hubspot_enabled": True,
@@ -307,7 +316,7 @@ def test_a_ticket_changed_in_hubspot_reaches_the_panel_over_http(
     pm, hooked: tuple[Runtime, str], fake: FakeHubSpot, panel_tickets: PanelTickets
 ) -> None:  # type: ignore[no-untyped-def]
     """The fake HubSpot signs and POSTs like HubSpot, twice, to a real server."""
-    _, hubspot_id = hooked
+    rt, hubspot_id = hooked
     app = FastAPI()
     app.include_router(public_router(pm))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
@@ -318,8 +327,10 @@ def test_a_ticket_changed_in_hubspot_reaches_the_panel_over_http(
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api/hubspot/webhooks"
+    rt.store.save({"hubspot_webhook_url": url})  # as a proxy-fronted panel's admin would
     try:
-        fake.subscribe_webhooks(f"http://127.0.0.1:{port}/api/hubspot/webhooks", SECRET)
+        fake.subscribe_webhooks(url, SECRET)
         assert fake.change_ticket(hubspot_id, {"hs_pipeline_stage": "3"}, deliveries=2) == [
             200,
             200,
@@ -328,3 +339,57 @@ def test_a_ticket_changed_in_hubspot_reaches_the_panel_over_http(
         server.should_exit = True
         thread.join(10)
     assert [(c.ticket_id, c.status) for c in panel_tickets.calls] == [("T-1", "in_progress")]
+
+
+# -- the URI the signature covers -----------------------------------------------------------
+
+
+def test_a_request_signed_for_another_host_is_refused_whatever_its_host_header(
+    client: TestClient, hooked: tuple[Runtime, str], panel_tickets: PanelTickets
+) -> None:
+    _, hubspot_id = hooked
+    body = json.dumps([event(hubspot_id, 901)]).encode()
+    timestamp = int(time.time() * 1000)
+    evil = "http://evil.example/api/hubspot/webhooks"
+    response = client.post(
+        "http://evil.example/api/hubspot/webhooks",
+        content=body,
+        headers={
+            "Host": "evil.example",
+            "X-HubSpot-Signature-v3": sign_v3(SECRET, "POST", evil, body, timestamp),
+            "X-HubSpot-Request-Timestamp": str(timestamp),
+        },
+    )
+    assert response.status_code == 401 and panel_tickets.calls == []
+    assert post(client, [event(hubspot_id, 901)]).status_code == 200  # signed for the panel
+
+
+def test_without_a_webhook_url_or_public_base_url_webhooks_are_refused_and_test_connection_says_so(
+    pm, sqlite_engine: Engine, secret_key: str, fake: FakeHubSpot, panel_tickets: PanelTickets
+) -> None:  # type: ignore[no-untyped-def]
+    rt = start_plugin(pm, sqlite_engine, secret_key, fake.base_url, plugin_manager=pm)
+    try:
+        rt.store.save(
+            {
+                "hubspot_enabled": True,
+                "hubspot_portal_id": str(FAKE_PORTAL_ID),
+                "hubspot_api_key": FAKE_TOKEN,
+                "hubspot_app_secret": SECRET,
+            }
+        )
+        app = FastAPI()
+        app.include_router(public_router(pm))
+        app.include_router(admin_router(pm, require_admin=lambda: None, require_csrf=lambda: None))
+        client = TestClient(app)
+        response = post(client, [event("1", 5)])  # signed for the Host header it carries
+        assert response.status_code == 401
+        assert "hubspot_webhook_url" in response.json()["message"]
+        checked = client.post("/api/admin/settings/hubspot/test-connection").json()
+        assert checked["success"] is True
+        assert any("webhook URL" in w for w in checked["warnings"])
+        rt.store.save({"hubspot_webhook_url": URL})
+        assert post(client, [event("1", 5)]).status_code == 200
+        checked = client.post("/api/admin/settings/hubspot/test-connection").json()
+        assert not any("webhook" in w for w in checked.get("warnings", []))
+    finally:
+        pm.hook.skypanel_shutdown()

@@ -62,10 +62,20 @@ class ConnectionResult:
 
 
 def check_connection(
-    settings: HubSpotSettings, service: HubSpotService | None, *, today: date | None = None
+    settings: HubSpotSettings,
+    service: HubSpotService | None,
+    *,
+    today: date | None = None,
+    public_base_url: str | None = None,
 ) -> ConnectionResult:
-    """Tests the saved token against HubSpot; ``service`` is None when no token is set."""
+    """Tests the saved token against HubSpot; ``service`` is None when no token is set.
+
+    ``public_base_url`` is the host's; without it or a webhook URL setting, a saved app
+    secret gets a warning that webhooks are refused until the URL is known."""
     if settings.token is None or service is None:
+        problem = settings.problems.get("hubspot_api_key")  # e.g. a refused environment token
+        if problem:
+            return ConnectionResult(False, f"{problem[:1].upper()}{problem[1:]}.")
         return ConnectionResult(False, "No HubSpot access token is set: enter one and save first.")
     try:
         account = service.account_details()
@@ -107,10 +117,21 @@ def check_connection(
         )
     if settings.ticket_enabled:
         warnings.extend(_pipeline_warnings(service, settings))
-    if account.region != settings.region:
+    if account.region not in api.KNOWN_REGIONS:
+        warnings.append(
+            f"The portal's data is hosted in {account.region}, a region this plugin does not "
+            f"know ({', '.join(api.KNOWN_REGIONS)}); the chat script may load from the wrong host."
+        )
+    elif account.region != settings.region:
         warnings.append(
             f"The portal's data is hosted in {account.region}; set the region to "
             f"{account.region} so the chat script loads from the right host."
+        )
+    if settings.app_secret is not None and not settings.webhook_url and not public_base_url:
+        warnings.append(
+            "HubSpot webhooks are refused until the panel knows their URL: set the webhook "
+            "URL to the target URL entered in HubSpot (or have the host give its public "
+            "base URL)."
         )
     return ConnectionResult(
         True,

@@ -16,6 +16,7 @@ from skypanel_hubspot_plugin.admin.responses import (
     limit_message,
     query_limit,
 )
+from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.delivery.backfill import BackfillRunning
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, QUEUED, OutboxRow
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
@@ -38,7 +39,7 @@ def delivery_json(row: OutboxRow, waiting_for: str | None = None) -> dict[str, o
         "entity": row.entity,
         "status": row.status,
         "attempts": row.attempts,
-        "lastError": row.last_error,
+        "lastError": None if row.last_error is None else scrub(row.last_error),  # older rows
         "hubspotId": row.hubspot_id,
         "createdAt": row.created_at.isoformat(),
         "deliveredAt": row.delivered_at.isoformat() if row.delivered_at else None,
@@ -84,7 +85,7 @@ def post_replay(request: AdminRequest) -> AdminResponse:
     if ids is not None and not (
         isinstance(ids, list)
         and len(ids) <= MAX_REPLAY_IDS
-        and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+        and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids)
     ):
         unknown["ids"] = f"must be a list of at most {MAX_REPLAY_IDS} delivery ids"
     if unknown:

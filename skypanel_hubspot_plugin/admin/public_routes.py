@@ -8,6 +8,7 @@ id and the script's address, and only while the chat is on; nothing else.
 from __future__ import annotations
 
 from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.admin.availability import guarded_routes
 from skypanel_hubspot_plugin.admin.responses import Route
 from skypanel_hubspot_plugin.admin.webhook_route import WEBHOOK_ROUTES
 from skypanel_hubspot_plugin.hubspot.api import chat_script_url
@@ -30,4 +31,7 @@ def get_chat_config(request: AdminRequest) -> AdminResponse:
     )
 
 
-PUBLIC_ROUTES: tuple[Route, ...] = (("GET", CHAT_CONFIG, get_chat_config), *WEBHOOK_ROUTES)
+#: The public routes; a generic 503 while the plugin is not running.
+PUBLIC_ROUTES: tuple[Route, ...] = guarded_routes(
+    (("GET", CHAT_CONFIG, get_chat_config), *WEBHOOK_ROUTES), public=True
+)

@@ -26,6 +26,22 @@ MAX_CURSOR = 512
 
 Handler = Callable[[AdminRequest], AdminResponse]
 Route = tuple[str, str, Handler]
+#: A check on a request's method, URL and headers only: an answer refuses it, None lets the
+#: adapter read the body. Adapters call it before reading a single byte of the body.
+BeforeBody = Callable[[AdminRequest], "AdminResponse | None"]
+_BEFORE_BODY = "skypanel_before_body"
+
+
+def with_before_body(handler: Handler, check: BeforeBody) -> Handler:
+    """Marks ``handler`` as wanting ``check`` run before its request body is read."""
+    setattr(handler, _BEFORE_BODY, check)
+    return handler
+
+
+def before_body_check(handler: Handler) -> BeforeBody | None:
+    """The check an adapter must run before reading the body for ``handler``, if any."""
+    check = getattr(handler, _BEFORE_BODY, None)
+    return check if callable(check) else None
 
 
 def error(status: int, message: str, details: object = None) -> AdminResponse:
@@ -56,7 +72,9 @@ def body_object(request: AdminRequest, message: str) -> dict[str, object] | Admi
 def query_limit(request: AdminRequest, default: int, maximum: int) -> int | None:
     """``?limit=`` as a whole number from 1 to ``maximum`` (``default`` when absent), else None."""
     raw = request.query.get("limit", str(default))
-    limit = int(raw) if raw.isascii() and raw.isdigit() else 0
+    # int() of a digit string longer than sys.get_int_max_str_digits() raises ValueError
+    short = len(raw) <= len(str(maximum))
+    limit = int(raw) if short and raw.isascii() and raw.isdigit() else 0
     return limit if 1 <= limit <= maximum else None
 
 

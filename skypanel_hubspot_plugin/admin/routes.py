@@ -7,6 +7,7 @@ Paths and JSON shapes are the seed's. A host mounts them (and the rest of
 from __future__ import annotations
 
 from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.admin.availability import guarded_routes
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import ROUTES as DELIVERY_ROUTES
 from skypanel_hubspot_plugin.admin.mapping_routes import ROUTES as MAPPING_ROUTES
@@ -57,7 +58,8 @@ def post_test_connection(request: AdminRequest) -> AdminResponse:
         service = rt.service(require_enabled=False)
     except HubSpotError:
         service = None
-    return AdminResponse(200, check_connection(settings, service).as_json())
+    result = check_connection(settings, service, public_base_url=rt.public_base_url)
+    return AdminResponse(200, result.as_json())
 
 
 def get_contacts(request: AdminRequest) -> AdminResponse:
@@ -103,7 +105,9 @@ SEED_ROUTES: tuple[Route, ...] = (
     ("POST", f"{PREFIX}/contacts", post_contacts),
 )
 
-#: Every admin route the plugin registers, ``(method, path, handler)``.
-ADMIN_ROUTES: tuple[Route, ...] = (
-    SEED_ROUTES + SETTINGS_ROUTES + MAPPING_ROUTES + TICKET_ROUTES + DELIVERY_ROUTES
+#: Every admin route the plugin registers, ``(method, path, handler)``; 503 with the reason
+#: while the plugin is not running.
+ADMIN_ROUTES: tuple[Route, ...] = guarded_routes(
+    SEED_ROUTES + SETTINGS_ROUTES + MAPPING_ROUTES + TICKET_ROUTES + DELIVERY_ROUTES,
+    public=False,
 )

@@ -1,7 +1,9 @@
 """HubSpot's webhook route: ticket changes made in HubSpot reach the panel, once each.
 
 HubSpot POSTs a JSON array of events signed with the app's client secret. The route
-checks the v3 signature first (unsigned, badly signed or stale: 401, nothing read), then
+checks the signature headers and the timestamp before the body is read (an adapter runs
+:func:`refuse_before_body` first), then the v3 signature over the body (unsigned, badly
+signed or stale: 401, nothing changed), then
 the body's shape (malformed: 400, nothing changed), then hands the events to
 :mod:`skypanel_hubspot_plugin.webhooks.events`.
 """
@@ -10,17 +12,59 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from skypanel_hubspot_plugin import runtime
-from skypanel_hubspot_plugin.admin.responses import Route, error
+from skypanel_hubspot_plugin.admin.responses import Route, error, with_before_body
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
+from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks.events import handle_event, parse_events
-from skypanel_hubspot_plugin.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_v3
+from skypanel_hubspot_plugin.webhooks.signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    fresh_timestamp,
+    verify_v3,
+)
 
 log = logging.getLogger(__name__)
 
 WEBHOOKS = "/api/hubspot/webhooks"
+
+
+NO_URL = (
+    "HubSpot webhooks are not configured: the panel does not know the URL HubSpot signs; "
+    "set hubspot_webhook_url to the target URL entered in HubSpot"
+)
+
+
+def signed_url(rt: runtime.Runtime, settings: HubSpotSettings, request: AdminRequest) -> str | None:
+    """The URL HubSpot signed: the admin's ``hubspot_webhook_url``, else the host's public
+    base URL with this route's path and the request's query; None when neither is known.
+    Never the Host header or anything else a caller chooses."""
+    if settings.webhook_url:
+        return settings.webhook_url
+    if rt.public_base_url is None:
+        return None
+    query = urlsplit(request.url).query
+    return f"{rt.public_base_url}{WEBHOOKS}" + (f"?{query}" if query else "")
+
+
+def refuse_before_body(request: AdminRequest) -> AdminResponse | None:
+    """The 401 a request gets from its headers alone (no secret saved, no URL to check the
+    signature against, no signature, a stale or future timestamp), so an unsigned caller
+    never makes the panel read its body."""
+    rt = runtime.current()
+    settings = rt.settings()
+    if settings.app_secret is None:
+        return error(401, "HubSpot webhooks are not configured: no app client secret is saved")
+    if signed_url(rt, settings, request) is None:
+        return error(401, NO_URL)
+    headers = request.headers
+    if not headers.get(SIGNATURE_HEADER) or not fresh_timestamp(headers.get(TIMESTAMP_HEADER)):
+        log.warning("HubSpot webhook refused: missing, wrong or stale signature")
+        return error(401, "Invalid HubSpot signature")
+    return None
 
 
 def post_webhook(request: AdminRequest) -> AdminResponse:
@@ -29,11 +73,14 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
     settings = rt.settings()
     if settings.app_secret is None:
         return error(401, "HubSpot webhooks are not configured: no app client secret is saved")
+    url = signed_url(rt, settings, request)
+    if url is None:
+        return error(401, NO_URL)
     headers = request.headers
     if not verify_v3(
         settings.app_secret.reveal(),
         request.method,
-        settings.webhook_url or request.url,
+        url,
         request.raw_body,
         headers.get(TIMESTAMP_HEADER),
         headers.get(SIGNATURE_HEADER),
@@ -43,6 +90,7 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
     try:
         events = parse_events(request.raw_body)
     except InvalidInput as exc:
+        log.warning("HubSpot webhook refused: %s", exc)  # the field and what is wrong, no trace
         return error(400, "Malformed HubSpot webhook", exc.errors)
     handled = ignored = 0
     for event in events:
@@ -53,4 +101,6 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
     return AdminResponse(200, {"success": True, "handled": handled, "ignored": ignored})
 
 
-WEBHOOK_ROUTES: Sequence[Route] = (("POST", WEBHOOKS, post_webhook),)
+WEBHOOK_ROUTES: Sequence[Route] = (
+    ("POST", WEBHOOKS, with_before_body(post_webhook, refuse_before_body)),
+)

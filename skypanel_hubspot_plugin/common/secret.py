@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from skypanel_hubspot_plugin.common.scrub import remember
+
 
 class Secret:
     """Holds a secret; ``repr``/``str`` show only that one is there.
@@ -14,6 +16,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember(value)  # from now on scrubbed from stored errors and log lines
 
     def reveal(self) -> str:
         """The plain value; call only where it is sent, never where it is shown or logged."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Index, Text
 from sqlmodel import Field
 
+from skypanel_hubspot_plugin.common.scrub import ScrubbedText
 from skypanel_hubspot_plugin.settings.table import PluginTable
 
 QUEUED = "queued"
@@ -40,7 +41,7 @@ class OutboxRow(PluginTable, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow)
     claimed_by: str | None = Field(default=None, max_length=100)
     claimed_until: datetime | None = None
-    last_error: str | None = Field(default=None, sa_type=Text)
+    last_error: str | None = Field(default=None, sa_type=ScrubbedText)
     hubspot_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None

@@ -10,10 +10,13 @@ given, removes the temporary data directory.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import shutil
 import signal
+import socket
+import sys
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
@@ -44,8 +47,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="python -m skypanel_hubspot_plugin.demo",
         description="A small panel host with the HubSpot plugin, on 127.0.0.1.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to serve on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port to serve on (default: %(default)s)"
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -74,10 +81,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The panel's listening socket, taken before anything is printed, so a busy port is
+    one line and exit 2, not a password for a panel that never starts."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        busy = exc.errno == errno.EADDRINUSE
+        reason = "is already in use (another demo?)" if busy else f"cannot be used: {exc.strerror}"
+        print(
+            f"error: port {port} on {host} {reason}; stop what holds it, or pick another "
+            "port with --port",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    sock = listen(args.host, args.port)
     password = args.admin_password or secrets.token_urlsafe(12)
     with ExitStack() as stack:
+        stack.callback(sock.close)
         if args.data_dir is None:
             data_dir = Path(tempfile.mkdtemp(prefix="skypanel-demo-"))
             stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
@@ -100,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             # example.com customers have no business in a real portal unless asked for
             sample_customers=samples or 0,
             sandbox=fake,
+            public_base_url=f"http://{args.host}:{args.port}",
         )
         app = create_app(config)
         print(f"SkyPANEL demo panel: http://{args.host}:{args.port}/")
@@ -123,7 +149,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         # it is done; as an exception, either still lets the clean-up above run.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         with suppress(KeyboardInterrupt):
-            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+            server = uvicorn.Server(
+                uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+            )
+            server.run(sockets=[sock])
     print("Demo panel stopped.")
 
 

@@ -60,6 +60,7 @@ def create_app(config: DemoConfig) -> FastAPI:
                 settings_poll_interval=config.settings_poll_interval,
                 list_users=users_lister(engine),
                 plugin_manager=pm,
+                public_base_url=config.public_base_url,
             )
         )
         try:

@@ -20,6 +20,7 @@ class DemoConfig:
     ``sample_customers`` are added to an empty panel at start, for the backfill to sync.
     ``sandbox`` is the fake HubSpot when the panel runs against one: its page lets the
     admin change tickets "in HubSpot" and watch the change come back through the webhook.
+    ``public_base_url`` is the panel's own address, which HubSpot's webhooks are signed for.
     """
 
     data_dir: Path
@@ -29,6 +30,7 @@ class DemoConfig:
     settings_poll_interval: float = 2.0
     sample_customers: int = 0
     sandbox: FakeHubSpot | None = field(default=None, repr=False, compare=False)
+    public_base_url: str | None = None
 
     @property
     def database_url(self) -> str:

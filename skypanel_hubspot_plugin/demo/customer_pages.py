@@ -19,7 +19,7 @@ from skypanel_hubspot_plugin.demo import auth
 from skypanel_hubspot_plugin.payloads import Visitor
 
 from .csrf import check_csrf
-from .forms import CATEGORIES, PRIORITIES, NewTicket, SignUp
+from .forms import CATEGORIES, LABELS, PRIORITIES, NewTicket, SignUp
 from .host import get_host, render
 from .panel_tables import PanelTicket, PanelUser
 
@@ -81,7 +81,7 @@ def sign_up(
             return render(request, "home.html", context, status_code=422)
         assert user.id is not None
         auth.log_in_customer(request, user.id)
-    return RedirectResponse("/tickets", status_code=303)
+    return RedirectResponse("/tickets?welcome=1", status_code=303)
 
 
 @router.get("/tickets")
@@ -174,6 +174,8 @@ def _tickets_page(
         "errors": errors,
         "priorities": PRIORITIES,
         "categories": CATEGORIES,
+        "labels": LABELS,
+        "welcome": request.query_params.get("welcome") == "1",
     }
     return render(request, "tickets.html", context, viewer=viewer, status_code=status_code)
 

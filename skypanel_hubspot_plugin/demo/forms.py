@@ -17,6 +17,14 @@ CATEGORIES = (
     ("feature", "Feature request"),
     ("general", "General question"),
 )
+STATUSES = (
+    ("open", "Open"),
+    ("waiting", "Waiting on you"),
+    ("in_progress", "In progress"),
+    ("closed", "Closed"),
+)
+#: What a page shows for a stored code; an unknown code is shown as it is.
+LABELS = {"priority": dict(PRIORITIES), "category": dict(CATEGORIES), "status": dict(STATUSES)}
 
 
 def _too_long(value: str, limit: int) -> str | None:

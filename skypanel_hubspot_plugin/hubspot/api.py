@@ -53,6 +53,12 @@ def required_scopes(*, tickets: bool) -> tuple[str, ...]:
     return (*scopes, SCOPE_TICKETS) if tickets else scopes
 
 
+#: HubSpot's data-hosting regions (an account's ``dataHostingLocation``), each with the
+#: chat script host ``js-<region>.hs-scripts.com``. A code outside this list is refused:
+#: it would point every page at a host HubSpot does not serve.
+KNOWN_REGIONS = ("na1", "na2", "na3", "eu1", "ap1")
+
+
 def chat_script_host(region: str) -> str:
     """The host serving the chat loader: ``js.hs-scripts.com`` for na1, ``js-<region>.…`` otherwise."""
     return "js.hs-scripts.com" if region == "na1" else f"js-{region}.hs-scripts.com"

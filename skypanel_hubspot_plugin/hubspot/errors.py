@@ -207,7 +207,7 @@ def _json(body: bytes | str | None) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -55,9 +55,12 @@ class IdentityTokens:
         return f"IdentityTokens(cached={len(self._tokens)})"
 
     def identity(self, user: User) -> Identity | None:
-        """The cached identity for ``user``, or None (and a mint is queued). Never blocks."""
+        """The cached identity for ``user``, or None (and a mint is queued). Never blocks.
+
+        None, and nothing asked of HubSpot, for a user whose email the host has not
+        verified: the token would hand that address's chat history to whoever typed it."""
         email = user.email.strip().lower()
-        if not email:
+        if not email or not user.email_verified:
             return None
         now = self._clock()
         with self._lock:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.secret import Secret
+from skypanel_hubspot_plugin.hubspot import api
 from skypanel_hubspot_plugin.hubspot.versions import DEFAULT_VERSION, version_named
 from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.property_map import (
@@ -27,7 +28,6 @@ from skypanel_hubspot_plugin.settings.property_map import (
 )
 
 PORTAL_ID_RE = re.compile(r"[1-9][0-9]{0,11}")
-REGION_RE = re.compile(r"[a-z]{2}[0-9]{1,2}")
 GUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # RFC 6750 "b64token": what may follow "Bearer " in an Authorization header.
 BEARER_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -116,8 +116,8 @@ def parse_portal_id(value: object) -> str:
 
 def parse_region(value: object) -> str:
     text = _text(value).lower() or "na1"
-    if not REGION_RE.fullmatch(text):
-        raise ValueError("must be a HubSpot region code such as na1, na2, eu1 or ap1")
+    if text not in api.KNOWN_REGIONS:
+        raise ValueError(f"must be one of HubSpot's region codes: {', '.join(api.KNOWN_REGIONS)}")
     return text
 
 
@@ -191,7 +191,7 @@ def parse_deleted_action(value: object) -> str:
 
 def parse_rate_limit(value: object) -> int:
     text = _text(value)
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
+    if not (text.isascii() and text.isdigit() and len(text) <= 4) or not 1 <= int(text) <= 1000:
         raise ValueError("must be a whole number of requests from 1 to 1000")
     return int(text)
 

@@ -39,6 +39,7 @@ REVISION = "hubspot_settings_revision"
 REGIONS = (
     ("na1", "North America (na1)"),
     ("na2", "North America (na2)"),
+    ("na3", "North America (na3)"),
     ("eu1", "Europe (eu1)"),
     ("ap1", "Asia Pacific (ap1)"),
 )

@@ -23,6 +23,7 @@ from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.model import (
     HubSpotSettings,
     InvalidSettings,
+    parse_token,
     settings_from_rows,
     validate_changes,
 )
@@ -56,6 +57,7 @@ class SettingsStore:
         self._lock = threading.Lock()
         self._cached: HubSpotSettings | None = None
         self._revision: str | None = None
+        self._generation = 0  # bumped by every invalidation; see reload()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -99,6 +101,14 @@ class SettingsStore:
         return self.reload()
 
     def reload(self) -> HubSpotSettings:
+        """Reads the settings and caches them, unless the cache was invalidated meanwhile.
+
+        A reload on another thread (the watcher, the worker) may read the rows just before a
+        save commits and finish after the save invalidated the cache; caching what it read
+        would serve the old settings until the next poll. So only a reload that saw no
+        invalidation while it read stores its result."""
+        with self._lock:
+            generation = self._generation
         with Session(self.engine) as session:
             rows = {
                 s.key: s.value
@@ -112,22 +122,30 @@ class SettingsStore:
                 "; ".join(f"{k} {v}" for k, v in settings.problems.items()),
             )
         with self._lock:
-            self._cached = settings
-            self._revision = rows.get(keys.REVISION)
+            if generation == self._generation:
+                self._cached = settings
+                self._revision = rows.get(keys.REVISION)
         return settings
 
     def invalidate(self) -> None:
         with self._lock:
             self._cached = None
+            self._generation += 1
 
     def _settings_from(self, rows: Mapping[str, str | None]) -> HubSpotSettings:
         problems: dict[str, str] = {}
         token: Secret | None = None
         source: str | None = None
-        env_token = os.environ.get(TOKEN_ENV, "").strip()
+        env_token = os.environ.get(TOKEN_ENV, "")
         stored = rows.get(keys.API_KEY) or ""
-        if env_token:
-            token, source = Secret(env_token), "environment"
+        if env_token.strip():
+            try:
+                token, source = Secret(parse_token(env_token)), "environment"
+            except ValueError as exc:  # the message says what is wrong, never the value
+                problems[keys.API_KEY] = (
+                    f"the access token in {TOKEN_ENV} {exc}; fix or unset {TOKEN_ENV} "
+                    "(while it is set, the saved token is not used)"
+                )
         elif stored:
             try:
                 token, source = Secret(self.box.decrypt(stored)), "database"

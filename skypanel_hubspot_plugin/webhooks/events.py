@@ -8,7 +8,6 @@ and ignored. The route that receives them is :mod:`skypanel_hubspot_plugin.admin
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
+from skypanel_hubspot_plugin.common.json_body import parse_json
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
 from skypanel_hubspot_plugin.mapping.ticket_fields import STAGE_STATUSES
 from skypanel_hubspot_plugin.payloads import TicketChange
@@ -53,10 +53,7 @@ def _id(raw: dict[str, Any], key: str, where: str) -> str:
 
 def parse_events(body: bytes) -> list[Event]:
     """HubSpot's event array; raises InvalidInput naming the first bad entry."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise InvalidInput({"body": "must be HubSpot's JSON array of events"}) from None
+    data = parse_json(body, expected="HubSpot's JSON array of events")
     if not isinstance(data, list) or not data or len(data) > MAX_EVENTS:
         raise InvalidInput({"body": f"must be a JSON array of 1 to {MAX_EVENTS} events"})
     events = []

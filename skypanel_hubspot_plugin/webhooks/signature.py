@@ -68,6 +68,16 @@ def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp_ms: int |
     )
 
 
+def fresh_timestamp(timestamp: str | None, *, now_ms: int | None = None) -> bool:
+    """True for HubSpot's millisecond timestamp no older than five minutes and no more than
+    a minute in the future; checked from the headers alone, before a body is read."""
+    if not timestamp or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
+        return False
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    age = now - int(timestamp)
+    return -MAX_SKEW_MS <= age <= MAX_AGE_MS
+
+
 def verify_v3(
     secret: str,
     method: str,
@@ -82,13 +92,9 @@ def verify_v3(
     try:
         if not secret or not signature or not timestamp:
             return False
-        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
+        if not fresh_timestamp(timestamp, now_ms=now_ms):
             return False
         if not signature.isascii() or len(signature) > MAX_SIGNATURE_LENGTH:
-            return False
-        now = int(time.time() * 1000) if now_ms is None else now_ms
-        age = now - int(timestamp)
-        if age > MAX_AGE_MS or age < -MAX_SKEW_MS:
             return False
         expected = sign_v3(secret, method.upper(), uri, body, timestamp)
         return hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii"))

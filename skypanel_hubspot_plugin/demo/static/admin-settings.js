@@ -308,6 +308,13 @@
     if (after) query.set("after", after);
     const result = await call("GET", `/contacts?${query}`);
     const message = $("contacts-message");
+    if (result.status === 409) {
+      // Not set up yet: nothing has gone wrong, there is just nothing to show.
+      say(message, "HubSpot's contacts show here once the integration is enabled with a token.", "");
+      $("contacts-rows").replaceChildren();
+      $("contacts-next").hidden = true;
+      return;
+    }
     if (!result.ok) {
       const details = typeof result.body.details === "string" ? ` (${result.body.details})` : "";
       say(message, `${result.body.message ?? `HTTP ${result.status}`}${details}`, "error");
