@@ -29,3 +29,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/backfill.py
 	$(PY) benchmarks/sync_contacts.py
 	$(PY) benchmarks/update_bursts.py
+	$(PY) benchmarks/idle_worker.py

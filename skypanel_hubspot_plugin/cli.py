@@ -36,6 +36,8 @@ from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.secrets import SecretsError, generate_key
 
 DATABASE_ENV = "SKYPANEL_DATABASE_URL"
+#: How often sync-contacts reads its progress while the worker sends.
+PROGRESS_EVERY_S = 0.5
 USERS_ENV = "SKYPANEL_USERS_SOURCE"
 
 
@@ -153,41 +155,41 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
 def _sync_contacts(
     rt: runtime_module.Runtime, list_users: ListUsers, worker: Worker, page_size: int
 ) -> int:
-    # Ctrl-C asks the loops below to stop at their next safe point (between two database
+    # The worker sends on its own thread while users are still being read, so the run
+    # takes about as long as HubSpot's rate limit allows, not reading plus sending.
+    # Ctrl-C asks both to stop at their next safe point (between two database
     # transactions), so an interrupted run leaves nothing half-written and resumes cleanly.
     # A second Ctrl-C stops at once.
-    with _stop_on_ctrl_c(worker.stop_event):
+    interrupted = threading.Event()
+    with _stop_on_ctrl_c(interrupted, worker.stop_event):
         job = rt.backfills.start_or_resume()
-        if job.queued_all_at is None:
-            verb = "Resuming" if job.queued else "Starting"
-            print(f"{verb} contact backfill {job.id}.", file=sys.stderr)
-            with tqdm(desc="Reading users", unit=" users", initial=job.queued) as bar:
-                rt.backfills.queue_all(
-                    job,
-                    list_users,
-                    page_size=page_size,
-                    stop=worker.stop_event,
-                    on_page=bar.update,
-                )
-        elif not worker.stop_event.is_set():
-            print(f"Resuming contact backfill {job.id}: every user is queued.", file=sys.stderr)
-        progress = rt.backfills.progress(job)
-        with tqdm(
-            desc="Sending to HubSpot",
-            unit=" contacts",
-            total=progress.queued,
-            initial=progress.delivered + progress.dead,
-        ) as bar:
-            while progress.state != DONE and not worker.stop_event.is_set():
-                claimed = worker.run_once()
-                progress = rt.backfills.progress(job)
-                bar.update(progress.delivered + progress.dead - bar.n)
-                if not claimed:
+        worker.start_thread()
+        try:
+            if job.queued_all_at is None:
+                verb = "Resuming" if job.queued else "Starting"
+                print(f"{verb} contact backfill {job.id}.", file=sys.stderr)
+                with tqdm(desc="Reading users", unit=" users", initial=job.queued) as bar:
+                    rt.backfills.queue_all(
+                        job, list_users, page_size=page_size, stop=interrupted, on_page=bar.update
+                    )
+            elif not interrupted.is_set():
+                print(f"Resuming contact backfill {job.id}: every user is queued.", file=sys.stderr)
+            progress = rt.backfills.progress(job)
+            with tqdm(
+                desc="Sending to HubSpot",
+                unit=" contacts",
+                total=progress.queued,
+                initial=progress.delivered + progress.dead,
+            ) as bar:
+                while progress.state != DONE and not interrupted.wait(PROGRESS_EVERY_S):
+                    progress = rt.backfills.progress(job)
+                    bar.update(progress.delivered + progress.dead - bar.n)
                     if not rt.settings().enabled:
                         print("error: HubSpot was disabled during the backfill", file=sys.stderr)
                         return 1
-                    worker.stop_event.wait(worker.idle_s)
-    if worker.stop_event.is_set():
+        finally:
+            worker.stop()
+    if interrupted.is_set():
         raise KeyboardInterrupt
     print(
         f"Backfill {progress.id}: {progress.queued} users, {progress.delivered} delivered, "
@@ -200,13 +202,14 @@ def _sync_contacts(
 
 
 @contextmanager
-def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
+def _stop_on_ctrl_c(*stops: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def first(signum: int, frame: object) -> None:
-        stop.set()
+        for stop in stops:
+            stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, first)

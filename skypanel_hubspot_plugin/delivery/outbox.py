@@ -505,6 +505,7 @@ class Outbox:
                     )
                     .values(next_attempt_at=now)
                 )
+            wake.recorded(self.engine, session)
             session.commit()
             return int(result.rowcount)
 

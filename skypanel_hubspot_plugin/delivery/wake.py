@@ -2,8 +2,9 @@
 
 Two signals, both sent on the event hook's path:
 
-- in the process: every idle worker of this process is woken at once (the host may not
-  have committed yet, so a woken worker that finds nothing looks again a few times, soon);
+- in the process: every idle worker of this process is woken when the writer's
+  transaction commits (a worker woken early, where the commit cannot be watched, looks
+  again a few times soon before sleeping long);
 - on PostgreSQL: ``pg_notify`` in the host's own transaction, so workers in any process
   that LISTEN hear of the row exactly when it commits, and never of one rolled back.
 
@@ -14,29 +15,51 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, event, func, select, text
+from sqlalchemy.orm import Session as OrmSession
+
+from skypanel_hubspot_plugin.common import wakeup
+from skypanel_hubspot_plugin.common.wakeup import wake_all
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "skypanel_hubspot_outbox"
+#: Longest uninterrupted sleep: a stopping worker notices within this many seconds.
+SLICE_S = 0.5
 _LISTEN = text(f"LISTEN {CHANNEL}")
 _NOTIFY = select(func.pg_notify(CHANNEL, ""))
 
-_waiting: weakref.WeakSet[threading.Event] = weakref.WeakSet()
-_waiting_lock = threading.Lock()
+_watched_lock = threading.Lock()
+
+
+_watched: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def recorded(engine: Engine, session: Any) -> None:
     """Tells idle workers a row was written; ``session`` is the writer's transaction."""
     if engine.dialect.name == "postgresql":
         session.execute(_NOTIFY)  # delivered at commit, dropped on rollback
-    with _waiting_lock:
-        waiting = list(_waiting)
-    for event in waiting:
-        event.set()
+    if isinstance(session, OrmSession):
+        name = "after_commit"
+    elif isinstance(session, Connection):
+        name = "commit"
+    else:
+        wake_all()
+        return
+    # One listener per session or connection, however many rows it records.
+    with _watched_lock:
+        if session in _watched:
+            return
+        _watched.add(session)
+    event.listen(session, name, _committed)
+
+
+def _committed(*_: Any) -> None:
+    wake_all()
 
 
 class Waker:
@@ -45,9 +68,7 @@ class Waker:
     def __init__(self, engine: Engine, stop: threading.Event) -> None:
         self.engine = engine
         self.stop = stop
-        self._event = threading.Event()
-        with _waiting_lock:
-            _waiting.add(self._event)
+        self._event = wakeup.register()
         self._listener: Any = None
         self._listening = engine.dialect.name == "postgresql"
 
@@ -55,14 +76,18 @@ class Waker:
         """Sleeps up to ``timeout`` seconds; True when woken by a recorded event."""
         if self._listening and self._listen():
             return self._wait_listening(timeout)
-        woken = self._event.wait(timeout) and not self.stop.is_set()
-        self._event.clear()
-        return woken
+        deadline = time.monotonic() + timeout
+        while not self.stop.is_set():  # in slices, so a stop (or SIGTERM) is seen soon
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._event.wait(min(remaining, SLICE_S)):
+                self._event.clear()
+                return not self.stop.is_set()
+        return False
 
     def close(self) -> None:
-        with _waiting_lock:
-            _waiting.discard(self._event)
-        self._event.set()
+        wakeup.unregister(self._event)
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
@@ -72,9 +97,10 @@ class Waker:
             return True
         try:
             pooled = self.engine.raw_connection()
-            pooled.detach()  # kept for LISTEN: never handed back to the pool in that state
             connection = pooled.driver_connection
-            assert connection is not None
+            pooled.detach()  # kept for LISTEN: never handed back to the pool in that state
+            if connection is None:
+                return False
             connection.autocommit = True
             connection.execute(str(_LISTEN))
             self._listener = connection
@@ -87,7 +113,7 @@ class Waker:
         remaining = timeout
         try:
             while remaining > 0 and not self.stop.is_set() and not self._event.is_set():
-                slice_s = min(remaining, 0.5)  # short slices: a stop is seen within 0.5 s
+                slice_s = min(remaining, SLICE_S)  # short slices: a stop is seen soon
                 for _ in self._listener.notifies(timeout=slice_s, stop_after=1):
                     return True
                 remaining -= slice_s

@@ -113,6 +113,9 @@ class Worker:
         """How long to sleep after a claim that found nothing."""
         if eager:
             return eager.pop(0)
+        settings = self.runtime.settings()
+        if not settings.enabled or settings.token is None:
+            return self.idle_s  # saving the settings wakes the worker
         due = self.runtime.outbox.next_due()
         if due is None:
             return self.idle_s

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from skypanel_hubspot_plugin.common.secret import Secret
+from skypanel_hubspot_plugin.common.wakeup import wake_all
 from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.model import (
     HubSpotSettings,
@@ -131,6 +132,7 @@ class SettingsStore:
         with self._lock:
             self._cached = None
             self._generation += 1
+        wake_all()  # a sleeping worker may have work now (HubSpot just enabled, a new token)
 
     def _settings_from(self, rows: Mapping[str, str | None]) -> HubSpotSettings:
         problems: dict[str, str] = {}
@@ -270,3 +272,4 @@ class SettingsStore:
                 continue
             if revision != self._revision:
                 self.reload()
+                wake_all()
