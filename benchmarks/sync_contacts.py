@@ -1,11 +1,13 @@
-"""``skypanel-hubspot sync-contacts`` on a panel of N users: wall time and requests per contact.
+"""``skypanel-hubspot sync-contacts`` on panels of N users: wall time against the rate
+limit's minimum, requests per contact, peak memory, and where the time went.
 
-Builds a SQLite panel with N users, then runs the real command (a separate process)
-against a fake HubSpot that enforces HubSpot's default limit (100 requests per 10 s).
-Prints how long reading and delivering took and HubSpot requests per contact (goal: at
-most 0.011, i.e. batches of 100).
+Builds a panel (SQLite, and PostgreSQL when reachable) with N users, then runs the real
+command (a separate process) against a fake HubSpot that enforces HubSpot's default
+limit (100 requests per 10 s). The minimum is the requests made at that rate; the goal
+is a wall time at most 1.15 times it, and a peak memory at 100,000 users at most 50 MB
+above the peak at 1,000.
 
-    python benchmarks/sync_contacts.py [--users 10000]
+    python benchmarks/sync_contacts.py [--users 1000 10000 100000] [--databases sqlite postgresql]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from sqlalchemy import (
@@ -29,12 +32,17 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from skypanel_hubspot_plugin import User
 from skypanel_hubspot_plugin.payloads import ListUsers
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings.secrets import SecretBox, generate_key
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LIMIT = 100
+WINDOW_S = 10.0
 
 metadata = MetaData()
 accounts = Table(
@@ -62,53 +70,118 @@ def users_source(engine: Engine) -> ListUsers:
     return list_users
 
 
+def peak_memory_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB; 0 once it has exited."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run(users: int, database: str, args: argparse.Namespace) -> dict[str, float] | None:
+    key = generate_key()
+    with tempfile.TemporaryDirectory() as folder, FakeHubSpot(rate_limit=LIMIT) as hubspot:
+        schema = None
+        if database == "postgresql":
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+            try:
+                with admin.connect() as conn:
+                    conn.execute(CreateSchema(schema))
+            except Exception as exc:
+                print(f"PostgreSQL not reachable ({type(exc).__name__}): skipped")
+                return None
+            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        else:
+            url = f"sqlite:///{Path(folder) / 'panel.sqlite3'}"
+        engine = create_engine(url)
+        try:
+            metadata.create_all(engine)
+            with engine.begin() as conn:
+                for start in range(0, users, 10_000):
+                    conn.execute(
+                        insert(accounts),
+                        [
+                            {"email": f"user{i}@example.com", "first_name": f"U{i}"}
+                            for i in range(start, min(users, start + 10_000))
+                        ],
+                    )
+            rt = Runtime(engine, SecretBox([key]))
+            rt.store.setup()
+            rt.store.save(
+                {
+                    "hubspot_enabled": True,
+                    "hubspot_portal_id": str(FAKE_PORTAL_ID),
+                    "hubspot_api_key": FAKE_TOKEN,
+                    "hubspot_rate_limit": str(LIMIT),
+                }
+            )
+            command = [str(Path(sys.executable).parent / "skypanel-hubspot"), "sync-contacts"]
+            command += ["--database-url", url, "--base-url", hubspot.base_url]
+            command += ["--users", "sync_contacts:users_source"]
+            env = {
+                **os.environ,
+                "SKYPANEL_HUBSPOT_SECRET_KEYS": key,
+                "PYTHONPATH": str(Path(__file__).parent),
+            }
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            peak = 0.0
+            while process.poll() is None:
+                peak = max(peak, peak_memory_mb(process.pid))
+                time.sleep(0.05)
+            out, err = process.communicate()
+            wall = time.perf_counter() - started
+            assert process.returncode == 0, err
+            requests = len(hubspot.requests)
+            throttled = sum(1 for r in hubspot.requests if r.status == 429)
+            contacts = len(hubspot.contacts())
+        finally:
+            engine.dispose()
+            if schema is not None:
+                with admin.connect() as conn:
+                    conn.execute(DropSchema(schema, cascade=True))
+                admin.dispose()
+    minimum = requests * WINDOW_S / LIMIT
+    timing = next((line for line in err.splitlines() if line.startswith("Time:")), "")
+    print(f"{database}, {users} users: {out.strip()}")
+    print(
+        f"  contacts in HubSpot {contacts}; HubSpot requests {requests} "
+        f"({requests / users:.4f} per contact, {throttled} answered 429)"
+    )
+    print(
+        f"  wall {wall:.1f} s; the limit allows those requests in {minimum:.1f} s "
+        f"({LIMIT} per {WINDOW_S:g} s): {wall / minimum:.2f}x (goal: at most 1.15x)"
+    )
+    print(f"  peak memory of the command: {peak:.0f} MB;  {timing}")
+    return {"peak": peak}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=10_000)
-    args = parser.parse_args()
-    key = generate_key()
-    with tempfile.TemporaryDirectory() as folder, FakeHubSpot(rate_limit=100) as hubspot:
-        url = f"sqlite:///{Path(folder) / 'panel.sqlite3'}"
-        engine = create_engine(url)
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                insert(accounts),
-                [
-                    {"email": f"user{i}@example.com", "first_name": f"U{i}"}
-                    for i in range(args.users)
-                ],
-            )
-        rt = Runtime(engine, SecretBox([key]))
-        rt.store.setup()
-        rt.store.save(
-            {
-                "hubspot_enabled": True,
-                "hubspot_portal_id": str(FAKE_PORTAL_ID),
-                "hubspot_api_key": FAKE_TOKEN,
-            }
-        )
-        command = [str(Path(sys.executable).parent / "skypanel-hubspot"), "sync-contacts"]
-        command += ["--database-url", url, "--base-url", hubspot.base_url]
-        command += ["--users", "sync_contacts:users_source"]
-        env = {
-            **os.environ,
-            "SKYPANEL_HUBSPOT_SECRET_KEYS": key,
-            "PYTHONPATH": str(Path(__file__).parent),
-        }
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-        wall = time.perf_counter() - started
-        contacts = len(hubspot.contacts())
-        requests = len(hubspot.requests)
-        throttled = sum(1 for r in hubspot.requests if r.status == 429)
-        engine.dispose()
-    print(done.stdout.strip())
-    print(f"users: {args.users}   contacts in HubSpot: {contacts}   wall time: {wall:.1f} s")
-    print(
-        f"HubSpot requests: {requests} ({throttled} answered 429)   "
-        f"requests per contact: {requests / args.users:.4f}"
+    parser.add_argument("--users", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument(
+        "--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
     )
+    args = parser.parse_args()
+    for database in args.databases:
+        peaks = {}
+        for users in args.users:
+            result = run(users, database, args)
+            if result is None:
+                break
+            peaks[users] = result["peak"]
+        if len(peaks) > 1:
+            low, high = min(peaks), max(peaks)
+            print(
+                f"{database}: peak memory at {high} users is {peaks[high] - peaks[low]:+.0f} MB "
+                f"against {low} users (goal: at most +50 MB)"
+            )
 
 
 if __name__ == "__main__":

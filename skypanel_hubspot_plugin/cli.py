@@ -170,7 +170,12 @@ def _sync_contacts(
                 print(f"{verb} contact backfill {job.id}.", file=sys.stderr)
                 with tqdm(desc="Reading users", unit=" users", initial=job.queued) as bar:
                     rt.backfills.queue_all(
-                        job, list_users, page_size=page_size, stop=interrupted, on_page=bar.update
+                        job,
+                        list_users,
+                        page_size=page_size,
+                        stop=interrupted,
+                        on_page=bar.update,
+                        timings=worker.timings,
                     )
             elif not interrupted.is_set():
                 print(f"Resuming contact backfill {job.id}: every user is queued.", file=sys.stderr)
@@ -195,6 +200,7 @@ def _sync_contacts(
         f"Backfill {progress.id}: {progress.queued} users, {progress.delivered} delivered, "
         f"{progress.dead} parked."
     )
+    print(f"Time: {worker.timings.summary()}.", file=sys.stderr)
     if progress.dead:
         print("See why with: skypanel-hubspot deliveries --status dead", file=sys.stderr)
         return 1
@@ -254,7 +260,8 @@ def parser() -> argparse.ArgumentParser:
                 "--api-version",
                 type=_api_version,
                 default=None,
-                help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)})",
+                help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)}; "
+                "default: the setting's)",
             )
         return p
 

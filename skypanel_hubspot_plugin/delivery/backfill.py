@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from skypanel_hubspot_plugin.delivery.outbox_table import (
     OutboxRow,
     utcnow,
 )
+from skypanel_hubspot_plugin.delivery.timings import QUEUEING, READING, Timings
 from skypanel_hubspot_plugin.mapping.contact_fields import user_contact_properties
 from skypanel_hubspot_plugin.payloads import ListUsers, User
 from skypanel_hubspot_plugin.settings import schema as keys
@@ -189,6 +191,7 @@ class Backfills:
         page_size: int = PAGE_SIZE,
         stop: threading.Event | None = None,
         on_page: Callable[[int], object] | None = None,
+        timings: Timings | None = None,
     ) -> int:
         """Queues every user after the job's cursor; returns how many this call queued.
 
@@ -198,12 +201,15 @@ class Backfills:
         assert job.id is not None
         cursor = job.cursor
         total = 0
+        timings = timings or Timings()
         while stop is None or not stop.is_set():
-            users = list(list_users(cursor, page_size))
+            with timings.measure(READING):
+                users = list(list_users(cursor, page_size))
             if not users:
                 self._finish_queuing(job.id, cursor)
                 break
             now = utcnow()
+            queueing = time.perf_counter()
             with Session(self.engine) as session:
                 moved = session.exec(
                     update(Backfill)
@@ -223,6 +229,7 @@ class Backfills:
                 session.execute(INSERT_ROWS, [outbox_row(u, job.id, now, mapping) for u in users])
                 wake.recorded(self.engine, session)
                 session.commit()
+            timings.add(QUEUEING, time.perf_counter() - queueing)
             cursor = users[-1].id
             total += len(users)
             if on_page is not None:

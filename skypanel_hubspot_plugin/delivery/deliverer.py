@@ -43,6 +43,7 @@ from skypanel_hubspot_plugin.delivery.coalesce import (
 from skypanel_hubspot_plugin.delivery.outbox import Group, Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
+from skypanel_hubspot_plugin.delivery.timings import HUBSPOT, RATE_LIMIT, Timings
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import (
     BadRequest,
@@ -129,7 +130,9 @@ class Deliverer:
         worker_id: str,
         stop: threading.Event,
         policy: RetryPolicy,
+        timings: Timings | None = None,
     ) -> None:
+        self.timings = timings or Timings()
         self.outbox = outbox
         self.service = service
         self.limiter = limiter
@@ -140,12 +143,14 @@ class Deliverer:
 
     def _call(self, groups: Sequence[Group], fn: Callable[..., T], *args: Any) -> T:
         """One HubSpot request for ``groups``, under the rate limit and a fresh lease."""
-        if not self.limiter.acquire(self.stop):
-            raise Stopping()
+        with self.timings.measure(RATE_LIMIT):
+            if not self.limiter.acquire(self.stop):
+                raise Stopping()
         rows = [r for g in groups for r in g.rows]
         if len(self.outbox.renew(self.worker_id, rows)) != len(rows):
             raise LeaseLost()
-        return fn(*args)
+        with self.timings.measure(HUBSPOT):
+            return fn(*args)
 
     def deliver(self, groups: list[Group]) -> None:
         """Contacts first (a ticket being created needs its contact), then tickets, then forms."""

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
@@ -18,6 +19,13 @@ from skypanel_hubspot_plugin.delivery.context import DeliveryContext
 from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
 from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
+from skypanel_hubspot_plugin.delivery.timings import (
+    CLAIMING,
+    HUBSPOT,
+    RATE_LIMIT,
+    SETTLING,
+    Timings,
+)
 from skypanel_hubspot_plugin.delivery.wake import Waker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
 
@@ -49,6 +57,7 @@ class Worker:
         self.limiter = SharedRateLimit(runtime.outbox.engine, lambda: runtime.settings().rate_limit)
         self._thread: threading.Thread | None = None
         self._property_ready_for: object = None
+        self.timings = Timings()
 
     def __repr__(self) -> str:
         return f"Worker(id={self.worker_id!r})"
@@ -60,13 +69,22 @@ class Worker:
             return 0
         if self.runtime.outbox.paused_until() is not None:  # HubSpot's daily limit is spent
             return 0
-        groups = self.runtime.outbox.claim(self.worker_id, self.batch_size)
+        with self.timings.measure(CLAIMING):
+            groups = self.runtime.outbox.claim(self.worker_id, self.batch_size)
         if not groups:
             return 0
         service = self.runtime.service()
         deliverer = Deliverer(
-            self.runtime.outbox, service, self.limiter, self.worker_id, self.stop_event, self.policy
+            self.runtime.outbox,
+            service,
+            self.limiter,
+            self.worker_id,
+            self.stop_event,
+            self.policy,
+            self.timings,
         )
+        started = time.perf_counter()
+        waited = sum(self.timings.seconds.get(p, 0.0) for p in (RATE_LIMIT, HUBSPOT))
         creating = [g for g in groups if any(r.kind == TICKET_CREATE for r in g.rows)]
         if creating and self._property_ready_for is not service:
             try:
@@ -78,6 +96,9 @@ class Worker:
                     deliverer.fail(group, exc)
                 groups = [g for g in groups if g not in creating]
         deliverer.deliver(groups)
+        # The rest of the delivery is the outbox's bookkeeping: links, settling, leases.
+        waited = sum(self.timings.seconds.get(p, 0.0) for p in (RATE_LIMIT, HUBSPOT)) - waited
+        self.timings.add(SETTLING, time.perf_counter() - started - waited)
         return sum(len(g.rows) for g in groups) + sum(len(g.rows) for g in creating)
 
     def run_forever(self) -> None:
