@@ -30,3 +30,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/sync_contacts.py
 	$(PY) benchmarks/update_bursts.py
 	$(PY) benchmarks/idle_worker.py
+	$(PY) benchmarks/throughput.py

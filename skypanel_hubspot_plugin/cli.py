@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +29,7 @@ from skypanel_hubspot_plugin.common.database_url import database_problem, engine
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
 from skypanel_hubspot_plugin.delivery.backfill import DONE
+from skypanel_hubspot_plugin.delivery.health import health
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
@@ -93,6 +95,24 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         if changed
         else "Nothing to re-encrypt: the token is already under the newest key (or unset)."
     )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    state = health(rt.outbox, rt.settings().rate_limit, rt.api_version())
+    if args.json:
+        print(json.dumps(state.as_json()))
+    else:
+        print("\n".join(state.lines()))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    days = rt.settings().retention_days if args.older_than is None else args.older_than
+    count = rt.outbox.purge(timedelta(days=days))
+    print(f"Erased the personal data of {count} deliveries delivered more than {days} days ago.")
     return 0
 
 
@@ -295,6 +315,25 @@ def parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--page-size", type=int, default=500, help="users read per page (default: %(default)s)"
+    )
+    status = command(
+        "status",
+        cmd_status,
+        "Show delivery's health: queue depth, oldest waiting row, parked rows, last delivery, "
+        "rate-limit budget left, API version.",
+    )
+    status.add_argument("--json", action="store_true", help="print it as JSON (default: text)")
+    purge = command(
+        "purge",
+        cmd_purge,
+        "Erase the personal data of delivered events now (the rows and their outcomes stay).",
+    )
+    purge.add_argument(
+        "--older-than",
+        type=int,
+        default=None,
+        metavar="DAYS",
+        help="erase those delivered more than DAYS ago (default: the retention setting)",
     )
     deliveries = command(
         "deliveries", cmd_deliveries, "List deliveries to HubSpot, or queue parked ones again."

@@ -18,6 +18,8 @@ from skypanel_hubspot_plugin.admin.responses import (
 )
 from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.delivery.backfill import BackfillRunning
+from skypanel_hubspot_plugin.delivery.health import health
+from skypanel_hubspot_plugin.delivery.outbox import PURGED
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, QUEUED, OutboxRow
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 
@@ -45,6 +47,7 @@ def delivery_json(row: OutboxRow, waiting_for: str | None = None) -> dict[str, o
         "deliveredAt": row.delivered_at.isoformat() if row.delivered_at else None,
         "nextAttemptAt": row.next_attempt_at.isoformat() if row.status == QUEUED else None,
         "waitingFor": waiting_for,
+        "purged": row.payload == PURGED,  # its personal data erased after delivery
     }
 
 
@@ -125,7 +128,15 @@ def post_backfill(request: AdminRequest) -> AdminResponse:
     return AdminResponse(202, {"success": True, "backfill": rt.backfills.progress(job).as_json()})
 
 
+def get_status(request: AdminRequest) -> AdminResponse:
+    """GET …/status: delivery's health at a glance (the same as ``skypanel-hubspot status``)."""
+    rt = runtime.current()
+    state = health(rt.outbox, rt.settings().rate_limit, rt.api_version())
+    return AdminResponse(200, state.as_json())
+
+
 ROUTES: tuple[Route, ...] = (
+    ("GET", f"{PREFIX}/status", get_status),
     ("GET", f"{PREFIX}/deliveries", get_deliveries),
     ("POST", f"{PREFIX}/deliveries/replay", post_replay),
     ("GET", f"{PREFIX}/backfill", get_backfill),

@@ -246,6 +246,9 @@ class Deliverer:
             self.outbox.unlink("contact", plan.user_id)
         if not plan.writes:
             self.outbox.delivered(group.rows, self.worker_id, hubspot_id)
+            if plan.delete is not None and plan.delete["action"] == "gdpr_delete":
+                # Erased in HubSpot: erase what the outbox still holds of them too.
+                self.outbox.purge_user(plan.user_id, plan.delete.get("email", ""))
             return
         linked = self.outbox.link("contact", plan.user_id)
         if linked is None and len(plan.emails) > 1:

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 INSERT_ROW = insert(OutboxRow.metadata.tables["hubspot_outbox"])
 CLAIM_LOCK = "claim"
+#: What a row's payload becomes once its personal data is erased; the row and its outcome stay.
+PURGED = json.dumps({"purged": True})
 #: The lock row whose ``at`` holds, as a Unix time, until when delivery is paused.
 PAUSE = "daily-limit-pause"
 #: The shortest wait of a row deferred behind another record's rows.
@@ -250,7 +252,12 @@ class Outbox:
                 col(OutboxRow.id) > min(oldest.values()),
             )
         ):
-            if row_id is not None and row_id > oldest[entity] and kind in RECORD_KINDS:
+            if (
+                row_id is not None
+                and row_id > oldest[entity]
+                and kind in RECORD_KINDS
+                and payload != PURGED
+            ):
                 found.setdefault(entity, []).append(Change.of(row_id, kind, payload, settled=True))
         return found
 
@@ -473,14 +480,54 @@ class Outbox:
                 query = query.where(col(OutboxRow.status) == status)
             return list(session.exec(query))
 
+    # -- personal data ---------------------------------------------------------------------------
+
+    def purge(self, older_than: timedelta) -> int:
+        """Erases the payloads of rows delivered more than ``older_than`` ago; returns how many."""
+        with Session(self.engine) as session:
+            result = session.exec(
+                update(OutboxRow)
+                .where(
+                    col(OutboxRow.status) == DELIVERED,
+                    col(OutboxRow.delivered_at) <= utcnow() - older_than,
+                    col(OutboxRow.payload) != PURGED,
+                )
+                .values(payload=PURGED)
+            )
+            session.commit()
+            return int(result.rowcount)
+
+    def purge_user(self, user_id: str, email: str) -> int:
+        """Erases every settled row that carried this user's data: their contact's rows,
+        their tickets' and their form submissions'. After HubSpot's GDPR delete."""
+        marks = [json.dumps({"user_id": user_id})[1:-1]]  # '"user_id": "7"', as rows store it
+        if email:
+            marks.append(json.dumps(email))
+        with Session(self.engine) as session:
+            result = session.exec(
+                update(OutboxRow)
+                .where(
+                    col(OutboxRow.status) != QUEUED,
+                    col(OutboxRow.payload) != PURGED,
+                    or_(
+                        col(OutboxRow.entity) == f"user:{user_id}",
+                        *(col(OutboxRow.payload).contains(m, autoescape=True) for m in marks),
+                    ),
+                )
+                .values(payload=PURGED)
+            )
+            session.commit()
+            return int(result.rowcount)
+
     def replay(self, ids: Sequence[int] | None = None) -> int:
         """Puts dead rows (all, or these) back in the queue with a fresh attempt count.
 
         Rows of the same records that were waiting for them are woken too.
         """
         with Session(self.engine) as session:
-            query = update(OutboxRow).where(col(OutboxRow.status) == DEAD)
-            dead = select(OutboxRow.entity).where(col(OutboxRow.status) == DEAD)
+            replayable = (col(OutboxRow.status) == DEAD, col(OutboxRow.payload) != PURGED)
+            query = update(OutboxRow).where(*replayable)
+            dead = select(OutboxRow.entity).where(*replayable)
             if ids is not None:
                 query = query.where(col(OutboxRow.id).in_(list(ids)))
                 dead = dead.where(col(OutboxRow.id).in_(list(ids)))

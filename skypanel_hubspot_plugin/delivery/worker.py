@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
 from skypanel_hubspot_plugin.delivery.context import DeliveryContext
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 IDLE_S = 30.0
 #: After a wake that found nothing yet: when to look again, in seconds.
 EAGER_LOOKS_S = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
+#: How often a worker erases the personal data of deliveries past the retention.
+PURGE_EVERY_S = 3600.0
 #: The shortest wait before looking again at a row that was due but not claimable.
 MIN_RECHECK_S = 0.05
 
@@ -58,6 +61,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._property_ready_for: object = None
         self.timings = Timings()
+        self._next_purge = 0.0
 
     def __repr__(self) -> str:
         return f"Worker(id={self.worker_id!r})"
@@ -96,6 +100,8 @@ class Worker:
                     deliverer.fail(group, exc)
                 groups = [g for g in groups if g not in creating]
         deliverer.deliver(groups)
+        if settings.retention_days == 0:
+            self.runtime.outbox.purge(timedelta(0))
         # The rest of the delivery is the outbox's bookkeeping: links, settling, leases.
         waited = sum(self.timings.seconds.get(p, 0.0) for p in (RATE_LIMIT, HUBSPOT)) - waited
         self.timings.add(SETTLING, time.perf_counter() - started - waited)
@@ -114,6 +120,7 @@ class Worker:
             while not self.stop_event.is_set():
                 claimed = 0
                 try:
+                    self._purge_if_due()
                     claimed = self.run_once()
                     wait = 0.0 if claimed else self._idle_wait(eager)
                 except Exception:  # the database or settings may be briefly unusable
@@ -129,6 +136,17 @@ class Worker:
             waker.close()
         released = self.runtime.outbox.release(self.worker_id)
         log.info("HubSpot delivery worker %s stopped (released %d)", self.worker_id, released)
+
+    def _purge_if_due(self) -> None:
+        """Erases delivered rows' personal data past the retention, once an hour."""
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY_S
+        days = self.runtime.settings().retention_days
+        purged = self.runtime.outbox.purge(timedelta(days=days))
+        if purged:
+            log.info("Erased the personal data of %d deliveries older than %d days", purged, days)
 
     def _idle_wait(self, eager: list[float]) -> float:
         """How long to sleep after a claim that found nothing."""

@@ -71,6 +71,7 @@ class HubSpotSettings:
     contact_property_map: PropertyMap = DEFAULT_CONTACT_MAP
     ticket_property_map: PropertyMap = DEFAULT_TICKET_MAP
     api_version: str = DEFAULT_VERSION
+    retention_days: int = 30
     token: Secret | None = None
     token_source: TokenSource | None = None
     app_secret: Secret | None = None
@@ -196,6 +197,13 @@ def parse_rate_limit(value: object) -> int:
     return int(text)
 
 
+def parse_retention_days(value: object) -> int:
+    text = _text(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 4) or int(text) > 3650:
+        raise ValueError("must be a whole number of days from 0 to 3650")
+    return int(text)
+
+
 def parse_api_version(value: object) -> str:
     """One of the HubSpot API versions the plugin speaks (``v4`` is read as ``v3``)."""
     return version_named(_text(value) or None).name
@@ -219,6 +227,7 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.CONTACT_PROPERTY_MAP: parse_contact_property_map,
     keys.TICKET_PROPERTY_MAP: parse_ticket_property_map,
     keys.API_VERSION: parse_api_version,
+    keys.RETENTION_DAYS: parse_retention_days,
 }
 ATTRIBUTES = {
     keys.ENABLED: "enabled",
@@ -238,6 +247,7 @@ ATTRIBUTES = {
     keys.CONTACT_PROPERTY_MAP: "contact_property_map",
     keys.TICKET_PROPERTY_MAP: "ticket_property_map",
     keys.API_VERSION: "api_version",
+    keys.RETENTION_DAYS: "retention_days",
 }
 
 

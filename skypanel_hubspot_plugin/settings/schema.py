@@ -29,6 +29,7 @@ WEBHOOK_URL = "hubspot_webhook_url"
 CONTACT_PROPERTY_MAP = "hubspot_contact_property_map"
 TICKET_PROPERTY_MAP = "hubspot_ticket_property_map"
 API_VERSION = "hubspot_api_version"
+RETENTION_DAYS = "hubspot_retention_days"
 
 #: Settings stored encrypted and never shown again: the form only says whether one is set.
 SECRET_KEYS = (API_KEY, APP_SECRET)
@@ -154,6 +155,14 @@ FIELDS: tuple[SettingField, ...] = (
         help="Your HubSpot tier's burst limit; shared by every worker on this database.",
     ),
     SettingField(
+        RETENTION_DAYS,
+        "Keep delivered events' personal data for (days)",
+        "text",
+        default="30",
+        help="After this many days a delivered event keeps only its outcome; the names, "
+        "emails and ticket texts it carried are erased. 0 erases them once delivered.",
+    ),
+    SettingField(
         API_VERSION,
         "HubSpot API version",
         "select",
@@ -218,6 +227,7 @@ DESCRIPTIONS: dict[str, str] = {
     CONTACT_PROPERTY_MAP: "Panel user field → HubSpot contact property (JSON)",
     TICKET_PROPERTY_MAP: "Panel ticket extra field → HubSpot ticket property (JSON)",
     API_VERSION: "HubSpot API version (2026-09, 2026-03 or v3)",
+    RETENTION_DAYS: "Days a delivered event keeps its personal data",
 }
 
 
