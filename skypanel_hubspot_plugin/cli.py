@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import timedelta
@@ -160,12 +161,15 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     list_users = users_source(args.users, rt.store.engine)
     settings = rt.settings()
+    if settings.token is None and (problem := settings.problems.get("hubspot_api_key")):
+        print(f"error: {scrub(problem)}", file=sys.stderr)
+        return 1
     if not settings.enabled or settings.token is None:
         print("error: enable HubSpot and save an access token first", file=sys.stderr)
         return 1
     worker = Worker(rt)
     try:
-        return _sync_contacts(rt, list_users, worker, args.page_size)
+        return _sync_contacts(rt, list_users, worker, args.page_size, args.give_up_after)
     finally:
         # The next run need not wait for the lease; if this fails, the lease frees them.
         with suppress(Exception):
@@ -173,7 +177,11 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
 
 
 def _sync_contacts(
-    rt: runtime_module.Runtime, list_users: ListUsers, worker: Worker, page_size: int
+    rt: runtime_module.Runtime,
+    list_users: ListUsers,
+    worker: Worker,
+    page_size: int,
+    give_up_after: float,
 ) -> int:
     # The worker sends on its own thread while users are still being read, so the run
     # takes about as long as HubSpot's rate limit allows, not reading plus sending.
@@ -181,6 +189,7 @@ def _sync_contacts(
     # transactions), so an interrupted run leaves nothing half-written and resumes cleanly.
     # A second Ctrl-C stops at once.
     interrupted = threading.Event()
+    failure = ""
     with _stop_on_ctrl_c(interrupted, worker.stop_event):
         job = rt.backfills.start_or_resume()
         worker.start_thread()
@@ -206,12 +215,27 @@ def _sync_contacts(
                 total=progress.queued,
                 initial=progress.delivered + progress.dead,
             ) as bar:
+                moved_at = time.monotonic()
                 while progress.state != DONE and not interrupted.wait(PROGRESS_EVERY_S):
                     progress = rt.backfills.progress(job)
+                    if progress.delivered + progress.dead > bar.n:
+                        moved_at = time.monotonic()
                     bar.update(progress.delivered + progress.dead - bar.n)
                     if not rt.settings().enabled:
-                        print("error: HubSpot was disabled during the backfill", file=sys.stderr)
-                        return 1
+                        failure = "HubSpot was disabled during the backfill"
+                        break
+                    error = rt.backfills.last_error(job)
+                    bar.set_postfix_str(f"retrying: {scrub(error)[:70]}" if error else "")
+                    if error and time.monotonic() - moved_at > give_up_after:
+                        failure = (
+                            f"no contact reached HubSpot for {give_up_after:g} s; HubSpot's last "
+                            f"answer: {scrub(error)}. Nothing is lost: run sync-contacts again "
+                            "to resume."
+                        )
+                        break
+            if failure:  # after the bar is closed, so the reason is the last line
+                print(f"error: {failure}", file=sys.stderr)
+                return 1
         finally:
             worker.stop()
     if interrupted.is_set():
@@ -315,6 +339,14 @@ def parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--page-size", type=int, default=500, help="users read per page (default: %(default)s)"
+    )
+    sync.add_argument(
+        "--give-up-after",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="stop with exit 1 when HubSpot keeps failing and no contact got through for this "
+        "long; running it again resumes (default: %(default)s)",
     )
     status = command(
         "status",

@@ -350,3 +350,35 @@ def test_the_help_texts_read_as_plain_text_and_name_the_right_program() -> None:
     ).stdout
     assert worker.startswith("usage: python -m skypanel_hubspot_plugin.worker ")
     assert "__main__.py" not in worker
+
+
+def test_sync_contacts_without_the_key_says_the_token_is_saved_and_how_to_give_the_key(
+    db: str,
+    secret_key: str,
+    fake: FakeHubSpot,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rt = configure(db, secret_key)
+    add_users(rt.store.engine, emails(3))
+    monkeypatch.delenv("SKYPANEL_HUBSPOT_SECRET_KEYS")  # a new shell on a kept --data-dir
+    assert sync(db, fake) == 1
+    err = capsys.readouterr().err
+    assert "An access token is saved, encrypted" in err
+    assert "SKYPANEL_HUBSPOT_SECRET_KEYS" in err and "hubspot-secret.key" in err
+    assert FAKE_TOKEN not in err
+
+
+def test_sync_contacts_against_an_unreachable_hubspot_stops_with_the_reason(
+    db: str, secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = configure(db, secret_key)
+    add_users(rt.store.engine, emails(5))
+    closed = "http://127.0.0.1:9"  # nothing listens there
+    args = ["sync-contacts", "--database-url", db, "--base-url", closed]
+    args += ["--users", "panel_users:users_source", "--give-up-after", "1"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: no contact reached HubSpot for 1 s; HubSpot's last answer: ")
+    assert "could not be reached" in err and "run sync-contacts again to resume" in err
+    assert rt.outbox.counts() == {"queued": 5}  # nothing lost, nothing parked

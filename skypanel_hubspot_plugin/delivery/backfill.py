@@ -183,6 +183,20 @@ class Backfills:
             finished_at=finished_at,
         )
 
+    def last_error(self, job: Backfill) -> str | None:
+        """HubSpot's latest error on a row of this backfill still waiting for a retry."""
+        with Session(self.engine) as session:
+            return session.exec(
+                select(OutboxRow.last_error)
+                .where(
+                    col(OutboxRow.backfill_id) == job.id,
+                    col(OutboxRow.status) == QUEUED,
+                    col(OutboxRow.last_error).is_not(None),
+                )
+                .order_by(col(OutboxRow.next_attempt_at).desc())
+                .limit(1)
+            ).first()
+
     def queue_all(
         self,
         job: Backfill,

@@ -33,6 +33,16 @@ class MissingEncryptionKey(SecretsError):
         )
 
 
+class KeyNeededToRead(SecretsError):
+    def __init__(self) -> None:
+        super().__init__(
+            "An access token is saved, encrypted, but no encryption key is configured to read "
+            "it: give the key it was saved with. "
+            + HOW_TO_SET_A_KEY
+            + " (The demo panel keeps its key in hubspot-secret.key in its --data-dir.)"
+        )
+
+
 def key_id(key: str) -> str:
     """A fingerprint naming a key in stored values and messages without revealing it."""
     return hashlib.sha256(key.encode()).hexdigest()[:8]
@@ -97,7 +107,7 @@ class SecretBox:
         if not self.is_encrypted(stored):
             return stored
         if self._multi is None:
-            raise MissingEncryptionKey()
+            raise KeyNeededToRead()
         token = stored[len(PREFIX) :].partition(":")[2]
         try:
             return self._multi.decrypt(token.encode()).decode()
