@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -71,7 +72,13 @@ def main() -> None:
         bare.register(ConstantHead())
 
         statements: list[str] = []
-        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        main = threading.main_thread()
+
+        def count(*args: object) -> None:  # the page's thread only, not the settings watcher
+            if threading.current_thread() is main:
+                statements.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", count)
         plugin_ns = per_call_ns(pm.hook.skypanel_page_head, page, args.calls, args.repeats)
         sql_per_page = len(statements) / (args.calls * args.repeats)
         bare_ns = per_call_ns(bare.hook.skypanel_page_head, page, args.calls, args.repeats)

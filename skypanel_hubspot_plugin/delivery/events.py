@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
@@ -38,13 +38,20 @@ def changed_fields(changed: frozenset[str], extra: Mapping[str, str]) -> frozens
 
 
 def _record(
-    rt: DeliveryContext, kind: str, entity: str, build: Any, session: Any, raw: dict[str, Any]
+    rt: DeliveryContext,
+    kind: str,
+    entity: str,
+    build: Any,
+    session: Any,
+    raw: Callable[[], dict[str, Any]],
 ) -> None:
+    """Records what ``build`` makes; ``raw`` (the event as given, for a parked row) is only
+    built when ``build`` refuses it, so the usual path costs the host nothing more."""
     try:
         payload = build()
     except InvalidInput as exc:
         log.warning("HubSpot %s for %s parked: %s", kind, entity, exc)
-        rt.outbox.record(kind, entity, {"rejected": raw}, session, dead_reason=str(exc))
+        rt.outbox.record(kind, entity, {"rejected": raw()}, session, dead_reason=str(exc))
         return
     rt.outbox.record(kind, entity, payload, session)
 
@@ -61,7 +68,7 @@ def user_created(rt: DeliveryContext, user: User, session: Any) -> None:
         f"user:{user.id}",
         lambda: {"user_id": user.id, "properties": user_contact_properties(user, mapping)},
         session,
-        dataclasses.asdict(user),
+        lambda: dataclasses.asdict(user),
     )
 
 
@@ -84,7 +91,7 @@ def user_updated(rt: DeliveryContext, user: User, changed: frozenset[str], sessi
         }
         return {"user_id": user.id, "contact": contact, "properties": props}
 
-    _record(rt, CONTACT_UPDATE, f"user:{user.id}", build, session, dataclasses.asdict(user))
+    _record(rt, CONTACT_UPDATE, f"user:{user.id}", build, session, lambda: dataclasses.asdict(user))
 
 
 def user_deleted(rt: DeliveryContext, user: User, session: Any) -> None:
@@ -120,7 +127,7 @@ def ticket_created(rt: DeliveryContext, ticket: Ticket, user: User, session: Any
             "properties": ticket_properties(ticket, settings),
         },
         session,
-        {"ticket": dataclasses.asdict(ticket), "user": dataclasses.asdict(user)},
+        lambda: {"ticket": dataclasses.asdict(ticket), "user": dataclasses.asdict(user)},
     )
 
 
@@ -147,5 +154,5 @@ def ticket_updated(
             },
         },
         session,
-        {"ticket": dataclasses.asdict(ticket), "changed": sorted(changed)},
+        lambda: {"ticket": dataclasses.asdict(ticket), "changed": sorted(changed)},
     )

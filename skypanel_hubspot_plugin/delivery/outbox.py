@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, case, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -108,7 +109,9 @@ class Outbox:
                 connection.execute(INSERT_ROW, values)
                 wake.recorded(self.engine, connection)
         else:  # the host's Session or Connection: its commit or rollback decides
-            session.execute(INSERT_ROW, values)
+            # A Session's own Connection, in the same transaction, skips the ORM's execute.
+            target = session.connection() if isinstance(session, OrmSession) else session
+            target.execute(INSERT_ROW, values)
             wake.recorded(self.engine, session)
 
     # -- delivering (the worker side) ----------------------------------------------------------
