@@ -116,22 +116,25 @@ class Worker:
         log.info("HubSpot delivery worker %s started", self.worker_id)
         waker = Waker(self.runtime.outbox.engine, self.stop_event)
         eager: list[float] = []
+        claim = True  # whether to try a claim next, or only ask when the next row is due
         try:
             while not self.stop_event.is_set():
                 claimed = 0
                 try:
-                    self._purge_if_due()
-                    claimed = self.run_once()
-                    wait = 0.0 if claimed else self._idle_wait(eager)
+                    if claim:
+                        self._purge_if_due()
+                        claimed = self.run_once()
+                    wait, claim = (0.0, True) if claimed else self._idle_wait(eager)
                 except Exception:  # the database or settings may be briefly unusable
                     log.exception("HubSpot delivery worker loop failed; retrying")
-                    wait = min(self.idle_s, 1.0)
+                    wait, claim = min(self.idle_s, 1.0), True
                 if claimed:
                     eager.clear()
                 if wait > 0 and waker.wait(wait):
                     # Woken by an event whose transaction may not have committed yet:
                     # look again a few times soon before sleeping long.
                     eager[:] = list(EAGER_LOOKS_S)
+                    claim = True
         finally:
             waker.close()
         released = self.runtime.outbox.release(self.worker_id)
@@ -148,19 +151,23 @@ class Worker:
         if purged:
             log.info("Erased the personal data of %d deliveries older than %d days", purged, days)
 
-    def _idle_wait(self, eager: list[float]) -> float:
-        """How long to sleep after a claim that found nothing."""
+    def _idle_wait(self, eager: list[float]) -> tuple[float, bool]:
+        """How long to sleep after a claim that found nothing, and whether to claim after.
+
+        With nothing queued the answer is "sleep, then only ask again": an idle worker costs
+        the database one small query per ``idle_s``.
+        """
         if eager:
-            return eager.pop(0)
+            return eager.pop(0), True
         settings = self.runtime.settings()
         if not settings.enabled or settings.token is None:
-            return self.idle_s  # saving the settings wakes the worker
+            return self.idle_s, False  # saving the settings wakes the worker
         due = self.runtime.outbox.next_due()
         if due is None:
-            return self.idle_s
+            return self.idle_s, False
         # Something is queued but was not ours to take (leased, or waiting behind a row
         # another worker holds): look again when it falls due, and not in a busy loop.
-        return max(MIN_RECHECK_S, min(self.idle_s, (due - utcnow()).total_seconds()))
+        return max(MIN_RECHECK_S, min(self.idle_s, (due - utcnow()).total_seconds())), True
 
     def start_thread(self) -> None:
         self._thread = threading.Thread(
