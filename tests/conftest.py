@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Engine, create_engine
 
 from skypanel_hubspot_plugin import HostContext, plugin_manager, runtime
+from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN
 
 POSTGRES_URL = os.environ.get(
     "SKYPANEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -117,3 +118,21 @@ def _no_leftover_runtime() -> Iterator[None]:
 def plugin_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG, logger="skypanel_hubspot_plugin")
     return caplog
+
+
+@pytest.fixture
+def rt(pm, engine: Engine, secret_key: str, fake):  # type: ignore[no-untyped-def]
+    """The plugin started on the test database with HubSpot enabled and no worker of its
+    own: the test drives workers itself."""
+    runtime = start_plugin(pm, engine, secret_key, fake.base_url, run_worker=False)
+    runtime.store.save(
+        {
+            "hubspot_enabled": True,
+            "hubspot_portal_id": str(FAKE_PORTAL_ID),
+            "hubspot_api_key": FAKE_TOKEN,
+            "hubspot_ticket_enabled": True,
+            "hubspot_rate_limit": "1000",
+        }
+    )
+    yield runtime
+    pm.hook.skypanel_shutdown()

@@ -7,15 +7,11 @@ while a newer change goes ahead, a ticket change waiting for its creation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from conftest import start_plugin
 from convergence import (
     Killed,
     dies_at_write,
     differences,
-    enable,
     outbox,
     parked,
     pending,
@@ -36,14 +32,6 @@ from skypanel_hubspot_plugin.testing import FakeHubSpot
 
 ADA = User(id="1", email="ada@example.com", first_name="Ada", phone="+44 20 7946 0043")
 TICKET = Ticket(id="T-1", subject="Server down", priority="high", status="open")
-
-
-@pytest.fixture
-def rt(pm, engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    runtime = start_plugin(pm, engine, secret_key, fake.base_url, run_worker=False)
-    enable(runtime)
-    yield runtime
-    pm.hook.skypanel_shutdown()
 
 
 def worker(rt: Runtime) -> Worker:

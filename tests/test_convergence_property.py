@@ -10,17 +10,13 @@ in HubSpot must hold the panel's latest values, once each, with nothing parked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from conftest import start_plugin
 from convergence import (
     Killed,
     Panel,
     dies_at_write,
     differences,
-    enable,
     parked,
     pending,
     time_passes,
@@ -75,14 +71,6 @@ steps = st.lists(
     min_size=1,
     max_size=25,
 )
-
-
-@pytest.fixture
-def rt(pm, engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    runtime = start_plugin(pm, engine, secret_key, fake.base_url, run_worker=False)
-    enable(runtime)
-    yield runtime
-    pm.hook.skypanel_shutdown()
 
 
 def fresh_start(engine: Engine, fake: FakeHubSpot) -> None:

@@ -3,12 +3,10 @@ GDPR delete, and on demand; the rows and their outcomes stay."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from conftest import start_plugin
-from convergence import enable, outbox
+from convergence import outbox
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
@@ -23,14 +21,6 @@ from skypanel_hubspot_plugin.testing import FakeHubSpot
 
 ADA = User(id="7", email="ada@example.com", first_name="Ada", phone="+44 20 7946 0000")
 TICKET = Ticket(id="T-1", subject="My server is down", content="Ada's secret plans")
-
-
-@pytest.fixture
-def rt(pm, engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    runtime = start_plugin(pm, engine, secret_key, fake.base_url, run_worker=False)
-    enable(runtime)
-    yield runtime
-    pm.hook.skypanel_shutdown()
 
 
 def holds_ada(engine: Engine) -> list[int]:

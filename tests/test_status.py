@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from conftest import start_plugin
-from convergence import enable
 from sqlalchemy import Engine
 
 from skypanel_hubspot_plugin import User
@@ -18,14 +15,6 @@ from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.payloads import AdminRequest
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FakeHubSpot
-
-
-@pytest.fixture
-def rt(pm, engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    runtime = start_plugin(pm, engine, secret_key, fake.base_url, run_worker=False)
-    enable(runtime)
-    yield runtime
-    pm.hook.skypanel_shutdown()
 
 
 def test_status_shows_depth_age_parked_last_delivery_budget_and_version(  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,6 @@ from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FakeHubSpot
 
 HOUR = 3600.0
-
-
-@pytest.fixture
-def rt(pm, engine: Engine, secret_key: str, fake: FakeHubSpot) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    runtime = start_plugin(pm, engine, secret_key, fake.base_url, run_worker=False)
-    enable(runtime)
-    yield runtime
-    pm.hook.skypanel_shutdown()
 
 
 def idle_worker(rt: Runtime) -> Worker:
