@@ -128,15 +128,15 @@ def run(users: int, database: str, args: argparse.Namespace) -> dict[str, float]
                 "PYTHONPATH": str(Path(__file__).parent),
             }
             started = time.perf_counter()
-            process = subprocess.Popen(
-                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-            peak = 0.0
-            while process.poll() is None:
-                peak = max(peak, peak_memory_mb(process.pid))
-                time.sleep(0.05)
-            out, err = process.communicate()
+            out_path, err_path = Path(folder) / "out.txt", Path(folder) / "err.txt"
+            with out_path.open("w") as out_file, err_path.open("w") as err_file:
+                process = subprocess.Popen(command, env=env, stdout=out_file, stderr=err_file)
+                peak = 0.0
+                while process.poll() is None:
+                    peak = max(peak, peak_memory_mb(process.pid))
+                    time.sleep(0.05)
             wall = time.perf_counter() - started
+            out, err = out_path.read_text(), err_path.read_text()
             assert process.returncode == 0, err
             requests = len(hubspot.requests)
             throttled = sum(1 for r in hubspot.requests if r.status == 429)

@@ -140,6 +140,7 @@ class Deliverer:
         self.stop = stop
         self.policy = policy
         self.paused_until: datetime | None = None
+        self._contact_links: dict[str, str] = {}
 
     def _call(self, groups: Sequence[Group], fn: Callable[..., T], *args: Any) -> T:
         """One HubSpot request for ``groups``, under the rate limit and a fresh lease."""
@@ -156,6 +157,9 @@ class Deliverer:
         """Contacts first (a ticket being created needs its contact), then tickets, then forms."""
         writes = ContactWrites()
         later: list[Group] = []
+        # The contacts' links in one query, not one per record.
+        users = [g.entity.removeprefix("user:") for g in groups if g.entity.startswith("user:")]
+        self._contact_links = self.outbox.links("contact", users)
         for group in groups:
             kind = group.rows[0].kind
             if kind in (CONTACT_UPSERT, CONTACT_UPDATE, CONTACT_DELETE):
@@ -250,7 +254,10 @@ class Deliverer:
                 # Erased in HubSpot: erase what the outbox still holds of them too.
                 self.outbox.purge_user(plan.user_id, plan.delete.get("email", ""))
             return
-        linked = self.outbox.link("contact", plan.user_id)
+        if plan.delete is None:
+            linked = self._contact_links.get(plan.user_id)
+        else:
+            linked = self.outbox.link("contact", plan.user_id)
         if linked is None and len(plan.emails) > 1:
             # The email changed before the contact was linked: an earlier attempt may have
             # created it under an older email, with its answer lost. Update that one.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, case, func, insert, or_, update
+from sqlalchemy import Engine, bindparam, case, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased
@@ -38,6 +38,24 @@ from skypanel_hubspot_plugin.delivery.outbox_table import (
 log = logging.getLogger(__name__)
 
 INSERT_ROW = insert(OutboxRow.metadata.tables["hubspot_outbox"])
+_OUTBOX = OutboxRow.metadata.tables["hubspot_outbox"]
+_LINKS = ObjectLink.metadata.tables["hubspot_object_links"]
+#: Settles one delivered row still held by the worker (run with many parameter sets).
+SETTLE_DELIVERED = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("row_id"),
+        _OUTBOX.c.claimed_by == bindparam("worker"),
+        _OUTBOX.c.status == QUEUED,
+    )
+    .values(hubspot_id=bindparam("hubspot"))
+)
+INSERT_LINK = insert(_LINKS)
+MOVE_LINK = (
+    update(_LINKS)
+    .where(_LINKS.c.kind == bindparam("link_kind"), _LINKS.c.panel_id == bindparam("link_panel"))
+    .values(hubspot_id=bindparam("hubspot_id"))
+)
 CLAIM_LOCK = "claim"
 #: What a row's payload becomes once its personal data is erased; the row and its outcome stay.
 PURGED = json.dumps({"purged": True})
@@ -322,26 +340,63 @@ class Outbox:
         done: Sequence[tuple[Sequence[OutboxRow], str | None, tuple[str, str] | None]],
     ) -> None:
         """Settles delivered records, each ``(rows, hubspot id, (link kind, panel id))``, and
-        records their links: one commit per batch instead of two per row."""
+        records their links: a few statements per batch, not a few per row."""
+        if not done:
+            return
         now = utcnow()
-        with Session(self.engine) as session:
-            for rows, hubspot_id, link in done:
-                self._settle(
-                    session,
-                    rows,
-                    worker_id,
-                    status=DELIVERED,
-                    delivered_at=now,
-                    hubspot_id=hubspot_id,
-                    last_error=None,
+        settle = [
+            {"row_id": row.id, "hubspot": hubspot_id}
+            for rows, hubspot_id, _ in done
+            for row in rows
+        ]
+        links = {link: hid for _, hid, link in done if link is not None and hid is not None}
+        for last_try in (False, True):
+            with Session(self.engine) as session:
+                session.connection().execute(
+                    SETTLE_DELIVERED.values(
+                        claimed_by=None,
+                        claimed_until=None,
+                        status=DELIVERED,
+                        delivered_at=now,
+                        last_error=None,
+                    ),
+                    [{**values, "worker": worker_id} for values in settle],
                 )
-                if link is not None and hubspot_id is not None:
-                    found = session.get(ObjectLink, link)
-                    if found is None:
-                        found = ObjectLink(kind=link[0], panel_id=link[1], hubspot_id=hubspot_id)
-                    found.hubspot_id = hubspot_id
-                    session.add(found)
-            session.commit()
+                try:
+                    self._save_links(session, links)
+                    session.commit()
+                    return
+                except IntegrityError:  # another worker linked one of them meanwhile
+                    session.rollback()
+                    if last_try:
+                        raise
+
+    def _save_links(self, session: Session, links: dict[tuple[str, str], str]) -> None:
+        by_kind: dict[str, dict[str, str]] = {}
+        for (kind, panel_id), hubspot_id in links.items():
+            by_kind.setdefault(kind, {})[panel_id] = hubspot_id
+        for kind, wanted in by_kind.items():
+            known = dict(
+                session.exec(
+                    select(ObjectLink.panel_id, ObjectLink.hubspot_id).where(
+                        col(ObjectLink.kind) == kind, col(ObjectLink.panel_id).in_(list(wanted))
+                    )
+                ).all()
+            )
+            new = [
+                {"kind": kind, "panel_id": p, "hubspot_id": h}
+                for p, h in wanted.items()
+                if p not in known
+            ]
+            moved = [
+                {"link_kind": kind, "link_panel": p, "hubspot_id": h}
+                for p, h in wanted.items()
+                if p in known and known[p] != h
+            ]
+            if new:
+                session.connection().execute(INSERT_LINK, new)
+            if moved:
+                session.connection().execute(MOVE_LINK, moved)
 
     def retry_later(
         self,
@@ -436,6 +491,19 @@ class Outbox:
                 )
             ).first()
             return found
+
+    def links(self, kind: str, panel_ids: Sequence[str]) -> dict[str, str]:
+        """The HubSpot ids of these panel records that have one, in one query."""
+        if not panel_ids:
+            return {}
+        with Session(self.engine) as session:
+            return dict(
+                session.exec(
+                    select(ObjectLink.panel_id, ObjectLink.hubspot_id).where(
+                        col(ObjectLink.kind) == kind, col(ObjectLink.panel_id).in_(list(panel_ids))
+                    )
+                ).all()
+            )
 
     def first_row(self, entity: str, kind: str) -> OutboxRow | None:
         """The oldest row of ``kind`` for a record (a ticket's creation), whatever its status."""
