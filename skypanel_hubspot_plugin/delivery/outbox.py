@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, case, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from skypanel_hubspot_plugin.delivery import wake
@@ -57,6 +56,8 @@ MOVE_LINK = (
     .values(hubspot_id=bindparam("hubspot_id"))
 )
 CLAIM_LOCK = "claim"
+#: Pages of due rows a claim looks through when the first ones belong to busy records.
+CANDIDATE_PAGES = 4
 #: What a row's payload becomes once its personal data is erased; the row and its outcome stay.
 PURGED = json.dumps({"purged": True})
 #: The lock row whose ``at`` holds, as a Unix time, until when delivery is paused.
@@ -146,27 +147,7 @@ class Outbox:
         lease_end = now + self.lease
         with Session(self.engine, expire_on_commit=False) as session:
             self._lock_claims(session)
-            other = aliased(OutboxRow)
-            held_or_waiting = (
-                select(other.id)
-                .where(
-                    col(other.entity) == col(OutboxRow.entity),
-                    by_record(other.status, QUEUED),
-                    or_(col(other.next_attempt_at) > now, col(other.claimed_until) >= now),
-                )
-                .exists()
-            )
-            candidates = session.exec(
-                select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity)
-                .where(
-                    col(OutboxRow.status) == QUEUED,
-                    col(OutboxRow.next_attempt_at) <= now,
-                    or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) < now),
-                    or_(col(OutboxRow.kind).not_in(RECORD_KINDS), ~held_or_waiting),
-                )
-                .order_by(col(OutboxRow.id))
-                .limit(limit)
-            ).all()
+            candidates = self._candidates(session, limit, now)
             entities = sorted({e for _, k, e in candidates if k in RECORD_KINDS})
             singles = [i for i, k, _ in candidates if k not in RECORD_KINDS]
             if not candidates:
@@ -240,6 +221,49 @@ class Outbox:
         if found is None or found.at <= time.time():
             return None
         return datetime.fromtimestamp(found.at, UTC)
+
+    def _candidates(self, session: Session, limit: int, now: datetime) -> list[Any]:
+        """The oldest due rows, leaving out records another worker holds or that wait for
+        a retry: a page of due rows in id order (the queue index stops after ``limit``),
+        then one look at the few records they name."""
+        found: list[Any] = []
+        blocked: set[str] = set()
+        after = 0
+        for _ in range(CANDIDATE_PAGES):
+            page = session.exec(
+                select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity)
+                .where(
+                    col(OutboxRow.status) == QUEUED,
+                    col(OutboxRow.id) > after,
+                    col(OutboxRow.next_attempt_at) <= now,
+                    or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) < now),
+                )
+                .order_by(col(OutboxRow.id))
+                .limit(limit)
+            ).all()
+            if not page:
+                break
+            after = page[-1][0] or 0
+            records = {e for _, k, e in page if k in RECORD_KINDS}
+            if records:
+                blocked |= set(
+                    session.exec(
+                        select(OutboxRow.entity)
+                        .where(
+                            col(OutboxRow.entity).in_(sorted(records)),
+                            by_record(OutboxRow.status, QUEUED),
+                            or_(
+                                col(OutboxRow.next_attempt_at) > now,
+                                col(OutboxRow.claimed_until) >= now,
+                            ),
+                        )
+                        .distinct()
+                    ).all()
+                )
+            found += [c for c in page if c[1] not in RECORD_KINDS or c[2] not in blocked]
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def _lock_claims(self, session: Session) -> None:
         take = (

@@ -30,7 +30,11 @@ class OutboxRow(PluginTable, table=True):
     """One panel event waiting for, or done with, delivery to HubSpot."""
 
     __tablename__ = "hubspot_outbox"
-    __table_args__ = (Index("ix_hubspot_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_hubspot_outbox_due", "status", "next_attempt_at"),
+        # Claims read queued rows oldest first and stop after a batch.
+        Index("ix_hubspot_outbox_queue", "status", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)

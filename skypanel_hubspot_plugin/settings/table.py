@@ -52,6 +52,11 @@ def ensure_tables(engine: Engine) -> None:
                 "the plugin needs key, value and description."
             )
     PluginTable.metadata.create_all(engine)
+    # create_all makes missing tables with their indexes; an index a newer version added
+    # to an existing table is made here.
+    for table in PluginTable.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def install_defaults(engine: Engine) -> list[str]:
