@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from skypanel_hubspot_plugin.delivery.outbox_table import RateSlot
 
 ADVISORY_KEY = 0x48554253  # "HUBS"
+MARGIN_S = 0.25
 
 
 class SharedRateLimit:
@@ -36,7 +37,10 @@ class SharedRateLimit:
 
     def _try_take(self) -> float | None:
         now = time.time()
-        horizon = now - self.interval_s
+        # A slot is taken a moment before its request reaches HubSpot, which counts it on
+        # arrival: the margin keeps that jitter from ever making HubSpot see one too many.
+        window = self.interval_s + MARGIN_S
+        horizon = now - window
         with Session(self.engine) as session:
             if self.engine.dialect.name == "postgresql":
                 session.exec(
@@ -49,7 +53,7 @@ class SharedRateLimit:
             if used >= self.limit():
                 oldest = session.exec(select(func.min(RateSlot.at))).one() or now
                 session.rollback()
-                return max(0.01, oldest + self.interval_s - now)
+                return max(0.01, oldest + window - now)
             session.add(RateSlot(at=now))
             session.commit()
             return None
