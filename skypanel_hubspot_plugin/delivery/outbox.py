@@ -153,26 +153,43 @@ class Outbox:
             if not candidates:
                 session.rollback()
                 return []
-            mine = or_(col(OutboxRow.entity).in_(entities), col(OutboxRow.id).in_(singles))
-            session.exec(
-                update(OutboxRow)
-                .where(
-                    by_record(OutboxRow.status, QUEUED),
-                    or_(col(OutboxRow.claimed_until).is_(None), col(OutboxRow.claimed_until) < now),
-                    mine,
+            # By record and by id apart: each condition alone finds its rows by an index.
+            picks = [
+                cond
+                for cond, wanted in (
+                    (col(OutboxRow.entity).in_(entities), entities),
+                    (col(OutboxRow.id).in_(singles), singles),
                 )
-                .values(claimed_by=worker_id, claimed_until=lease_end)
-            )
+                if wanted
+            ]
+            for pick in picks:
+                session.exec(
+                    update(OutboxRow)
+                    .where(
+                        pick,
+                        by_record(OutboxRow.status, QUEUED),
+                        or_(
+                            col(OutboxRow.claimed_until).is_(None),
+                            col(OutboxRow.claimed_until) < now,
+                        ),
+                    )
+                    .values(claimed_by=worker_id, claimed_until=lease_end)
+                )
             session.commit()
-            rows = session.exec(
-                select(OutboxRow)
-                .where(
-                    col(OutboxRow.claimed_by) == worker_id,
-                    by_record(OutboxRow.status, QUEUED),
-                    mine,
-                )
-                .order_by(col(OutboxRow.id))
-            ).all()
+            rows = sorted(
+                (
+                    row
+                    for pick in picks
+                    for row in session.exec(
+                        select(OutboxRow).where(
+                            pick,
+                            col(OutboxRow.claimed_by) == worker_id,
+                            by_record(OutboxRow.status, QUEUED),
+                        )
+                    ).all()
+                ),
+                key=lambda r: r.id or 0,
+            )
             settled = self._settled_after(session, rows)
         groups: dict[str, Group] = {}
         for row in rows:
