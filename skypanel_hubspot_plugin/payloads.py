@@ -60,7 +60,11 @@ class TicketChange:
 
     ``changes`` maps HubSpot property names to their new values; ``status`` is the panel
     word for a new pipeline stage when there is one (open, waiting, in_progress, closed);
-    ``deleted`` is True when the ticket was deleted in HubSpot.
+    ``deleted`` is True when the ticket was deleted in HubSpot. ``kind`` says what
+    happened: ``propertyChange``, ``deletion``, ``restore``, ``merge`` (``merged_ids`` then
+    names the HubSpot tickets merged into ``hubspot_ticket_id``, which now stands for the
+    panel ticket) or ``poll`` (a change found by polling; ``changes`` then holds the
+    ticket's current values of the properties that differ from what the panel sent).
     """
 
     ticket_id: str
@@ -71,6 +75,8 @@ class TicketChange:
     status: str | None = None
     deleted: bool = False
     change_source: str = ""
+    kind: str = "propertyChange"
+    merged_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

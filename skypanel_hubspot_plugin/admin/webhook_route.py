@@ -46,7 +46,7 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
         return error(400, "Malformed HubSpot webhook", exc.errors)
     handled = ignored = 0
     for event in events:
-        if handle_event(rt.outbox, rt.plugin_manager, settings.portal_id, event):
+        if handle_event(rt.outbox, rt.plugin_manager, settings, event):
             handled += 1
         else:
             ignored += 1

@@ -41,6 +41,8 @@ from .fake_store import (
 from .fake_webhooks import (
     Subscription,
     deliver,
+    lifecycle_event,
+    merge_event,
     property_change_events,
 )
 
@@ -334,6 +336,19 @@ class FakeHubSpot:
                     for i, (value, label_) in enumerate(dict(values).items())
                 ]
 
+    def remove_pipeline_stage(self, pipeline_id: str, stage_id: str) -> None:
+        """Deletes a stage of a ticket pipeline, as a portal admin can."""
+        with self._lock:
+            pipeline = self._store.pipelines["tickets"][pipeline_id]
+            pipeline["stages"] = [s for s in pipeline["stages"] if s["id"] != stage_id]
+
+    def ticket_pipelines(self) -> dict[str, list[tuple[str, str]]]:
+        """Each ticket pipeline's id → its (stage id, stage label) pairs, in display order."""
+        with self._lock:
+            return {
+                p["id"]: [(s["id"], s["label"]) for s in p["stages"]] for p in self._pipeline_list()
+            }
+
     def _pipeline_list(self) -> list[dict[str, Any]]:
         return list(self._store.pipelines["tickets"].values())
 
@@ -343,10 +358,43 @@ class FakeHubSpot:
 
     # -- webhooks ------------------------------------------------------------------------------
 
-    def subscribe_webhooks(self, target_url: str, client_secret: str, *, app_id: int = 1) -> None:
-        """Sends ticket change events to ``target_url``, signed with ``client_secret``."""
+    def subscribe_webhooks(
+        self, target_url: str, client_secret: str, *, app_id: int = 1, format: str = "legacy"
+    ) -> None:
+        """Sends ticket change events to ``target_url``, signed with ``client_secret``, in
+        the ``legacy`` format (``ticket.propertyChange``) or the ``generic`` one
+        (``object.propertyChange`` with ``objectTypeId`` 0-5)."""
+        if format not in ("legacy", "generic"):
+            raise ValueError("format must be legacy or generic")
         with self._lock:
-            self._webhooks = Subscription(target_url, client_secret, app_id)
+            self._webhooks = Subscription(target_url, client_secret, app_id, format)
+
+    def unsubscribe_webhooks(self) -> None:
+        """Stops sending webhooks, as for a Service Key or a panel HubSpot cannot reach."""
+        with self._lock:
+            self._webhooks = None
+
+    def delete_ticket(self, ticket_id: str, *, deliveries: int = 1) -> list[int]:
+        """Deletes (archives) a ticket as an agent would and sends the deletion event."""
+        with self._lock:
+            self._store.archive("tickets", ticket_id)
+            sub = self._webhooks
+        if sub is None:
+            return []
+        event = lifecycle_event(sub, self.portal_id, "ticket", ticket_id, "deletion")
+        return [deliver(sub, [event]) for _ in range(deliveries)]
+
+    def merge_tickets(self, primary_id: str, merged_id: str, *, deliveries: int = 1) -> list[int]:
+        """Merges ``merged_id`` into ``primary_id`` as an agent would: the merged ticket is
+        gone, the primary survives; then sends the merge event."""
+        with self._lock:
+            self._store.get("tickets", primary_id)
+            self._store.archive("tickets", merged_id)
+            sub = self._webhooks
+        if sub is None:
+            return []
+        event = merge_event(sub, self.portal_id, "ticket", primary_id, [merged_id], None)
+        return [deliver(sub, [event]) for _ in range(deliveries)]
 
     def change_ticket(
         self, ticket_id: str, properties: dict[str, str], *, deliveries: int = 1

@@ -22,3 +22,17 @@ class WebhookEvent(PluginTable, table=True):
     object_id: str = Field(max_length=40)
     subscription_type: str = Field(max_length=100)
     received_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketAlias(PluginTable, table=True):
+    """A HubSpot ticket id that reports to a panel ticket other than through its own link.
+
+    When tickets are merged in HubSpot, the merged-away ids and the surviving one all keep
+    reporting to the panel ticket that took part in the merge; each id gets a row here.
+    """
+
+    __tablename__ = "hubspot_ticket_aliases"
+
+    hubspot_id: str = Field(primary_key=True, max_length=40)
+    panel_id: str = Field(max_length=255, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
