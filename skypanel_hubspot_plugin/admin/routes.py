@@ -10,6 +10,7 @@ from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import ROUTES as DELIVERY_ROUTES
 from skypanel_hubspot_plugin.admin.mapping_routes import ROUTES as MAPPING_ROUTES
+from skypanel_hubspot_plugin.admin.pipeline_routes import ROUTES as PIPELINE_ROUTES
 from skypanel_hubspot_plugin.admin.responses import (
     PREFIX,
     Route,
@@ -105,5 +106,10 @@ SEED_ROUTES: tuple[Route, ...] = (
 
 #: Every admin route the plugin registers, ``(method, path, handler)``.
 ADMIN_ROUTES: tuple[Route, ...] = (
-    SEED_ROUTES + SETTINGS_ROUTES + MAPPING_ROUTES + TICKET_ROUTES + DELIVERY_ROUTES
+    SEED_ROUTES
+    + SETTINGS_ROUTES
+    + MAPPING_ROUTES
+    + PIPELINE_ROUTES
+    + TICKET_ROUTES
+    + DELIVERY_ROUTES
 )

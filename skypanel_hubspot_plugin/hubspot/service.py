@@ -104,12 +104,25 @@ class Page:
 
 
 @dataclass(frozen=True)
-class Pipeline:
-    """A pipeline of an object type and the ids of its stages, in display order."""
+class Stage:
+    """A stage of a pipeline; ``ticket_state`` is HubSpot's OPEN or CLOSED for ticket stages."""
 
     id: str
     label: str
-    stage_ids: tuple[str, ...]
+    ticket_state: str = ""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A pipeline of an object type and its stages, in display order."""
+
+    id: str
+    label: str
+    stages: tuple[Stage, ...] = ()
+
+    @property
+    def stage_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.stages)
 
 
 #: A successful answer's status → the client model it is read into ("object" = plain JSON).
@@ -514,11 +527,18 @@ class HubSpotService:
             Pipeline(
                 id=str(p.id),
                 label=str(p.label),
-                stage_ids=tuple(
-                    str(s.id) for s in sorted(p.stages or [], key=lambda s: s.display_order)
+                stages=tuple(
+                    Stage(
+                        id=str(s.id),
+                        label=str(s.label),
+                        ticket_state=str((s.metadata or {}).get("ticketState") or "").upper(),
+                    )
+                    for s in sorted(p.stages or [], key=lambda s: s.display_order)
+                    if not s.archived
                 ),
             )
             for p in answer.results or []
+            if not p.archived
         ]
 
     # -- chat ------------------------------------------------------------------------------
