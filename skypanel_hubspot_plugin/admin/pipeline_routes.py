@@ -79,10 +79,8 @@ def check_pipeline_change(changes: Mapping[str, object]) -> AdminResponse | None
         rows = validate_changes(current, changes).rows
     except InvalidSettings:
         return None  # the save reports every bad field
-    after = replace(
-        current,
-        **{ATTRIBUTES[k]: FIELD_PARSERS[k](rows[k]) for k in PIPELINE_KEYS if k in rows},
-    )
+    chosen = {ATTRIBUTES[k]: FIELD_PARSERS[k](rows[k]) for k in PIPELINE_KEYS if k in rows}
+    after = replace(current, **chosen)  # type: ignore[arg-type]
     if (after.ticket_pipeline, after.ticket_stage, after.ticket_status_stages) == (
         current.ticket_pipeline,
         current.ticket_stage,
