@@ -152,7 +152,8 @@ class HostContext:
     ``plugin_manager`` is the host's own manager, through which the plugin fires the hooks
     the host implements (``skypanel_on_hubspot_ticket_changed``). ``hubspot_api_version``,
     when set, overrides the ``hubspot_api_version`` setting (``2026-09``, ``2026-03`` or
-    ``v3``) for this process.
+    ``v3``) for this process. ``ticket_poll_interval``, when set, overrides the
+    ``hubspot_ticket_poll_interval`` setting (seconds) for this process's worker.
     """
 
     engine: Any
@@ -165,6 +166,7 @@ class HostContext:
     list_users: ListUsers | None = None
     plugin_manager: Any = None
     hubspot_api_version: str | None = None
+    ticket_poll_interval: float | None = None
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,23 @@
 
 By default the start-up hook runs the worker in a background thread of the panel
 process; a host that prefers a separate process runs this one (several may share one
-PostgreSQL database). It stops cleanly on SIGTERM and SIGINT.
+PostgreSQL database). It stops cleanly on SIGTERM and SIGINT. With polling chosen as the
+way ticket changes come back, it also polls HubSpot, and fires the host's
+``skypanel_on_hubspot_ticket_changed`` through the plugins of the ``skypanel`` entry point
+group and those named with ``--plugin``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
 
 from sqlalchemy import create_engine
 
+from skypanel_hubspot_plugin import plugin_manager
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
@@ -26,6 +31,15 @@ def _api_version(value: str) -> str:
         return version_named(value).name
     except UnknownApiVersion as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _import(parser: argparse.ArgumentParser, spec: str) -> object:
+    """``module:name`` → that object; an unusable one stops the command with its reason."""
+    module_name, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        parser.error(f"--plugin {spec}: {exc}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,21 +76,45 @@ def main(argv: list[str] | None = None) -> None:
         default=RetryPolicy.cap_s,
         help="longest wait between two attempts, in seconds",
     )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="seconds between polls of HubSpot for changed tickets, overriding the setting",
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE:NAME",
+        help="a plugin object to register besides the entry points, e.g. the host's "
+        "implementation of skypanel_on_hubspot_ticket_changed (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     engine = create_engine(args.database_url)
+    pm = plugin_manager()  # the host's hooks, for ticket changes found by polling
+    for spec in args.plugin:
+        pm.register(_import(parser, spec))
     host = HostContext(
         engine=engine,
         hubspot_base_url=args.base_url,
         hubspot_api_version=args.api_version,
         hubspot_timeout=(min(3.05, args.timeout), args.timeout),
+        plugin_manager=pm,
+        ticket_poll_interval=args.poll_interval,
     )
     runtime = Runtime.from_host(host, lease_s=args.lease)
     runtime.store.setup()
     policy = RetryPolicy(max_attempts=args.max_attempts, cap_s=args.max_backoff)
-    worker = Worker(runtime, idle_s=args.idle, policy=policy)
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop_event.set())
-    signal.signal(signal.SIGINT, lambda *_: worker.stop_event.set())
+    worker = Worker(runtime, idle_s=args.idle, policy=policy, periodic=[runtime.poller.poll_if_due])
+
+    def stop(*_: object) -> None:
+        runtime.poller.stop_event.set()
+        worker.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     worker.run_forever()
 
 

@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
 from skypanel_hubspot_plugin.delivery.context import DeliveryContext
@@ -30,11 +31,14 @@ class Worker:
         batch_size: int = 100,
         idle_s: float = 0.5,
         policy: RetryPolicy | None = None,
+        periodic: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.runtime = runtime
         self.batch_size = batch_size
         self.idle_s = idle_s
         self.policy = policy or RetryPolicy()
+        #: Called between batches (each decides itself whether it is due): ticket polling.
+        self.periodic = tuple(periodic)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
         self.limiter = SharedRateLimit(runtime.outbox.engine, lambda: runtime.settings().rate_limit)
@@ -79,6 +83,11 @@ class Worker:
             except Exception:  # the database or settings may be briefly unusable
                 log.exception("HubSpot delivery worker loop failed; retrying")
                 claimed = 0
+            for task in self.periodic:
+                try:
+                    task()
+                except Exception:
+                    log.exception("HubSpot worker task %r failed; retrying later", task)
             if not claimed:
                 self.stop_event.wait(self.idle_s)
         released = self.runtime.outbox.release(self.worker_id)

@@ -39,7 +39,13 @@ from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactCrea
 from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.tickets import AssociationSpec as TicketAssociationSpec
 from hubspot.crm.tickets import BatchInputSimplePublicObjectBatchInputUpsert as TicketUpsertBatch
-from hubspot.crm.tickets import PublicAssociationsForObject, PublicObjectId
+from hubspot.crm.tickets import (
+    Filter,
+    FilterGroup,
+    PublicAssociationsForObject,
+    PublicObjectId,
+    PublicObjectSearchRequest,
+)
 from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpsert
 from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 
@@ -101,6 +107,15 @@ class AccountDetails:
 class Page:
     results: list[CrmObject]
     after: str | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a CRM search: the records, the cursor of the next page, the match count."""
+
+    results: list[CrmObject]
+    after: str | None
+    total: int
 
 
 @dataclass(frozen=True)
@@ -480,6 +495,48 @@ class HubSpotService:
         )
         nxt = page.paging.next.after if page.paging and page.paging.next else None
         return Page(results=[_crm_object(c) for c in page.results], after=nxt)
+
+    def search_tickets_modified_since(
+        self,
+        since_ms: int,
+        properties: Sequence[str],
+        *,
+        has_property: str,
+        limit: int = api.BATCH_LIMIT,
+        after: str | None = None,
+    ) -> SearchPage:
+        """One page of the tickets holding ``has_property`` whose ``hs_lastmodifieddate`` is
+        at or after ``since_ms``, oldest change first (HubSpot's CRM search; it lags writes
+        by a few seconds, and pages through at most 10,000 results per query)."""
+        request = PublicObjectSearchRequest(
+            filter_groups=[
+                FilterGroup(
+                    filters=[
+                        Filter(property_name=has_property, operator="HAS_PROPERTY"),
+                        Filter(
+                            property_name=api.TICKET_MODIFIED, operator="GTE", value=str(since_ms)
+                        ),
+                    ]
+                )
+            ],
+            sorts=[api.TICKET_MODIFIED],
+            properties=list(properties),
+            limit=max(1, min(limit, api.SEARCH_LIMIT)),
+            after=after or "",
+        )
+        page = self._send(
+            self._tickets,
+            "POST",
+            self.version.search(api.TICKETS),
+            {200: "CollectionResponseWithTotalSimplePublicObjectForwardPaging"},
+            body=request,
+        )
+        nxt = page.paging.next.after if page.paging and page.paging.next else None
+        return SearchPage(
+            results=[_crm_object(t) for t in page.results or []],
+            after=nxt,
+            total=int(page.total or 0),
+        )
 
     def associate_ticket_with_contact(self, ticket_id: str, contact_id: str) -> None:
         spec = AssociationSpec(

@@ -25,12 +25,14 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .fake_store import (
     ASSOCIATION_TYPES,
+    NUMBER_RE,
     CrmError,
     CrmStore,
     _prop,
@@ -46,6 +48,9 @@ from .fake_webhooks import (
     property_change_events,
 )
 
+#: HubSpot's CRM search: requests a second per account, and results one query pages through.
+SEARCH_PER_SECOND = 5
+SEARCH_MAX_RESULTS = 10_000
 FAKE_TOKEN = "pat-na1-11111111-2222-4333-8444-555555555555"
 FAKE_PORTAL_ID = 12345678
 VISITOR_SCOPE = "conversations.visitor_identification.tokens.create"
@@ -126,6 +131,7 @@ class FakeHubSpot:
         seed: int | None = None,
         search_lag_s: float = 0.0,
         daily_limit: int | None = None,
+        search_rate_limit: int | None = SEARCH_PER_SECOND,
     ) -> None:
         self.portal_id = portal_id
         #: Requests a day before 429 with policyName DAILY; None plays an unlimited portal.
@@ -135,13 +141,15 @@ class FakeHubSpot:
         self.rate_limit = rate_limit
         self.rate_interval_s = rate_interval_s
         self.search_lag_s = search_lag_s
+        #: Search requests a second before 429 (HubSpot's search has its own, lower limit).
+        self.search_rate_limit = search_rate_limit
+        self._search_hits: list[float] = []
         self.requests: list[RecordedRequest] = []
         #: CPU seconds the fake spent handling requests (its own work, not the sockets').
         self.cpu_seconds = 0.0
         self.base_url = ""
         self._lock = threading.RLock()
         self._store = CrmStore()
-        self._born: dict[tuple[str, str], float] = {}
         self._tokens: dict[str, _Token] = {}
         self._faults = _Faults()
         self._scripted: deque[tuple[int, dict[str, Any] | None, dict[str, str]]] = deque()
@@ -303,7 +311,7 @@ class FakeHubSpot:
         with self._lock:
             self._form_submissions.clear()
             self._store = CrmStore()
-            self._born.clear()
+            self._search_hits.clear()
             self.requests.clear()
             self.cpu_seconds = 0.0
             self._scripted.clear()
@@ -758,7 +766,6 @@ class FakeHubSpot:
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             return 400, _error("properties is required", "VALIDATION_ERROR")
         obj = self._store.create(object_type, body["properties"])
-        self._born[(object_type, obj["id"])] = time.monotonic()
         for association in body.get("associations") or []:
             to_id = str((association.get("to") or {}).get("id", ""))
             for spec in association.get("types") or []:
@@ -819,27 +826,41 @@ class FakeHubSpot:
         return 200, answer
 
     def _search(self, *, object_type: str, body: Any, **_: Any) -> Answer:
+        """HubSpot's CRM search: filter groups (OR of ANDs), sorts, paging up to 10,000
+        results, its own per-second limit, and an index that lags writes by
+        ``search_lag_s`` (a record shows its last version written before then)."""
+        now = time.monotonic()
+        self._search_hits.append(now)
+        recent = [t for t in self._search_hits if t > now - 1.0]
+        if self.search_rate_limit is not None and len(recent) > self.search_rate_limit:
+            return 429, _search_limit_body()
         body = body if isinstance(body, dict) else {}
         groups = body.get("filterGroups") or []
-        horizon = time.monotonic() - self.search_lag_s
 
         def matches(obj: dict[str, Any]) -> bool:
-            if self._born.get((object_type, obj["id"]), 0.0) > horizon:
-                return False  # HubSpot's search index lags behind writes
             if not groups:
                 return True
-            for group in groups:
-                if all(_filter_matches(obj, f) for f in group.get("filters") or []):
-                    return True
-            return False
+            return any(
+                all(_filter_matches(obj, f) for f in group.get("filters") or []) for group in groups
+            )
 
         found = [
             o
-            for o in sorted(self._store.live(object_type), key=lambda o: int(o["id"]))
+            for o in sorted(
+                self._store.indexed(object_type, now - self.search_lag_s),
+                key=lambda o: int(o["id"]),
+            )
             if matches(o)
         ]
+        for sort in reversed(body.get("sorts") or []):
+            name, descending = _sort_spec(sort)
+            found.sort(key=lambda o: _comparable(o["properties"].get(name)), reverse=descending)
         limit = min(int(body.get("limit") or 10), 200)
         start = _read_cursor(body.get("after"))
+        if start >= SEARCH_MAX_RESULTS:
+            return 400, _error(
+                f"Search can page through at most {SEARCH_MAX_RESULTS} results", "VALIDATION_ERROR"
+            )
         answer: dict[str, Any] = {
             "total": len(found),
             "results": [self._shape(o) for o in found[start : start + limit]],
@@ -847,6 +868,17 @@ class FakeHubSpot:
         if start + limit < len(found):
             answer["paging"] = {"next": {"after": _cursor(start + limit)}}
         return 200, answer
+
+    def search_requests(self) -> list[float]:
+        """When each search request arrived (monotonic seconds), oldest first."""
+        with self._lock:
+            return list(self._search_hits)
+
+    def fix_modification_time(self, stamp: str | None) -> None:
+        """Stamps every write with ``stamp`` (HubSpot's ISO format) until called with None,
+        to play changes that share one modification time."""
+        with self._lock:
+            self._store.clock = (lambda: stamp) if stamp is not None else now_iso
 
     def _batch(
         self,
@@ -905,7 +937,6 @@ class FakeHubSpot:
         )
         if action == "create":
             obj = self._store.create(object_type, props)
-            self._born[(object_type, obj["id"])] = time.monotonic()
             return self._shape(obj)
         if action == "read":
             return self._shape(
@@ -929,8 +960,6 @@ class FakeHubSpot:
                 400, _error(f"{id_property} is not a unique property", "VALIDATION_ERROR")
             )
         obj, new = self._store.upsert(object_type, str(item.get("id", "")), id_property, props)
-        if new:
-            self._born[(object_type, obj["id"])] = time.monotonic()
         return self._shape(obj, new=new)
 
     def _associate_default(
@@ -1064,9 +1093,59 @@ def _filter_matches(obj: dict[str, Any], spec: Any) -> bool:
     operator = spec.get("operator", "EQ")
     if operator == "EQ":
         return have is not None and str(have).lower() == str(value).lower()
+    if operator == "NEQ":
+        return have is None or str(have).lower() != str(value).lower()
     if operator == "HAS_PROPERTY":
         return have not in (None, "")
+    if operator == "NOT_HAS_PROPERTY":
+        return have in (None, "")
+    if operator in ("GT", "GTE", "LT", "LTE"):
+        if have in (None, "") or value in (None, ""):
+            return False
+        left, right = _comparable(have), _comparable(value)
+        if type(left) is not type(right):
+            return False
+        return {
+            "GT": left > right,
+            "GTE": left >= right,
+            "LT": left < right,
+            "LTE": left <= right,
+        }[operator]
     return False
+
+
+def _comparable(value: Any) -> tuple[int, Any]:
+    """A property or filter value as HubSpot compares it: numbers and datetimes (ISO text or
+    epoch milliseconds) as numbers, the rest as text; missing values sort first."""
+    if value in (None, ""):
+        return (0, 0)
+    text = str(value)
+    if NUMBER_RE.fullmatch(text):
+        return (1, float(text))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return (2, text.lower())
+    return (1, moment.timestamp() * 1000)
+
+
+def _sort_spec(sort: Any) -> tuple[str, bool]:
+    """A sort as HubSpot takes it: ``"name"``/``"-name"`` or ``{"propertyName", "direction"}``."""
+    if isinstance(sort, dict):
+        return str(sort.get("propertyName")), sort.get("direction") == "DESCENDING"
+    text = str(sort)
+    return text.lstrip("-"), text.startswith("-")
+
+
+def _search_limit_body() -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": "You have reached your secondly limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": "SECONDLY",
+        "groupName": "publicapi:search",
+    }
 
 
 def _error(message: str, category: str) -> dict[str, Any]:

@@ -182,7 +182,9 @@ def handle_event(
         if panel_id is None:
             return False
         change = _change(panel_id, event, settings)
-        if event.action == PROPERTY_CHANGE and is_echo(session, panel_id, change.changes):
+        if event.action == PROPERTY_CHANGE and is_echo(
+            session, panel_id, change.changes, event.change_source
+        ):
             log.debug("HubSpot event %s is the plugin's own write; ignored", event.event_id)
             return False
         session.add(
