@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.demo import auth
 from skypanel_hubspot_plugin.testing import FAKE_CONTACT_FORM_ID, FAKE_TICKET_FORM_ID, FakeHubSpot
 
@@ -23,10 +24,22 @@ router = APIRouter()
 CONTACT_FIELDS = ("email", "firstname", "lastname", "company", "phone")
 
 
+#: A custom ticket pipeline of the sandbox portal, besides HubSpot's default one.
+HOSTING_PIPELINE = (
+    "hosting",
+    "Hosting support",
+    [("hs-new", "New"), ("hs-waiting", "Waiting on customer"), ("hs-working", "Being worked on")],
+)
+HOSTING_CLOSED = ("hs-solved", "Solved")
+
+
 def add_sandbox_forms(fake: FakeHubSpot) -> None:
-    """The forms a portal admin would build in HubSpot's editor for the panel's two forms."""
+    """The forms a portal admin would build in HubSpot's editor for the panel's two forms,
+    and a custom ticket pipeline of their own, whose "Solved" stage HubSpot marks closed."""
     fake.add_form(FAKE_CONTACT_FORM_ID, CONTACT_FIELDS, required=("email",))
     fake.add_form(FAKE_TICKET_FORM_ID, CONTACT_FIELDS, required=("email",))
+    pipeline_id, label, stages = HOSTING_PIPELINE
+    fake.add_pipeline(pipeline_id, label, [*stages, HOSTING_CLOSED], closed=[HOSTING_CLOSED[0]])
 
 
 Field = Annotated[str, Form()]
@@ -64,5 +77,7 @@ def move_ticket(
     stages = sandbox.ticket_pipelines().get(pipeline or "", [])
     if stage not in {s for s, _ in stages}:
         raise HTTPException(422, "Pick one of the pipeline's stages")
-    sandbox.change_ticket(ticket_id, {"hs_pipeline_stage": stage})
+    # With polling chosen, HubSpot sends nothing: the worker's next poll finds the change.
+    webhooks = runtime.current().settings().ticket_sync == "webhooks"
+    sandbox.change_ticket(ticket_id, {"hs_pipeline_stage": stage}, deliveries=int(webhooks))
     return RedirectResponse("/admin/sandbox", status_code=303)

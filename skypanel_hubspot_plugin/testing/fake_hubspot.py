@@ -326,11 +326,19 @@ class FakeHubSpot:
             self.daily_limit = limit
             self._daily_used = used
 
-    def add_pipeline(self, pipeline_id: str, label: str, stages: Sequence[tuple[str, str]]) -> None:
-        """Creates a ticket pipeline with (id, label) stages, as a portal admin can."""
+    def add_pipeline(
+        self,
+        pipeline_id: str,
+        label: str,
+        stages: Sequence[tuple[str, str]],
+        *,
+        closed: Sequence[str] = (),
+    ) -> None:
+        """Creates a ticket pipeline with (id, label) stages, as a portal admin can; the
+        stages in ``closed`` (and any labelled "Closed") have ticket state CLOSED."""
         with self._lock:
             self._store.pipelines["tickets"][pipeline_id] = pipeline_body(
-                pipeline_id, label, list(stages)
+                pipeline_id, label, list(stages), closed=closed
             )
             for name, values in (
                 ("hs_pipeline", [(p["id"], p["label"]) for p in self._pipeline_list()]),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -211,8 +211,11 @@ def default_pipelines() -> dict[str, dict[str, dict[str, Any]]]:
     return {"tickets": {"0": pipeline_body("0", "Support Pipeline", stages)}}
 
 
-def pipeline_body(pipeline_id: str, label: str, stages: list[tuple[str, str]]) -> dict[str, Any]:
-    """A pipeline in HubSpot's answer shape."""
+def pipeline_body(
+    pipeline_id: str, label: str, stages: list[tuple[str, str]], closed: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A pipeline in HubSpot's answer shape; ``closed`` stages (and any labelled "Closed")
+    have ticket state CLOSED."""
     stamp = "2020-01-01T00:00:00.000Z"
     return {
         "id": pipeline_id,
@@ -228,7 +231,11 @@ def pipeline_body(pipeline_id: str, label: str, stages: list[tuple[str, str]]) -
                 "displayOrder": i,
                 "archived": False,
                 "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
-                "metadata": {"ticketState": "CLOSED" if stage_label == "Closed" else "OPEN"},
+                "metadata": {
+                    "ticketState": "CLOSED"
+                    if stage_label == "Closed" or stage_id in closed
+                    else "OPEN"
+                },
                 "createdAt": stamp,
                 "updatedAt": stamp,
             }
