@@ -298,3 +298,17 @@ def test_any_signed_body_is_answered_200_or_400_and_a_400_changes_nothing(
         assert all(k.startswith("[0]") for k in response.json()["details"])
     else:
         assert len(panel_tickets.calls) - before == response.json()["handled"] <= 1
+
+
+@pytest.mark.parametrize("mode", ["polling", "off"])
+def test_with_polling_or_sync_off_webhooks_are_acknowledged_and_ignored(
+    mode: str, client: TestClient, hooked: tuple[Runtime, str], panel_tickets: PanelTickets
+) -> None:
+    """Taking both webhooks and polling would hand one change on twice."""
+    rt, hubspot_id = hooked
+    rt.store.save({"hubspot_ticket_sync": mode})
+    response = post(client, [ticket_event("generic", hubspot_id, 3001)])
+    assert response.json() == {"success": True, "handled": 0, "ignored": 1}
+    assert panel_tickets.calls == []
+    rt.store.save({"hubspot_ticket_sync": "webhooks"})
+    assert post(client, [ticket_event("generic", hubspot_id, 3001)]).json()["handled"] == 1

@@ -44,6 +44,9 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
         events = parse_events(request.raw_body)
     except InvalidInput as exc:
         return error(400, "Malformed HubSpot webhook", exc.errors)
+    if settings.ticket_sync != "webhooks":
+        # Polling (or nothing) is the chosen way back: taking both would hand a change twice.
+        return AdminResponse(200, {"success": True, "handled": 0, "ignored": len(events)})
     handled = ignored = 0
     for event in events:
         if handle_event(rt.outbox, rt.plugin_manager, settings, event):
