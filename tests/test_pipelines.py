@@ -227,3 +227,22 @@ def test_test_connection_says_which_ways_back_the_credential_supports(
     assert app["syncModes"] == ["webhooks", "polling"]
     assert not any("polling only" in w for w in app.get("warnings", []))
     assert FAKE_APP_SECRET not in json.dumps(app)
+
+
+def test_a_bad_sync_mode_or_poll_interval_is_refused_naming_the_field(
+    routes, started: Runtime
+) -> None:  # type: ignore[no-untyped-def]
+    configure(started)
+    answer = call(
+        routes,
+        "POST",
+        "/settings",
+        body={"hubspot_ticket_sync": "sometimes", "hubspot_ticket_poll_interval": "5"},
+    )
+    assert answer.status == 422
+    assert answer.body["details"] == {
+        "hubspot_ticket_sync": "must be one of webhooks, polling, off",
+        "hubspot_ticket_poll_interval": "must be a whole number of seconds from 10 to 3600",
+    }
+    settings = started.store.reload()
+    assert (settings.ticket_sync, settings.ticket_poll_interval) == ("webhooks", 60)

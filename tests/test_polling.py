@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from conftest import start_plugin
 from poll_host import Recorder, metadata, recorded
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
 
 from skypanel_hubspot_plugin import Ticket, User
+from skypanel_hubspot_plugin.delivery.outbox_table import RateSlot
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
@@ -176,8 +178,14 @@ def test_search_requests_stay_within_the_search_limit_and_the_shared_budget(
     for hubspot_id in tickets.values():
         fake.change_ticket(hubspot_id, {"hs_pipeline_stage": "2"})
     before = len(fake.search_requests())
+    started = time.time()
     assert polls.poll_if_due() == 24
     hits = fake.search_requests()[before:]
+    with Session(panel.outbox.engine) as session:  # each took a slot of the shared budget
+        slots = session.exec(
+            select(func.count()).select_from(RateSlot).where(col(RateSlot.at) >= started)
+        ).one()
+    assert slots == len(hits)
     assert len(hits) >= 12
     # spaced for 4 a second; arrival jitter may squeeze a fifth into one second, never more
     busiest = max(sum(1 for t in hits if start <= t < start + 1.0) for start in hits)
