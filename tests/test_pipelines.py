@@ -246,3 +246,30 @@ def test_a_bad_sync_mode_or_poll_interval_is_refused_naming_the_field(
     }
     settings = started.store.reload()
     assert (settings.ticket_sync, settings.ticket_poll_interval) == ("webhooks", 60)
+
+
+@given(
+    value=st.one_of(
+        st.text(max_size=60),
+        st.dictionaries(st.text(max_size=12), st.text(max_size=12), max_size=6),
+    )
+)
+def test_any_status_table_input_is_parsed_or_refused_with_a_reason(value: object) -> None:
+    try:
+        table = parse_status_stages(value)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert list(table) == list(TICKET_STATUSES)
+
+
+@given(
+    text=st.one_of(
+        st.text(max_size=40), st.sampled_from(["²", "0001-01-01", "9999-12-31T23:59:59Z"])
+    )
+)
+def test_a_modification_time_from_hubspot_is_read_or_skipped_never_raised(text: str) -> None:
+    from skypanel_hubspot_plugin.webhooks.polling import modified_ms
+
+    found = modified_ms(text)
+    assert found is None or isinstance(found, int)

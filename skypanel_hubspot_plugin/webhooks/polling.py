@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_, or_, update
@@ -82,11 +82,14 @@ def modified_ms(value: str | None) -> int | None:
     """``hs_lastmodifieddate`` (ISO text, or epoch milliseconds) as epoch milliseconds."""
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # HubSpot's times are UTC
+        return int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError):
         return None
 
 
