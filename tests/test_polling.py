@@ -303,3 +303,24 @@ def test_worker_processes_killed_mid_poll_hand_each_change_on_once(
             worker.wait(20)
     rows = recorded(engine)
     assert not [k for k, n in Counter((r[1], r[2], r[3]) for r in rows).items() if n > 1], rows
+
+
+def test_a_poll_past_the_search_paging_limit_starts_a_new_query_and_misses_nothing(
+    pm, panel: Runtime, fake: FakeHubSpot, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """HubSpot pages one query through 10,000 results; here the limit is 4, with 10 changes."""
+    from skypanel_hubspot_plugin.webhooks import polling
+
+    monkeypatch.setattr(polling, "MAX_RESULTS_PER_QUERY", 4)
+    tickets = open_tickets(pm, panel, 10)
+    polls = poller(panel, page_size=2)
+    polls.poll_if_due()
+    for n, hubspot_id in enumerate(tickets.values()):
+        fake.fix_modification_time(f"2099-01-01T00:00:{n:02d}.000Z")
+        fake.change_ticket(hubspot_id, {"hs_pipeline_stage": "2"})
+    fake.fix_modification_time(None)
+    assert polls.poll_if_due() == 10
+    searches = [r for r in fake.requests if r.path.endswith("/search")]
+    restarts = [r for r in searches if not r.body["after"]]
+    assert len(restarts) >= 3  # the first poll's, then this poll's first query and a new one
+    assert sorted(r[0] for r in recorded(engine)) == sorted(tickets)

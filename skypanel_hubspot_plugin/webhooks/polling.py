@@ -249,7 +249,10 @@ class TicketPoller:
             if read + self.page_size > MAX_RESULTS_PER_QUERY:
                 # HubSpot pages one query through 10,000 results: start a new one from here.
                 newest = [modified_ms(t.properties.get(api.TICKET_MODIFIED)) for t in page.results]
-                since, after, read = max([since, *(m for m in newest if m is not None)]), None, 0
+                moved = max([since, *(m for m in newest if m is not None)])
+                if moved == since:
+                    break  # 10,000 changes in one millisecond: nothing further to page to
+                since, after, read = moved, None, 0
             else:
                 after = page.after
         return fired
@@ -267,7 +270,7 @@ class TicketPoller:
     def _handle(self, ticket: CrmObject, settings: HubSpotSettings) -> int:
         """Hands one polled version of a ticket to the host if it changed; 1 when it did."""
         changed_at = modified_ms(ticket.properties.get(api.TICKET_MODIFIED))
-        if changed_at is None:
+        if changed_at is None or not (ticket.id.isascii() and ticket.id.isdigit()):
             return 0
         values = {p: str(v) for p in TRACKED if (v := ticket.properties.get(p)) is not None}
         text = json.dumps(values, sort_keys=True)
