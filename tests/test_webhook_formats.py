@@ -23,6 +23,14 @@ from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FakeHubSpot
 FORMATS = ("legacy", "generic")
 
 
+def settled(rt: Runtime, timeout: float = 20.0) -> None:
+    """Waits until no outbox row is queued or being delivered."""
+    deadline = time.monotonic() + timeout
+    while rt.outbox.counts().get("queued", 0):
+        assert time.monotonic() < deadline, "the outbox did not drain"
+        time.sleep(0.02)
+
+
 def ticket_event(
     fmt: str, hubspot_id: str, event_id: int, action: str = "propertyChange", **extra: Any
 ) -> dict[str, Any]:
@@ -143,6 +151,7 @@ def test_a_merged_ticket_keeps_reporting_to_its_panel_ticket(
     """The panel ticket's HubSpot ticket is merged into another: later events about the
     surviving ticket, and late ones about the merged-away id, reach the same panel ticket."""
     rt, hubspot_id = hooked
+    settled(rt)  # the creation's delivery has finished writing its link
     survivor = "77001"
     merge = ticket_event(
         fmt,
@@ -180,7 +189,8 @@ def test_a_merged_ticket_keeps_reporting_to_its_panel_ticket(
 def test_a_merge_that_made_a_new_ticket_reports_to_the_new_id(
     client: TestClient, hooked: tuple[Runtime, str], panel_tickets: PanelTickets
 ) -> None:
-    _, hubspot_id = hooked
+    rt, hubspot_id = hooked
+    settled(rt)
     merge = ticket_event(
         "generic",
         hubspot_id,
