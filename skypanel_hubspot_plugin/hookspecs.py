@@ -109,8 +109,10 @@ def skypanel_on_ticket_updated(
 
 @hookspec
 def skypanel_on_hubspot_ticket_changed(change: TicketChange, session: Any) -> None:
-    """Implemented by the host; fired once per HubSpot event on a ticket the plugin created.
+    """Implemented by the host; fired once per change HubSpot reports on a ticket the plugin
+    created: a webhook event, or a new version found by polling (``change.kind``).
 
-    ``session`` is the transaction that records the event as handled: write the panel's
-    ticket in it and both commit together. Raising makes HubSpot deliver the event again.
+    ``session`` is the transaction that records the change as handled: write the panel's
+    ticket in it and both commit together. Raising makes HubSpot deliver the event again
+    (or the next poll find the change again).
     """

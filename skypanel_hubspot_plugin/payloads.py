@@ -66,7 +66,11 @@ class TicketChange:
 
     ``changes`` maps HubSpot property names to their new values; ``status`` is the panel
     word for a new pipeline stage when there is one (open, waiting, in_progress, closed);
-    ``deleted`` is True when the ticket was deleted in HubSpot.
+    ``deleted`` is True when the ticket was deleted in HubSpot. ``kind`` says what
+    happened: ``propertyChange``, ``deletion``, ``restore``, ``merge`` (``merged_ids`` then
+    names the HubSpot tickets merged into ``hubspot_ticket_id``, which now stands for the
+    panel ticket) or ``poll`` (a change found by polling; ``changes`` then holds the
+    ticket's current values of the properties that differ from what the panel sent).
     """
 
     ticket_id: str
@@ -77,6 +81,8 @@ class TicketChange:
     status: str | None = None
     deleted: bool = False
     change_source: str = ""
+    kind: str = "propertyChange"
+    merged_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,8 @@ class HostContext:
     panel's address as the internet reaches it (``https://panel.example.com``): a webhook's
     signature is checked against ``<public_base_url>/api/hubspot/webhooks`` when the admin
     has not entered the webhook URL, and never against the request's Host header.
+    ``ticket_poll_interval``, when set, overrides the ``hubspot_ticket_poll_interval``
+    setting (seconds) for this process's worker.
     """
 
     engine: Any
@@ -170,6 +178,7 @@ class HostContext:
     plugin_manager: Any = None
     hubspot_api_version: str | None = None
     public_base_url: str | None = None
+    ticket_poll_interval: float | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.settings.secrets import SecretBox
 from skypanel_hubspot_plugin.settings.store import SettingsStore
+from skypanel_hubspot_plugin.webhooks.polling import TicketPoller
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Runtime:
         plugin_manager: Any = None,
         api_version: str | None = None,
         public_base_url: str | None = None,
+        ticket_poll_interval: float | None = None,
     ) -> None:
         self.timeout = timeout
         #: The host's or command line's version, ahead of the setting; checked at start-up.
@@ -77,6 +79,9 @@ class Runtime:
         self.backfills = Backfills(engine)
         self.identities = IdentityTokens(self.service)
         self.worker: Worker | None = None
+        #: Finds ticket changes made in HubSpot when polling is the chosen way back; the
+        #: worker runs it between batches.
+        self.poller = TicketPoller(self, interval_s=ticket_poll_interval, lease_s=lease_s)
         self._service_lock = threading.Lock()
         self._service: HubSpotService | None = None
         self._service_token: Secret | None = None
@@ -95,6 +100,7 @@ class Runtime:
             plugin_manager=host.plugin_manager,
             api_version=host.hubspot_api_version,
             public_base_url=host.public_base_url,
+            ticket_poll_interval=host.ticket_poll_interval,
         )
 
     def __repr__(self) -> str:
@@ -105,10 +111,11 @@ class Runtime:
         self.store.setup()
         self.store.start_watching()
         if run_worker:
-            self.worker = Worker(self)
+            self.worker = Worker(self, periodic=[self.poller])
             self.worker.start_thread()
 
     def stop(self) -> None:
+        self.poller.stop_event.set()
         if self.worker is not None:
             self.worker.stop()
             self.worker = None

@@ -8,6 +8,7 @@ PostgreSQL database). It stops cleanly on SIGTERM and SIGINT.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from skypanel_hubspot_plugin import plugin_manager
 from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.scrub import install_log_filter
@@ -28,6 +30,15 @@ DATABASE_ENV = "SKYPANEL_DATABASE_URL"
 
 
 PROG = "python -m skypanel_hubspot_plugin.worker"
+
+
+def _import(parser: argparse.ArgumentParser, spec: str) -> object:
+    """``module:name`` → that object; an unusable one stops the command with its reason."""
+    module_name, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        parser.error(f"--plugin {spec}: {exc}")
 
 
 def _api_version(value: str) -> str:
@@ -95,11 +106,27 @@ def parser() -> argparse.ArgumentParser:
         default=RetryPolicy.cap_s,
         help="longest wait between two attempts, in seconds (default: %(default)s)",
     )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="seconds between polls of HubSpot for changed tickets, overriding the setting "
+        "(default: the setting's)",
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE:NAME",
+        help="a plugin object to register besides the entry points, e.g. the host's "
+        "implementation of skypanel_on_hubspot_ticket_changed (repeatable; default: none)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    options = parser()
+    args = options.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     install_log_filter()
     try:
@@ -107,8 +134,13 @@ def main(argv: list[str] | None = None) -> None:
     except InvalidInput as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    pm = plugin_manager()  # the host's hooks, for ticket changes found by polling
+    for spec in args.plugin:
+        pm.register(_import(options, spec))
     host = HostContext(
         engine=engine,
+        plugin_manager=pm,
+        ticket_poll_interval=args.poll_interval,
         hubspot_base_url=args.base_url,
         hubspot_api_version=args.api_version,
         hubspot_timeout=(min(3.05, args.timeout), args.timeout),
@@ -120,9 +152,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{PROG}: error: {database_problem(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
     policy = RetryPolicy(max_attempts=args.max_attempts, cap_s=args.max_backoff)
-    worker = Worker(runtime, idle_s=args.idle, policy=policy)
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop_event.set())
-    signal.signal(signal.SIGINT, lambda *_: worker.stop_event.set())
+    worker = Worker(runtime, idle_s=args.idle, policy=policy, periodic=[runtime.poller])
+
+    def stop(*_: object) -> None:
+        runtime.poller.stop_event.set()
+        worker.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     worker.run_forever()
 
 

@@ -36,6 +36,7 @@ from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings.model import (
     HubSpotSettings,
     InvalidSettings,
+    parse_status_stages,
     settings_from_rows,
     validate_changes,
 )
@@ -154,12 +155,27 @@ def test_test_connection_warns_when_the_ticket_stage_is_not_in_the_pipeline(
     fake: FakeHubSpot,
 ) -> None:
     fake.add_pipeline("77", "Hosting", [("h1", "Open"), ("h2", "Done")])
-    good = settings(ticket_enabled=True, ticket_pipeline="77", ticket_stage="h1")
+    table = parse_status_stages(
+        {"open": "h1", "waiting": "h1", "in_progress": "h1", "closed": "h2"}
+    )
+    good = settings(
+        ticket_enabled=True,
+        ticket_pipeline="77",
+        ticket_stage="h1",
+        ticket_status_stages=table,
+        ticket_sync="polling",
+    )
     assert not check_connection(good, service(fake), today=TODAY).warnings
-    wrong = settings(ticket_enabled=True, ticket_pipeline="77", ticket_stage="1")
+    wrong = settings(
+        ticket_enabled=True,
+        ticket_pipeline="77",
+        ticket_stage="1",
+        ticket_status_stages=table,
+        ticket_sync="polling",
+    )
     (warning,) = check_connection(wrong, service(fake), today=TODAY).warnings
     assert "Ticket stage 1 is not a stage of pipeline 77 (Hosting)" in warning
-    missing = settings(ticket_enabled=True, ticket_pipeline="99")
+    missing = settings(ticket_enabled=True, ticket_pipeline="99", ticket_sync="polling")
     (warning,) = check_connection(missing, service(fake), today=TODAY).warnings
     assert "Ticket pipeline 99 does not exist" in warning
 

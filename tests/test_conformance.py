@@ -2,7 +2,8 @@
 
 For each API version the plugin speaks, the plugin runs every flow against the fake HubSpot
 (test connection, contacts, event delivery one by one and in batches, tickets with their
-contact, updates, deletes, GDPR erasure, properties, pipelines, visitor identification);
+contact, updates, deletes, GDPR erasure, properties, pipelines, visitor identification,
+the ticket search that polling uses);
 then each recorded exchange is validated against that version's vendored OpenAPI specs.
 """
 
@@ -26,6 +27,7 @@ from skypanel_hubspot_plugin.hubspot.versions import DEFAULT_VERSION, SUPPORTED
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 from skypanel_hubspot_plugin.testing.fake_hubspot import RecordedRequest
+from skypanel_hubspot_plugin.webhooks.polling import TicketPoller
 
 #: openapi-core cannot check OAuth 2 flows (it says so once per spec); the bearer is sent.
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
@@ -130,6 +132,16 @@ def drive_every_flow(
     contact_id = fake.contact_by_email("user3@example.com")["id"]  # type: ignore[index]
     admin_ticket = service.create_ticket({"subject": "Opened by an admin"}, contact_id=contact_id)
     assert fake.associations("tickets", admin_ticket.id, "contacts") == [contact_id]
+
+    # Polling for ticket changes: the worker's search, paged.
+    fake.change_ticket(ticket_id, {"hs_pipeline_stage": "2"})
+    rt.store.save({"hubspot_ticket_sync": "polling"})
+    poller = TicketPoller(rt, interval_s=0, page_size=1)
+    poller.poll_if_due()
+    page = service.search_tickets_modified_since(
+        0, ["hs_pipeline_stage"], has_property="skypanel_ticket_id", limit=1
+    )
+    assert page.results and page.total >= 1
 
 
 def exchanges(fake: FakeHubSpot) -> list[RecordedRequest]:

@@ -381,3 +381,73 @@ def test_the_admin_api_refuses_customers_and_forged_requests(browser: Browser, p
     page.reload()
     expect(page.locator("#hubspot_portal_id")).to_be_enabled()
     expect(page.locator("#hubspot_portal_id")).to_have_value("")
+
+
+def test_admin_picks_a_pipeline_and_polling_brings_an_agents_change_back(
+    browser: Browser, panel: str, fake_hubspot: FakeHubSpot
+) -> None:
+    """No app client secret (a Service Key, or a panel HubSpot cannot reach): the admin
+    picks the portal's custom pipeline from HubSpot's lists and polling as the way back;
+    an agent's move on the sandbox reaches the customer's page within the interval."""
+    admin_context, _ = new_context(browser, panel)
+    customer_context, _ = new_context(browser, panel)
+    admin = admin_context.new_page()
+    customer = customer_context.new_page()
+    log_in_as_admin(admin, panel)
+    admin.check("#hubspot_enabled")
+    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    admin.check("#hubspot_ticket_enabled")
+    admin.select_option("#hubspot_ticket_sync", "polling")
+    admin.fill("#hubspot_ticket_poll_interval", "10")
+    expect(admin.locator("#hubspot_ticket_sync-row .help")).to_contain_text("polling works")
+    save_settings(admin)
+
+    # The lists come from HubSpot; the custom pipeline's defaults follow its stages' state.
+    admin.click("#pipelines-load")
+    expect(admin.locator("#pipeline-picker")).to_be_visible()
+    expect(admin.locator("#pipeline-select option")).to_have_count(2)
+    admin.select_option("#pipeline-select", "hosting")
+    expect(admin.locator("#stage-select")).to_have_value("hs-new")
+    expect(admin.locator("#status-stage-waiting")).to_have_value("hs-waiting")
+    expect(admin.locator("#status-stage-closed")).to_have_value("hs-solved")
+    expect(admin.locator("#hubspot_ticket_pipeline")).to_have_value("hosting")
+    # A stage of another pipeline is refused next to its field, and nothing is saved.
+    admin.fill("#hubspot_ticket_stage", "1")
+    admin.click("#settings-save")
+    expect(admin.locator("#hubspot_ticket_stage-error")).to_contain_text(
+        "not a stage of pipeline hosting"
+    )
+    admin.select_option("#stage-select", "hs-new")
+    save_settings(admin)
+    admin.click("#test-connection")
+    expect(admin.locator("#connection-result")).to_contain_text(
+        "Ticket changes can come back by: polling."
+    )
+
+    # A customer's ticket lands in the chosen pipeline and stage.
+    customer.goto(f"{panel}/")
+    customer.fill("#email", "grace.hopper@example.com")
+    customer.fill("#first_name", "Grace")
+    customer.click("#signup-submit")
+    expect(customer).to_have_url(f"{panel}/tickets")
+    customer.fill("#subject", "Backups are failing")
+    customer.click("#ticket-submit")
+    fake_hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=WAIT_S)
+    (ticket,) = fake_hubspot.tickets()
+    assert ticket["properties"]["hs_pipeline"] == "hosting"
+    assert ticket["properties"]["hs_pipeline_stage"] == "hs-new"
+
+    # An agent solves it in HubSpot; no webhook is sent, the worker's poll finds it.
+    requests_before = len(fake_hubspot.requests)
+    admin.goto(f"{panel}/admin/sandbox")
+    row = admin.locator("#sandbox-tickets tbody tr", has_text="Backups are failing")
+    row.locator("select").select_option("hs-solved")
+    row.locator("button").click()
+    expect(row.locator("td").nth(2)).to_have_text("hs-solved")
+    deadline = time.monotonic() + 10 + WAIT_S  # the interval, and the page's own refresh
+    while "closed" not in (customer.locator("#my-tickets").text_content() or ""):
+        assert time.monotonic() < deadline, "the agent's change did not reach the panel"
+        customer.wait_for_timeout(500)
+        customer.reload()
+    assert any(r.path.endswith("/tickets/search") for r in fake_hubspot.requests[requests_before:])

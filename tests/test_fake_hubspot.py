@@ -131,7 +131,7 @@ def test_batches_over_100_are_refused(fake: FakeHubSpot) -> None:
 
 
 def test_search_lags_behind_writes_like_hubspots_index() -> None:
-    with FakeHubSpot(search_lag_s=0.3) as lagging:
+    with FakeHubSpot(search_lag_s=0.3, search_rate_limit=None) as lagging:
         raw(
             lagging,
             "POST",
@@ -331,3 +331,35 @@ def test_the_2026_09_visitor_body_needs_no_agent_context_but_older_versions_do(
     assert (
         raw(fake, "POST", "/visitor-identification/2026-03/tokens/create", with_context)[0] == 200
     )
+
+
+def test_search_has_its_own_per_second_limit_and_orders_by_modification_time() -> None:
+    with FakeHubSpot() as hubspot:
+        for subject in ("a", "b", "c"):
+            raw(
+                hubspot,
+                "POST",
+                "/crm/v3/objects/tickets",
+                {"properties": {"subject": subject, "hs_pipeline_stage": "1"}},
+            )
+        query = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}
+                    ]
+                }
+            ],
+            "sorts": ["-hs_lastmodifieddate"],
+        }
+        statuses = [
+            raw(hubspot, "POST", "/crm/v3/objects/tickets/search", query)[0] for _ in range(6)
+        ]
+        assert statuses[:5] == [200] * 5 and statuses[5] == 429
+        hubspot.wait_for(
+            lambda f: len([t for t in f.search_requests() if t > time.monotonic() - 1.0]) == 0,
+            timeout=3,
+        )
+        _, _, body = raw(hubspot, "POST", "/crm/v3/objects/tickets/search", query)
+        stamps = [t["properties"]["hs_lastmodifieddate"] for t in body["results"]]
+        assert body["total"] == 3 and stamps == sorted(stamps, reverse=True)

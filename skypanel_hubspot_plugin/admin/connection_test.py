@@ -3,7 +3,8 @@
 It checks, in order, that the token is accepted, that it belongs to the configured
 portal, and that its private app has the scopes for what is enabled. It names the HubSpot
 API version in use and warns when that version's end of support is less than six months
-away. It never raises: every failure becomes a result with a message.
+away; with tickets on, it reports a ticket pipeline or stage the portal no longer has, and
+says how ticket changes can come back with the saved credential. It never raises: every failure becomes a result with a message.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from skypanel_hubspot_plugin.hubspot.errors import (
 )
 from skypanel_hubspot_plugin.hubspot.service import HubSpotService
 from skypanel_hubspot_plugin.hubspot.versions import VERSIONS
+from skypanel_hubspot_plugin.mapping.pipeline_check import pipeline_problems
+from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 
 SCOPES_HELP = (
@@ -43,6 +46,7 @@ class ConnectionResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     api_version: str | None = None
     api_version_ends: str | None = None
+    sync_modes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         """The seed's ``{"success", "message"}`` plus what the admin UI can show."""
@@ -58,6 +62,8 @@ class ConnectionResult:
         if self.api_version:
             body["apiVersion"] = self.api_version
             body["apiVersionEndOfSupport"] = self.api_version_ends
+        if self.sync_modes:
+            body["syncModes"] = list(self.sync_modes)
         return body
 
 
@@ -117,6 +123,7 @@ def check_connection(
         )
     if settings.ticket_enabled:
         warnings.extend(_pipeline_warnings(service, settings))
+        warnings.extend(_sync_warnings(settings))
     if account.region not in api.KNOWN_REGIONS:
         warnings.append(
             f"The portal's data is hosted in {account.region}, a region this plugin does not "
@@ -136,31 +143,50 @@ def check_connection(
     return ConnectionResult(
         True,
         f"HubSpot connection successful (portal {account.portal_id}, region {account.region}, "
-        f"API version {version.name})",
+        f"API version {version.name}); ticket changes can come back by "
+        f"{' or '.join(sync_modes(settings))}",
         portal_id=account.portal_id,
         region=account.region,
         warnings=tuple(warnings),
         api_version=version.name,
         api_version_ends=version.end_of_support.isoformat(),
+        sync_modes=sync_modes(settings),
     )
 
 
 def _pipeline_warnings(service: HubSpotService, settings: HubSpotSettings) -> list[str]:
-    """HubSpot refuses a ticket whose stage is not in its pipeline: say so before one is sent."""
+    """HubSpot refuses a ticket whose stage is not in its pipeline: say so before one is sent
+    (a pipeline or stage deleted in HubSpot since it was saved, too)."""
     try:
-        pipelines = {p.id: p for p in service.pipelines(api.TICKETS)}
+        pipelines = service.pipelines(api.TICKETS)
     except HubSpotError:
         return []  # the scope check above already speaks for the ticket scopes
-    pipeline = pipelines.get(settings.ticket_pipeline)
-    if pipeline is None:
+    problems = pipeline_problems(
+        pipelines, settings.ticket_pipeline, settings.ticket_stage, settings.ticket_status_stages
+    )
+    labels = {
+        keys.TICKET_PIPELINE: "Ticket",
+        keys.TICKET_STAGE: "Ticket",
+        keys.TICKET_STATUS_STAGES: "Ticket status → stage table:",
+    }
+    return [
+        f"{labels[key]} {message}; pick it again on the settings page."
+        for key, message in problems.items()
+    ]
+
+
+def sync_modes(settings: HubSpotSettings) -> tuple[str, ...]:
+    """How ticket changes can come back with what is saved: polling with any token (Service
+    Keys have no webhooks), webhooks too once an app's client secret signs them."""
+    return ("webhooks", "polling") if settings.app_secret is not None else ("polling",)
+
+
+def _sync_warnings(settings: HubSpotSettings) -> list[str]:
+    if settings.ticket_sync == "webhooks" and settings.app_secret is None:
         return [
-            f"Ticket pipeline {settings.ticket_pipeline} does not exist in this portal; "
-            f"its pipelines are {', '.join(sorted(pipelines)) or 'none'}."
-        ]
-    if settings.ticket_stage not in pipeline.stage_ids:
-        return [
-            f"Ticket stage {settings.ticket_stage} is not a stage of pipeline "
-            f"{pipeline.id} ({pipeline.label}); its stages are {', '.join(pipeline.stage_ids)}."
+            "Ticket changes are set to come back by webhooks, but no app client secret is "
+            "saved: this credential supports polling only. Choose polling, or save the "
+            "client secret of an app that sends webhooks."
         ]
     return []
 

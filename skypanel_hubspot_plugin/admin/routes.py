@@ -11,6 +11,7 @@ from skypanel_hubspot_plugin.admin.availability import guarded_routes
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import ROUTES as DELIVERY_ROUTES
 from skypanel_hubspot_plugin.admin.mapping_routes import ROUTES as MAPPING_ROUTES
+from skypanel_hubspot_plugin.admin.pipeline_routes import ROUTES as PIPELINE_ROUTES
 from skypanel_hubspot_plugin.admin.responses import (
     PREFIX,
     Route,
@@ -108,6 +109,11 @@ SEED_ROUTES: tuple[Route, ...] = (
 #: Every admin route the plugin registers, ``(method, path, handler)``; 503 with the reason
 #: while the plugin is not running.
 ADMIN_ROUTES: tuple[Route, ...] = guarded_routes(
-    SEED_ROUTES + SETTINGS_ROUTES + MAPPING_ROUTES + TICKET_ROUTES + DELIVERY_ROUTES,
+    SEED_ROUTES
+    + SETTINGS_ROUTES
+    + MAPPING_ROUTES
+    + PIPELINE_ROUTES
+    + TICKET_ROUTES
+    + DELIVERY_ROUTES,
     public=False,
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.admin.mapping_routes import check_settings_change
+from skypanel_hubspot_plugin.admin.pipeline_routes import check_pipeline_change
 from skypanel_hubspot_plugin.admin.responses import PREFIX, Route, body_object, error, invalid
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse, SettingField
 from skypanel_hubspot_plugin.settings import schema as keys
@@ -74,6 +75,8 @@ def post_settings(request: AdminRequest) -> AdminResponse:
         return body
     if (refused := check_settings_change(body)) is not None:
         return refused  # a changed property map the portal would not take
+    if (refused := check_pipeline_change(body)) is not None:
+        return refused  # a stage that is not in the chosen pipeline
     try:
         saved = runtime.current().store.save(body)
     except InvalidSettings as exc:

@@ -92,9 +92,12 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
     except InvalidInput as exc:
         log.warning("HubSpot webhook refused: %s", exc)  # the field and what is wrong, no trace
         return error(400, "Malformed HubSpot webhook", exc.errors)
+    if settings.ticket_sync != "webhooks":
+        # Polling (or nothing) is the chosen way back: taking both would hand a change twice.
+        return AdminResponse(200, {"success": True, "handled": 0, "ignored": len(events)})
     handled = ignored = 0
     for event in events:
-        if handle_event(rt.outbox, rt.plugin_manager, settings.portal_id, event):
+        if handle_event(rt.outbox, rt.plugin_manager, settings, event):
             handled += 1
         else:
             ignored += 1

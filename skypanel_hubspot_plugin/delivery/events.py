@@ -140,7 +140,7 @@ def ticket_updated(
         return
     fields = changed_fields(changed, ticket.extra)
     mapped = {f for f in fields if f in settings.ticket_property_map}
-    if not ticket_changes(ticket, changed) and not mapped:
+    if not ticket_changes(ticket, changed, settings) and not mapped:
         return
     _record(
         rt,
@@ -150,7 +150,7 @@ def ticket_updated(
             "ticket_id": ticket.id,
             "properties": {
                 **ticket_extra_properties(ticket, settings.ticket_property_map, mapped),
-                **ticket_changes(ticket, changed),
+                **ticket_changes(ticket, changed, settings),
             },
         },
         session,

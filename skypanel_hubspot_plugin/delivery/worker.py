@@ -13,7 +13,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
 from skypanel_hubspot_plugin.delivery.context import DeliveryContext
@@ -42,6 +44,15 @@ PURGE_EVERY_S = 3600.0
 MIN_RECHECK_S = 0.05
 
 
+class Periodic(Protocol):
+    """Work the worker also does now and then (polling HubSpot for ticket changes)."""
+
+    def run_if_due(self) -> object: ...
+
+    def seconds_until_due(self) -> float | None:
+        """None while it has nothing to do (switched off)."""
+
+
 class Worker:
     def __init__(
         self,
@@ -50,11 +61,14 @@ class Worker:
         batch_size: int = 100,
         idle_s: float = IDLE_S,
         policy: RetryPolicy | None = None,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.runtime = runtime
         self.batch_size = batch_size
         self.idle_s = idle_s
         self.policy = policy or RetryPolicy()
+        #: Called between batches (each decides itself whether it is due): ticket polling.
+        self.periodic = tuple(periodic)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
         self.limiter = SharedRateLimit(runtime.outbox.engine, lambda: runtime.settings().rate_limit)
@@ -124,12 +138,14 @@ class Worker:
                     if claim:
                         self._purge_if_due()
                         claimed = self.run_once()
+                    self._run_periodic()
                     wait, claim = (0.0, True) if claimed else self._idle_wait(eager)
                 except Exception:  # the database or settings may be briefly unusable
                     log.exception("HubSpot delivery worker loop failed; retrying")
                     wait, claim = min(self.idle_s, 1.0), True
                 if claimed:
                     eager.clear()
+                wait = min(wait, self._periodic_due_in())
                 if wait > 0 and waker.wait(wait):
                     # Woken by an event whose transaction may not have committed yet:
                     # look again a few times soon before sleeping long.
@@ -150,6 +166,18 @@ class Worker:
         purged = self.runtime.outbox.purge(timedelta(days=days))
         if purged:
             log.info("Erased the personal data of %d deliveries older than %d days", purged, days)
+
+    def _run_periodic(self) -> None:
+        for task in self.periodic:
+            try:
+                task.run_if_due()
+            except Exception:
+                log.exception("HubSpot worker task %r failed; retrying later", task)
+
+    def _periodic_due_in(self) -> float:
+        """How long the worker may sleep before a periodic task falls due."""
+        due = [d for t in self.periodic if (d := t.seconds_until_due()) is not None]
+        return max(0.0, min(due)) if due else self.idle_s
 
     def _idle_wait(self, eager: list[float]) -> tuple[float, bool]:
         """How long to sleep after a claim that found nothing, and whether to claim after.

@@ -1,8 +1,8 @@
 """The sandbox page: the admin plays a HubSpot agent on the fake HubSpot's tickets.
 
 Moving a ticket to another stage here changes it in the fake HubSpot, which then sends
-its signed webhook to the panel, as HubSpot would; the customer's ticket page shows the
-new status. Only there when the demo runs against the fake.
+its signed webhook to the panel, as HubSpot would (or, with polling chosen, the worker
+finds the change at its next poll); the customer's ticket page shows the new status. Only there when the demo runs against the fake.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.demo import auth
-from skypanel_hubspot_plugin.mapping.ticket_fields import STAGE_STATUSES
 from skypanel_hubspot_plugin.testing import FAKE_CONTACT_FORM_ID, FAKE_TICKET_FORM_ID, FakeHubSpot
 
 from .csrf import check_csrf
@@ -24,10 +24,22 @@ router = APIRouter()
 CONTACT_FIELDS = ("email", "firstname", "lastname", "company", "phone")
 
 
+#: A custom ticket pipeline of the sandbox portal, besides HubSpot's default one.
+HOSTING_PIPELINE = (
+    "hosting",
+    "Hosting support",
+    [("hs-new", "New"), ("hs-waiting", "Waiting on customer"), ("hs-working", "Being worked on")],
+)
+HOSTING_CLOSED = ("hs-solved", "Solved")
+
+
 def add_sandbox_forms(fake: FakeHubSpot) -> None:
-    """The forms a portal admin would build in HubSpot's editor for the panel's two forms."""
+    """The forms a portal admin would build in HubSpot's editor for the panel's two forms,
+    and a custom ticket pipeline of their own, whose "Solved" stage HubSpot marks closed."""
     fake.add_form(FAKE_CONTACT_FORM_ID, CONTACT_FIELDS, required=("email",))
     fake.add_form(FAKE_TICKET_FORM_ID, CONTACT_FIELDS, required=("email",))
+    pipeline_id, label, stages = HOSTING_PIPELINE
+    fake.add_pipeline(pipeline_id, label, [*stages, HOSTING_CLOSED], closed=[HOSTING_CLOSED[0]])
 
 
 Field = Annotated[str, Form()]
@@ -44,8 +56,12 @@ def _sandbox(request: Request) -> FakeHubSpot:
 def sandbox_page(request: Request) -> Response:
     if not auth.is_admin(request):
         return RedirectResponse("/admin/login", status_code=303)
-    tickets = sorted(_sandbox(request).tickets(), key=lambda t: int(t["id"]))
-    context = {"tickets": tickets, "stages": sorted(STAGE_STATUSES.items())}
+    sandbox = _sandbox(request)
+    tickets = sorted(sandbox.tickets(), key=lambda t: int(t["id"]))
+    pipelines = sandbox.ticket_pipelines()
+    for ticket in tickets:  # each ticket moves within its own pipeline
+        ticket["stages"] = pipelines.get(ticket["properties"].get("hs_pipeline") or "0", [])
+    context = {"tickets": tickets}
     return render(request, "sandbox.html", context)
 
 
@@ -55,7 +71,13 @@ def move_ticket(
 ) -> Response:
     auth.require_admin(request)
     check_csrf(request, csrf_token)
-    if stage not in STAGE_STATUSES or not ticket_id.isdigit():
+    sandbox = _sandbox(request)
+    found = [t for t in sandbox.tickets() if t["id"] == ticket_id]
+    pipeline = found[0]["properties"].get("hs_pipeline") or "0" if found else None
+    stages = sandbox.ticket_pipelines().get(pipeline or "", [])
+    if stage not in {s for s, _ in stages}:
         raise HTTPException(422, "Pick one of the pipeline's stages")
-    _sandbox(request).change_ticket(ticket_id, {"hs_pipeline_stage": stage})
+    # With polling chosen, HubSpot sends nothing: the worker's next poll finds the change.
+    webhooks = runtime.current().settings().ticket_sync == "webhooks"
+    sandbox.change_ticket(ticket_id, {"hs_pipeline_stage": stage}, deliveries=int(webhooks))
     return RedirectResponse("/admin/sandbox", status_code=303)

@@ -20,6 +20,10 @@ CONTACT_TO_TICKET = 15
 
 #: Our unique ticket property: upserting by it makes ticket creation idempotent.
 TICKET_ID_PROPERTY = "skypanel_ticket_id"
+#: When HubSpot last changed a ticket (ISO text in answers, epoch milliseconds in filters).
+TICKET_MODIFIED = "hs_lastmodifieddate"
+#: Records one CRM search request returns at most.
+SEARCH_LIMIT = 200
 
 #: Batch endpoints take at most this many inputs.
 BATCH_LIMIT = 100

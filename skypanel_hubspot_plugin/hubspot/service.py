@@ -39,7 +39,13 @@ from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactCrea
 from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.tickets import AssociationSpec as TicketAssociationSpec
 from hubspot.crm.tickets import BatchInputSimplePublicObjectBatchInputUpsert as TicketUpsertBatch
-from hubspot.crm.tickets import PublicAssociationsForObject, PublicObjectId
+from hubspot.crm.tickets import (
+    Filter,
+    FilterGroup,
+    PublicAssociationsForObject,
+    PublicObjectId,
+    PublicObjectSearchRequest,
+)
 from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpsert
 from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 
@@ -104,12 +110,34 @@ class Page:
 
 
 @dataclass(frozen=True)
-class Pipeline:
-    """A pipeline of an object type and the ids of its stages, in display order."""
+class SearchPage:
+    """One page of a CRM search: the records, the cursor of the next page, the match count."""
+
+    results: list[CrmObject]
+    after: str | None
+    total: int
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage of a pipeline; ``ticket_state`` is HubSpot's OPEN or CLOSED for ticket stages."""
 
     id: str
     label: str
-    stage_ids: tuple[str, ...]
+    ticket_state: str = ""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A pipeline of an object type and its stages, in display order."""
+
+    id: str
+    label: str
+    stages: tuple[Stage, ...] = ()
+
+    @property
+    def stage_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.stages)
 
 
 #: A successful answer's status → the client model it is read into ("object" = plain JSON).
@@ -468,6 +496,48 @@ class HubSpotService:
         nxt = page.paging.next.after if page.paging and page.paging.next else None
         return Page(results=[_crm_object(c) for c in page.results], after=nxt)
 
+    def search_tickets_modified_since(
+        self,
+        since_ms: int,
+        properties: Sequence[str],
+        *,
+        has_property: str,
+        limit: int = api.BATCH_LIMIT,
+        after: str | None = None,
+    ) -> SearchPage:
+        """One page of the tickets holding ``has_property`` whose ``hs_lastmodifieddate`` is
+        at or after ``since_ms``, oldest change first (HubSpot's CRM search; it lags writes
+        by a few seconds, and pages through at most 10,000 results per query)."""
+        request = PublicObjectSearchRequest(
+            filter_groups=[
+                FilterGroup(
+                    filters=[
+                        Filter(property_name=has_property, operator="HAS_PROPERTY"),
+                        Filter(
+                            property_name=api.TICKET_MODIFIED, operator="GTE", value=str(since_ms)
+                        ),
+                    ]
+                )
+            ],
+            sorts=[api.TICKET_MODIFIED],
+            properties=list(properties),
+            limit=max(1, min(limit, api.SEARCH_LIMIT)),
+            after=after or "",
+        )
+        page = self._send(
+            self._tickets,
+            "POST",
+            self.version.search(api.TICKETS),
+            {200: "CollectionResponseWithTotalSimplePublicObjectForwardPaging"},
+            body=request,
+        )
+        nxt = page.paging.next.after if page.paging and page.paging.next else None
+        return SearchPage(
+            results=[_crm_object(t) for t in page.results or []],
+            after=nxt,
+            total=int(page.total or 0),
+        )
+
     def associate_ticket_with_contact(self, ticket_id: str, contact_id: str) -> None:
         spec = AssociationSpec(
             association_category="HUBSPOT_DEFINED", association_type_id=api.TICKET_TO_CONTACT
@@ -514,11 +584,18 @@ class HubSpotService:
             Pipeline(
                 id=str(p.id),
                 label=str(p.label),
-                stage_ids=tuple(
-                    str(s.id) for s in sorted(p.stages or [], key=lambda s: s.display_order)
+                stages=tuple(
+                    Stage(
+                        id=str(s.id),
+                        label=str(s.label),
+                        ticket_state=str((s.metadata or {}).get("ticketState") or "").upper(),
+                    )
+                    for s in sorted(p.stages or [], key=lambda s: s.display_order)
+                    if not s.archived
                 ),
             )
             for p in answer.results or []
+            if not p.archived
         ]
 
     # -- chat ------------------------------------------------------------------------------

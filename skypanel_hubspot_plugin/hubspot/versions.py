@@ -51,6 +51,10 @@ class ApiVersion:
             return f"/crm/v3/objects/{_seg(object_type)}"
         return f"/crm/objects/{self.name}/{_seg(object_type)}"
 
+    def search(self, object_type: str) -> str:
+        """CRM search over one object type (POST with filter groups, sorts and paging)."""
+        return f"{self.objects(object_type)}/search"
+
     def object(self, object_type: str, object_id: str) -> str:
         return f"{self.objects(object_type)}/{_seg(object_id)}"
 

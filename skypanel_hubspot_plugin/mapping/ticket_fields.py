@@ -35,19 +35,18 @@ CATEGORIES = {
     "sales": "GENERAL_INQUIRY",
 }
 HUBSPOT_CATEGORIES = ("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")
-STAGES = {
-    "open": "1",
-    "new": "1",
-    "pending": "2",
-    "waiting": "2",
-    "answered": "2",
-    "in_progress": "3",
-    "in progress": "3",
-    "closed": "4",
-    "resolved": "4",
+#: Words a panel may use for a ticket's status → the four statuses the plugin maps to stages.
+STATUS_WORDS = {
+    "open": "open",
+    "new": "open",
+    "pending": "waiting",
+    "waiting": "waiting",
+    "answered": "waiting",
+    "in_progress": "in_progress",
+    "in progress": "in_progress",
+    "closed": "closed",
+    "resolved": "closed",
 }
-#: The default pipeline's stages in the panel's words, for changes made in HubSpot.
-STAGE_STATUSES = {"1": "open", "2": "waiting", "3": "in_progress", "4": "closed"}
 SUBJECT_MAX = 255
 CONTENT_MAX = 65_000
 
@@ -63,8 +62,28 @@ def category(word: str, default: str) -> str:
     return CATEGORIES.get(word.strip().lower(), default)
 
 
-def stage(status: str) -> str | None:
-    return STAGES.get(status.strip().lower())
+def stage(status: str, settings: HubSpotSettings) -> str | None:
+    """The stage of the ticket pipeline a panel status maps to (the admin's table)."""
+    word = STATUS_WORDS.get(status.strip().lower())
+    return settings.ticket_status_stages.get(word) if word else None
+
+
+def new_ticket_stage(status: str, settings: HubSpotSettings) -> str:
+    """A new ticket's stage: the new-ticket stage setting, unless the panel opens it in
+    another status than open (waiting, in_progress, closed), which the table maps."""
+    word = STATUS_WORDS.get(status.strip().lower())
+    if word is None or word == "open":
+        return settings.ticket_stage
+    return settings.ticket_status_stages.get(word) or settings.ticket_stage
+
+
+def status_of_stage(settings: HubSpotSettings, stage_id: str) -> str | None:
+    """The panel status of a stage, by the same table read backwards (the first status
+    mapped to it when two share one stage); None for a stage the table does not name."""
+    for status, mapped in settings.ticket_status_stages.items():
+        if mapped == stage_id:
+            return status
+    return None
 
 
 def ticket_properties(ticket: Ticket, settings: HubSpotSettings) -> dict[str, str]:
@@ -94,7 +113,7 @@ def ticket_properties(ticket: Ticket, settings: HubSpotSettings) -> dict[str, st
         "hs_ticket_priority": priority(ticket.priority),
         "hs_ticket_category": category(ticket.category, settings.ticket_default_category),
         "hs_pipeline": settings.ticket_pipeline,
-        "hs_pipeline_stage": stage(ticket.status) or settings.ticket_stage,
+        "hs_pipeline_stage": new_ticket_stage(ticket.status, settings),
     }
 
 
@@ -107,10 +126,12 @@ def ticket_extra_properties(
     return mapped_properties(ticket.extra.get, chosen)
 
 
-def ticket_changes(ticket: Ticket, changed: frozenset[str]) -> dict[str, str]:
+def ticket_changes(
+    ticket: Ticket, changed: frozenset[str], settings: HubSpotSettings
+) -> dict[str, str]:
     """The HubSpot properties a panel ticket change touches (status → stage, priority)."""
     props: dict[str, str] = {}
-    if "status" in changed and (mapped := stage(ticket.status)):
+    if "status" in changed and (mapped := stage(ticket.status, settings)):
         props["hs_pipeline_stage"] = mapped
     if "priority" in changed:
         props["hs_ticket_priority"] = priority(ticket.priority)

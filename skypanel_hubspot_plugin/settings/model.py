@@ -8,6 +8,7 @@ ignored and reported in ``problems``, so a broken row never breaks a page).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,16 @@ APP_SECRET_RE = re.compile(r"[A-Za-z0-9-]{8,200}")
 TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "off", "no", ""})
 
+STATUS_STAGES_SHAPE = (
+    'must be a JSON object of panel ticket status → stage id, like {"open": "1", …}'
+)
+SYNC_MODES = tuple(mode for mode, _ in keys.SYNC_MODES)
+MIN_POLL_S = 10
+MAX_POLL_S = 3600
+DEFAULT_STATUS_STAGES = PropertyMap(
+    (("open", "1"), ("waiting", "2"), ("in_progress", "3"), ("closed", "4"))
+)
+
 TokenSource = Literal["environment", "database"]
 
 
@@ -72,6 +83,9 @@ class HubSpotSettings:
     ticket_property_map: PropertyMap = DEFAULT_TICKET_MAP
     api_version: str = DEFAULT_VERSION
     retention_days: int = 30
+    ticket_status_stages: PropertyMap = DEFAULT_STATUS_STAGES
+    ticket_sync: str = "webhooks"
+    ticket_poll_interval: int = 60
     token: Secret | None = None
     token_source: TokenSource | None = None
     app_secret: Secret | None = None
@@ -209,6 +223,46 @@ def parse_api_version(value: object) -> str:
     return version_named(_text(value) or None).name
 
 
+def parse_status_stages(value: object) -> PropertyMap:
+    """Panel ticket status → stage id, as a JSON object (or its text); every status once."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(STATUS_STAGES_SHAPE) from None
+    if not isinstance(value, dict):
+        raise ValueError(STATUS_STAGES_SHAPE)
+    pairs: list[tuple[str, str]] = []
+    for status in keys.TICKET_STATUSES:
+        stage = value.get(status)
+        if stage is None or stage == "":
+            raise ValueError(f"{status}: needs a stage")
+        try:
+            pairs.append((status, parse_pipeline_id(stage)))
+        except ValueError as exc:
+            raise ValueError(f"{status}: {exc}") from None
+    unknown = sorted(str(k) for k in value if k not in keys.TICKET_STATUSES)
+    if unknown:
+        raise ValueError(
+            f"{unknown[0]}: is not a panel ticket status ({', '.join(keys.TICKET_STATUSES)})"
+        )
+    return PropertyMap(tuple(pairs))
+
+
+def parse_sync_mode(value: object) -> str:
+    text = _text(value).lower()
+    if text not in SYNC_MODES:
+        raise ValueError(f"must be one of {', '.join(SYNC_MODES)}")
+    return text
+
+
+def parse_poll_interval(value: object) -> int:
+    text = _text(value)
+    if not text.isdigit() or not MIN_POLL_S <= int(text) <= MAX_POLL_S:
+        raise ValueError(f"must be a whole number of seconds from {MIN_POLL_S} to {MAX_POLL_S}")
+    return int(text)
+
+
 FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.ENABLED: parse_bool,
     keys.PORTAL_ID: parse_portal_id,
@@ -228,6 +282,9 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.TICKET_PROPERTY_MAP: parse_ticket_property_map,
     keys.API_VERSION: parse_api_version,
     keys.RETENTION_DAYS: parse_retention_days,
+    keys.TICKET_STATUS_STAGES: parse_status_stages,
+    keys.TICKET_SYNC: parse_sync_mode,
+    keys.TICKET_POLL_INTERVAL: parse_poll_interval,
 }
 ATTRIBUTES = {
     keys.ENABLED: "enabled",
@@ -248,6 +305,9 @@ ATTRIBUTES = {
     keys.TICKET_PROPERTY_MAP: "ticket_property_map",
     keys.API_VERSION: "api_version",
     keys.RETENTION_DAYS: "retention_days",
+    keys.TICKET_STATUS_STAGES: "ticket_status_stages",
+    keys.TICKET_SYNC: "ticket_sync",
+    keys.TICKET_POLL_INTERVAL: "ticket_poll_interval",
 }
 
 

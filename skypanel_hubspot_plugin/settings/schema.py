@@ -30,6 +30,20 @@ CONTACT_PROPERTY_MAP = "hubspot_contact_property_map"
 TICKET_PROPERTY_MAP = "hubspot_ticket_property_map"
 API_VERSION = "hubspot_api_version"
 RETENTION_DAYS = "hubspot_retention_days"
+TICKET_STATUS_STAGES = "hubspot_ticket_status_stages"
+TICKET_SYNC = "hubspot_ticket_sync"
+TICKET_POLL_INTERVAL = "hubspot_ticket_poll_interval"
+
+#: The panel's ticket statuses, each mapped to a stage of the ticket pipeline.
+TICKET_STATUSES = ("open", "waiting", "in_progress", "closed")
+#: The default pipeline's stages ("0", Support Pipeline) for each status.
+DEFAULT_STATUS_STAGES = '{"open": "1", "waiting": "2", "in_progress": "3", "closed": "4"}'
+#: How changes made in HubSpot come back to the panel.
+SYNC_MODES = (
+    ("webhooks", "Webhooks: HubSpot calls the panel (an app with a client secret)"),
+    ("polling", "Polling: the worker asks HubSpot (any token, any network)"),
+    ("off", "Off: changes made in HubSpot stay in HubSpot"),
+)
 
 #: Settings stored encrypted and never shown again: the form only says whether one is set.
 SECRET_KEYS = (API_KEY, APP_SECRET)
@@ -121,6 +135,32 @@ FIELDS: tuple[SettingField, ...] = (
         "text",
         default="1",
         help="The pipeline stage of new tickets; 1 is New in the default pipeline.",
+    ),
+    SettingField(
+        TICKET_STATUS_STAGES,
+        "Panel ticket status → stage of the ticket pipeline",
+        "mapping",
+        default=DEFAULT_STATUS_STAGES,
+        help="The stage each panel ticket status (open, waiting, in_progress, closed) moves a "
+        "HubSpot ticket to, and back: a ticket moved to that stage in HubSpot gets that "
+        "status. Every stage must belong to the ticket pipeline; checked when saved.",
+    ),
+    SettingField(
+        TICKET_SYNC,
+        "How ticket changes made in HubSpot come back",
+        "select",
+        default="webhooks",
+        options=SYNC_MODES,
+        help="Webhooks need an app with a client secret and a panel HubSpot can reach; "
+        "polling works with any token (Service Keys too) and behind NAT or a firewall, "
+        "at the interval below.",
+    ),
+    SettingField(
+        TICKET_POLL_INTERVAL,
+        "Seconds between two polls of HubSpot",
+        "text",
+        default="60",
+        help="With polling: how often the worker asks HubSpot for changed tickets (10 to 3600).",
     ),
     SettingField(
         TICKET_DEFAULT_CATEGORY,
@@ -228,6 +268,9 @@ DESCRIPTIONS: dict[str, str] = {
     TICKET_PROPERTY_MAP: "Panel ticket extra field → HubSpot ticket property (JSON)",
     API_VERSION: "HubSpot API version (2026-09, 2026-03 or v3)",
     RETENTION_DAYS: "Days a delivered event keeps its personal data",
+    TICKET_STATUS_STAGES: "Panel ticket status → HubSpot pipeline stage (JSON)",
+    TICKET_SYNC: "How ticket changes come back from HubSpot: webhooks, polling or off",
+    TICKET_POLL_INTERVAL: "Seconds between two polls of HubSpot for changed tickets",
 }
 
 

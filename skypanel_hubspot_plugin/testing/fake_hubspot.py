@@ -25,12 +25,14 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .fake_store import (
     ASSOCIATION_TYPES,
+    NUMBER_RE,
     CrmError,
     CrmStore,
     _prop,
@@ -41,9 +43,14 @@ from .fake_store import (
 from .fake_webhooks import (
     Subscription,
     deliver,
+    lifecycle_event,
+    merge_event,
     property_change_events,
 )
 
+#: HubSpot's CRM search: requests a second per account, and results one query pages through.
+SEARCH_PER_SECOND = 5
+SEARCH_MAX_RESULTS = 10_000
 FAKE_TOKEN = "pat-na1-11111111-2222-4333-8444-555555555555"
 FAKE_PORTAL_ID = 12345678
 VISITOR_SCOPE = "conversations.visitor_identification.tokens.create"
@@ -124,6 +131,7 @@ class FakeHubSpot:
         seed: int | None = None,
         search_lag_s: float = 0.0,
         daily_limit: int | None = None,
+        search_rate_limit: int | None = SEARCH_PER_SECOND,
     ) -> None:
         self.portal_id = portal_id
         #: Requests a day before 429 with policyName DAILY; None plays an unlimited portal.
@@ -133,13 +141,15 @@ class FakeHubSpot:
         self.rate_limit = rate_limit
         self.rate_interval_s = rate_interval_s
         self.search_lag_s = search_lag_s
+        #: Search requests a second before 429 (HubSpot's search has its own, lower limit).
+        self.search_rate_limit = search_rate_limit
+        self._search_hits: list[float] = []
         self.requests: list[RecordedRequest] = []
         #: CPU seconds the fake spent handling requests (its own work, not the sockets').
         self.cpu_seconds = 0.0
         self.base_url = ""
         self._lock = threading.RLock()
         self._store = CrmStore()
-        self._born: dict[tuple[str, str], float] = {}
         self._tokens: dict[str, _Token] = {}
         self._faults = _Faults()
         self._scripted: deque[tuple[int, dict[str, Any] | None, dict[str, str]]] = deque()
@@ -301,7 +311,7 @@ class FakeHubSpot:
         with self._lock:
             self._form_submissions.clear()
             self._store = CrmStore()
-            self._born.clear()
+            self._search_hits.clear()
             self.requests.clear()
             self.cpu_seconds = 0.0
             self._scripted.clear()
@@ -316,11 +326,19 @@ class FakeHubSpot:
             self.daily_limit = limit
             self._daily_used = used
 
-    def add_pipeline(self, pipeline_id: str, label: str, stages: Sequence[tuple[str, str]]) -> None:
-        """Creates a ticket pipeline with (id, label) stages, as a portal admin can."""
+    def add_pipeline(
+        self,
+        pipeline_id: str,
+        label: str,
+        stages: Sequence[tuple[str, str]],
+        *,
+        closed: Sequence[str] = (),
+    ) -> None:
+        """Creates a ticket pipeline with (id, label) stages, as a portal admin can; the
+        stages in ``closed`` (and any labelled "Closed") have ticket state CLOSED."""
         with self._lock:
             self._store.pipelines["tickets"][pipeline_id] = pipeline_body(
-                pipeline_id, label, list(stages)
+                pipeline_id, label, list(stages), closed=closed
             )
             for name, values in (
                 ("hs_pipeline", [(p["id"], p["label"]) for p in self._pipeline_list()]),
@@ -334,6 +352,19 @@ class FakeHubSpot:
                     for i, (value, label_) in enumerate(dict(values).items())
                 ]
 
+    def remove_pipeline_stage(self, pipeline_id: str, stage_id: str) -> None:
+        """Deletes a stage of a ticket pipeline, as a portal admin can."""
+        with self._lock:
+            pipeline = self._store.pipelines["tickets"][pipeline_id]
+            pipeline["stages"] = [s for s in pipeline["stages"] if s["id"] != stage_id]
+
+    def ticket_pipelines(self) -> dict[str, list[tuple[str, str]]]:
+        """Each ticket pipeline's id → its (stage id, stage label) pairs, in display order."""
+        with self._lock:
+            return {
+                p["id"]: [(s["id"], s["label"]) for s in p["stages"]] for p in self._pipeline_list()
+            }
+
     def _pipeline_list(self) -> list[dict[str, Any]]:
         return list(self._store.pipelines["tickets"].values())
 
@@ -343,10 +374,43 @@ class FakeHubSpot:
 
     # -- webhooks ------------------------------------------------------------------------------
 
-    def subscribe_webhooks(self, target_url: str, client_secret: str, *, app_id: int = 1) -> None:
-        """Sends ticket change events to ``target_url``, signed with ``client_secret``."""
+    def subscribe_webhooks(
+        self, target_url: str, client_secret: str, *, app_id: int = 1, format: str = "legacy"
+    ) -> None:
+        """Sends ticket change events to ``target_url``, signed with ``client_secret``, in
+        the ``legacy`` format (``ticket.propertyChange``) or the ``generic`` one
+        (``object.propertyChange`` with ``objectTypeId`` 0-5)."""
+        if format not in ("legacy", "generic"):
+            raise ValueError("format must be legacy or generic")
         with self._lock:
-            self._webhooks = Subscription(target_url, client_secret, app_id)
+            self._webhooks = Subscription(target_url, client_secret, app_id, format)
+
+    def unsubscribe_webhooks(self) -> None:
+        """Stops sending webhooks, as for a Service Key or a panel HubSpot cannot reach."""
+        with self._lock:
+            self._webhooks = None
+
+    def delete_ticket(self, ticket_id: str, *, deliveries: int = 1) -> list[int]:
+        """Deletes (archives) a ticket as an agent would and sends the deletion event."""
+        with self._lock:
+            self._store.archive("tickets", ticket_id)
+            sub = self._webhooks
+        if sub is None:
+            return []
+        event = lifecycle_event(sub, self.portal_id, "ticket", ticket_id, "deletion")
+        return [deliver(sub, [event]) for _ in range(deliveries)]
+
+    def merge_tickets(self, primary_id: str, merged_id: str, *, deliveries: int = 1) -> list[int]:
+        """Merges ``merged_id`` into ``primary_id`` as an agent would: the merged ticket is
+        gone, the primary survives; then sends the merge event."""
+        with self._lock:
+            self._store.get("tickets", primary_id)
+            self._store.archive("tickets", merged_id)
+            sub = self._webhooks
+        if sub is None:
+            return []
+        event = merge_event(sub, self.portal_id, "ticket", primary_id, [merged_id], None)
+        return [deliver(sub, [event]) for _ in range(deliveries)]
 
     def change_ticket(
         self, ticket_id: str, properties: dict[str, str], *, deliveries: int = 1
@@ -710,7 +774,6 @@ class FakeHubSpot:
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             return 400, _error("properties is required", "VALIDATION_ERROR")
         obj = self._store.create(object_type, body["properties"])
-        self._born[(object_type, obj["id"])] = time.monotonic()
         for association in body.get("associations") or []:
             to_id = str((association.get("to") or {}).get("id", ""))
             for spec in association.get("types") or []:
@@ -771,27 +834,41 @@ class FakeHubSpot:
         return 200, answer
 
     def _search(self, *, object_type: str, body: Any, **_: Any) -> Answer:
+        """HubSpot's CRM search: filter groups (OR of ANDs), sorts, paging up to 10,000
+        results, its own per-second limit, and an index that lags writes by
+        ``search_lag_s`` (a record shows its last version written before then)."""
+        now = time.monotonic()
+        self._search_hits.append(now)
+        recent = [t for t in self._search_hits if t > now - 1.0]
+        if self.search_rate_limit is not None and len(recent) > self.search_rate_limit:
+            return 429, _search_limit_body()
         body = body if isinstance(body, dict) else {}
         groups = body.get("filterGroups") or []
-        horizon = time.monotonic() - self.search_lag_s
 
         def matches(obj: dict[str, Any]) -> bool:
-            if self._born.get((object_type, obj["id"]), 0.0) > horizon:
-                return False  # HubSpot's search index lags behind writes
             if not groups:
                 return True
-            for group in groups:
-                if all(_filter_matches(obj, f) for f in group.get("filters") or []):
-                    return True
-            return False
+            return any(
+                all(_filter_matches(obj, f) for f in group.get("filters") or []) for group in groups
+            )
 
         found = [
             o
-            for o in sorted(self._store.live(object_type), key=lambda o: int(o["id"]))
+            for o in sorted(
+                self._store.indexed(object_type, now - self.search_lag_s),
+                key=lambda o: int(o["id"]),
+            )
             if matches(o)
         ]
+        for sort in reversed(body.get("sorts") or []):
+            name, descending = _sort_spec(sort)
+            found.sort(key=lambda o: _comparable(o["properties"].get(name)), reverse=descending)
         limit = min(int(body.get("limit") or 10), 200)
         start = _read_cursor(body.get("after"))
+        if start >= SEARCH_MAX_RESULTS:
+            return 400, _error(
+                f"Search can page through at most {SEARCH_MAX_RESULTS} results", "VALIDATION_ERROR"
+            )
         answer: dict[str, Any] = {
             "total": len(found),
             "results": [self._shape(o) for o in found[start : start + limit]],
@@ -799,6 +876,17 @@ class FakeHubSpot:
         if start + limit < len(found):
             answer["paging"] = {"next": {"after": _cursor(start + limit)}}
         return 200, answer
+
+    def search_requests(self) -> list[float]:
+        """When each search request arrived (monotonic seconds), oldest first."""
+        with self._lock:
+            return list(self._search_hits)
+
+    def fix_modification_time(self, stamp: str | None) -> None:
+        """Stamps every write with ``stamp`` (HubSpot's ISO format) until called with None,
+        to play changes that share one modification time."""
+        with self._lock:
+            self._store.clock = (lambda: stamp) if stamp is not None else now_iso
 
     def _batch(
         self,
@@ -857,7 +945,6 @@ class FakeHubSpot:
         )
         if action == "create":
             obj = self._store.create(object_type, props)
-            self._born[(object_type, obj["id"])] = time.monotonic()
             return self._shape(obj)
         if action == "read":
             return self._shape(
@@ -881,8 +968,6 @@ class FakeHubSpot:
                 400, _error(f"{id_property} is not a unique property", "VALIDATION_ERROR")
             )
         obj, new = self._store.upsert(object_type, str(item.get("id", "")), id_property, props)
-        if new:
-            self._born[(object_type, obj["id"])] = time.monotonic()
         return self._shape(obj, new=new)
 
     def _associate_default(
@@ -1016,9 +1101,59 @@ def _filter_matches(obj: dict[str, Any], spec: Any) -> bool:
     operator = spec.get("operator", "EQ")
     if operator == "EQ":
         return have is not None and str(have).lower() == str(value).lower()
+    if operator == "NEQ":
+        return have is None or str(have).lower() != str(value).lower()
     if operator == "HAS_PROPERTY":
         return have not in (None, "")
+    if operator == "NOT_HAS_PROPERTY":
+        return have in (None, "")
+    if operator in ("GT", "GTE", "LT", "LTE"):
+        if have in (None, "") or value in (None, ""):
+            return False
+        left, right = _comparable(have), _comparable(value)
+        if type(left) is not type(right):
+            return False
+        return {
+            "GT": left > right,
+            "GTE": left >= right,
+            "LT": left < right,
+            "LTE": left <= right,
+        }[operator]
     return False
+
+
+def _comparable(value: Any) -> tuple[int, Any]:
+    """A property or filter value as HubSpot compares it: numbers and datetimes (ISO text or
+    epoch milliseconds) as numbers, the rest as text; missing values sort first."""
+    if value in (None, ""):
+        return (0, 0)
+    text = str(value)
+    if NUMBER_RE.fullmatch(text):
+        return (1, float(text))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return (2, text.lower())
+    return (1, moment.timestamp() * 1000)
+
+
+def _sort_spec(sort: Any) -> tuple[str, bool]:
+    """A sort as HubSpot takes it: ``"name"``/``"-name"`` or ``{"propertyName", "direction"}``."""
+    if isinstance(sort, dict):
+        return str(sort.get("propertyName")), sort.get("direction") == "DESCENDING"
+    text = str(sort)
+    return text.lstrip("-"), text.startswith("-")
+
+
+def _search_limit_body() -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": "You have reached your secondly limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": "SECONDLY",
+        "groupName": "publicapi:search",
+    }
 
 
 def _error(message: str, category: str) -> dict[str, Any]:

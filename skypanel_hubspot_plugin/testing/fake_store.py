@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import re
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -156,6 +158,13 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
             ],
         ),
         *_read_only_properties(),
+        _prop(
+            "hs_lastmodifieddate",
+            "Last Modified Date",
+            type_="datetime",
+            field_type="date",
+            read_only=True,
+        ),
     ]
     return {
         "contacts": {p["name"]: p for p in contacts},
@@ -202,8 +211,11 @@ def default_pipelines() -> dict[str, dict[str, dict[str, Any]]]:
     return {"tickets": {"0": pipeline_body("0", "Support Pipeline", stages)}}
 
 
-def pipeline_body(pipeline_id: str, label: str, stages: list[tuple[str, str]]) -> dict[str, Any]:
-    """A pipeline in HubSpot's answer shape."""
+def pipeline_body(
+    pipeline_id: str, label: str, stages: list[tuple[str, str]], closed: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A pipeline in HubSpot's answer shape; ``closed`` stages (and any labelled "Closed")
+    have ticket state CLOSED."""
     stamp = "2020-01-01T00:00:00.000Z"
     return {
         "id": pipeline_id,
@@ -219,7 +231,11 @@ def pipeline_body(pipeline_id: str, label: str, stages: list[tuple[str, str]]) -
                 "displayOrder": i,
                 "archived": False,
                 "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
-                "metadata": {"ticketState": "CLOSED" if stage_label == "Closed" else "OPEN"},
+                "metadata": {
+                    "ticketState": "CLOSED"
+                    if stage_label == "Closed" or stage_id in closed
+                    else "OPEN"
+                },
                 "createdAt": stamp,
                 "updatedAt": stamp,
             }
@@ -239,6 +255,13 @@ class CrmStore:
     next_id: int = 1001
     #: (object type, unique property) → value → id of the live record holding it.
     index: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: (object type, id) → its versions, oldest first, each with the monotonic time it was
+    #: written: what HubSpot's search index shows lags behind (see :meth:`indexed`).
+    versions: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+    #: The modification time stamped on writes; a test may fix it to play ties.
+    clock: Callable[[], str] = now_iso
 
     # -- properties --------------------------------------------------------------------------
 
@@ -346,10 +369,16 @@ class CrmStore:
             self.check_pipeline(props, None)
         if object_type == "contacts" and "email" in props:
             props["email"] = props["email"].lower()
-        stamp = now_iso()
+        stamp = self.clock()
+        modified = "hs_lastmodifieddate" if object_type == "tickets" else "lastmodifieddate"
         obj: dict[str, Any] = {
             "id": str(self.next_id),
-            "properties": {**props, "hs_object_id": str(self.next_id), "createdate": stamp},
+            "properties": {
+                **props,
+                "hs_object_id": str(self.next_id),
+                "createdate": stamp,
+                modified: stamp,
+            },
             "createdAt": stamp,
             "updatedAt": stamp,
             "archived": False,
@@ -357,6 +386,7 @@ class CrmStore:
         self.next_id += 1
         self.objects[object_type][obj["id"]] = obj
         self._reindex(object_type, obj, live=True)
+        self._version(object_type, obj)
         return obj
 
     def get(
@@ -384,7 +414,10 @@ class CrmStore:
         self._reindex(object_type, obj, live=False)
         obj["properties"].update({k: v for k, v in props.items() if v is not None})
         self._reindex(object_type, obj, live=True)
-        obj["updatedAt"] = now_iso()
+        obj["updatedAt"] = stamp = self.clock()
+        modified = "hs_lastmodifieddate" if object_type == "tickets" else "lastmodifieddate"
+        obj["properties"][modified] = stamp
+        self._version(object_type, obj)
         return obj
 
     def archive(self, object_type: str, object_id: str) -> None:
@@ -393,11 +426,35 @@ class CrmStore:
             obj["archived"] = True
             obj["archivedAt"] = now_iso()
             self._reindex(object_type, obj, live=False)
+            self._version(object_type, obj)
+
+    def _version(self, object_type: str, obj: dict[str, Any]) -> None:
+        self.versions.setdefault((object_type, obj["id"]), []).append(
+            (time.monotonic(), {**obj, "properties": dict(obj["properties"])})
+        )
+
+    def indexed(self, object_type: str, horizon: float) -> list[dict[str, Any]]:
+        """The live records as the search index shows them: each one's newest version
+        written before ``horizon`` (a monotonic time), so a write made later is not seen
+        yet, and an older version still is. Versions no search can show again are dropped."""
+        found = []
+        for (kind, _id), versions in self.versions.items():
+            if kind != object_type:
+                continue
+            visible = [i for i, (at, _) in enumerate(versions) if at <= horizon]
+            if not visible:
+                continue
+            del versions[: visible[-1]]  # keep the newest visible one and what follows
+            snapshot = versions[0][1]
+            if not snapshot["archived"]:
+                found.append(snapshot)
+        return found
 
     def purge(self, object_type: str, object_id: str, id_property: str | None = None) -> None:
         obj = self.get(object_type, object_id, id_property)
         self._reindex(object_type, obj, live=False)
         del self.objects[object_type][obj["id"]]
+        self.versions.pop((object_type, obj["id"]), None)
         self.associations = {
             a
             for a in self.associations

@@ -30,33 +30,80 @@ def next_event_id() -> int:
         return next(_event_ids)
 
 
+#: The generic format's object type ids, for the types the fake holds.
+OBJECT_TYPE_IDS = {"contact": "0-1", "ticket": "0-5"}
+
+
 @dataclass(frozen=True)
 class Subscription:
-    """Where an app's webhooks go, and the client secret that signs them."""
+    """Where an app's webhooks go, the client secret that signs them, and their format:
+    ``legacy`` (``ticket.propertyChange``) or ``generic`` (``object.propertyChange`` with
+    ``objectTypeId``), as apps on HubSpot's current developer platform receive."""
 
     target_url: str
     client_secret: str
     app_id: int = 1
+    format: str = "legacy"
+
+
+def _base(sub: Subscription, portal_id: int, object_type: str, action: str) -> dict[str, Any]:
+    """The fields every event has, in the subscription's format."""
+    event: dict[str, Any] = {
+        "eventId": next_event_id(),
+        "subscriptionId": 1,
+        "portalId": portal_id,
+        "appId": sub.app_id,
+        "occurredAt": int(time.time() * 1000),
+        "attemptNumber": 0,
+        "changeSource": "CRM_UI",
+    }
+    if sub.format == "generic":
+        event["subscriptionType"] = f"object.{action}"
+        event["objectTypeId"] = OBJECT_TYPE_IDS[object_type]
+    else:
+        event["subscriptionType"] = f"{object_type}.{action}"
+    return event
+
+
+def lifecycle_event(
+    sub: Subscription, portal_id: int, object_type: str, object_id: str, action: str
+) -> dict[str, Any]:
+    """A ``creation``, ``deletion`` or ``restore`` event about one record."""
+    return {**_base(sub, portal_id, object_type, action), "objectId": int(object_id)}
+
+
+def merge_event(
+    sub: Subscription,
+    portal_id: int,
+    object_type: str,
+    primary_id: str,
+    merged_ids: list[str],
+    new_id: str | None,
+) -> dict[str, Any]:
+    """A ``merge`` event: ``merged_ids`` went into ``primary_id`` (HubSpot may also name a
+    ``newObjectId`` when the merge made a new record)."""
+    event = {
+        **_base(sub, portal_id, object_type, "merge"),
+        "objectId": int(primary_id),
+        "primaryObjectId": int(primary_id),
+        "mergedObjectIds": [int(i) for i in merged_ids],
+        "numberOfPropertiesMoved": 0,
+    }
+    if new_id is not None:
+        event["newObjectId"] = int(new_id)
+    return event
 
 
 def property_change_events(
     sub: Subscription, portal_id: int, object_type: str, object_id: str, changes: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """One ``<type>.propertyChange`` event per changed property, as HubSpot's UI causes."""
-    now = int(time.time() * 1000)
+    """One property change event per changed property, as HubSpot's UI causes."""
     return [
         {
-            "eventId": next_event_id(),
-            "subscriptionId": 1,
-            "portalId": portal_id,
-            "appId": sub.app_id,
-            "occurredAt": now,
-            "subscriptionType": f"{object_type}.propertyChange",
-            "attemptNumber": 0,
+            **_base(sub, portal_id, object_type, "propertyChange"),
             "objectId": int(object_id),
             "propertyName": name,
             "propertyValue": value,
-            "changeSource": "CRM_UI",
         }
         for name, value in changes.items()
     ]

@@ -1,14 +1,22 @@
 """HubSpot's webhook events: parsed, and each ticket change handed to the host once.
 
-Each event about a ticket the plugin created is recorded by its ``eventId`` and handed
-to the host's ``skypanel_on_hubspot_ticket_changed`` in one transaction, so an event
-HubSpot delivers twice fires the hook once; events about other objects are acknowledged
-and ignored. The route that receives them is :mod:`skypanel_hubspot_plugin.admin.webhook_route`.
+Two formats arrive for tickets: the legacy one (``ticket.propertyChange``,
+``ticket.deletion``, …) that legacy private and public apps send, and the generic one
+(``object.propertyChange``, ``object.creation``, ``object.deletion``, ``object.merge``,
+``object.restore`` with ``objectTypeId`` ``0-5``) of apps on HubSpot's current developer
+platform. Both are read into one :class:`Event`.
+
+Each event about a ticket the plugin created is recorded by its ``eventId`` and handed to
+the host's ``skypanel_on_hubspot_ticket_changed`` in one transaction, so an event HubSpot
+delivers twice fires the hook once. Events about other objects, tickets the plugin did not
+create and the plugin's own writes coming back are acknowledged and ignored. The route
+that receives them is :mod:`skypanel_hubspot_plugin.admin.webhook_route`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,19 +26,31 @@ from sqlmodel import Session
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.json_body import parse_json
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
-from skypanel_hubspot_plugin.mapping.ticket_fields import STAGE_STATUSES
+from skypanel_hubspot_plugin.mapping.ticket_fields import status_of_stage
 from skypanel_hubspot_plugin.payloads import TicketChange
+from skypanel_hubspot_plugin.settings.model import HubSpotSettings
+from skypanel_hubspot_plugin.webhooks.echo import is_echo
+from skypanel_hubspot_plugin.webhooks.links import panel_ticket_of, record_merge
 from skypanel_hubspot_plugin.webhooks.table import WebhookEvent
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 1000
-TICKET_EVENTS = ("ticket.propertyChange", "ticket.deletion")
+MAX_MERGED = 100
+#: HubSpot's object type id of tickets in the generic format.
+TICKET_TYPE_ID = "0-5"
+PROPERTY_CHANGE = "propertyChange"
+CREATION = "creation"
+DELETION = "deletion"
+MERGE = "merge"
+RESTORE = "restore"
+#: The actions of ticket events the host hears about (creations are the plugin's own).
+HANDLED_ACTIONS = (PROPERTY_CHANGE, DELETION, MERGE, RESTORE)
 
 
 @dataclass(frozen=True)
 class Event:
-    """One entry of HubSpot's webhook array, checked."""
+    """One entry of HubSpot's webhook array, checked, in either format."""
 
     event_id: str
     subscription_type: str
@@ -40,9 +60,29 @@ class Event:
     property_name: str | None
     property_value: str | None
     change_source: str
+    object_type_id: str | None = None
+    primary_object_id: str | None = None
+    merged_object_ids: tuple[str, ...] = ()
+    new_object_id: str | None = None
+
+    @property
+    def action(self) -> str:
+        """``propertyChange``, ``deletion``, ``merge``, … whatever the format."""
+        return self.subscription_type.partition(".")[2]
+
+    @property
+    def is_ticket(self) -> bool:
+        """A legacy ``ticket.*`` event, or a generic ``object.*`` one about object type 0-5."""
+        prefix = self.subscription_type.partition(".")[0]
+        return prefix == "ticket" or (prefix == "object" and self.object_type_id == TICKET_TYPE_ID)
+
+    @property
+    def surviving_id(self) -> str:
+        """The id a merge leaves: the new object's when HubSpot made one, else the primary's."""
+        return self.new_object_id or self.primary_object_id or self.object_id
 
 
-def _id(raw: dict[str, Any], key: str, where: str) -> str:
+def _id(raw: Mapping[str, Any], key: str, where: str) -> str:
     value = raw.get(key)
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
         raise InvalidInput({f"{where}.{key}": "must be a numeric id"})
@@ -51,57 +91,104 @@ def _id(raw: dict[str, Any], key: str, where: str) -> str:
     return str(value)
 
 
+def _optional_id(raw: Mapping[str, Any], key: str, where: str) -> str | None:
+    return None if raw.get(key) is None else _id(raw, key, where)
+
+
+def _merged_ids(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    value = raw.get("mergedObjectIds")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_MERGED:
+        raise InvalidInput(
+            {f"{where}.mergedObjectIds": f"must be a list of at most {MAX_MERGED} ids"}
+        )
+    return tuple(_id({"id": v}, "id", f"{where}.mergedObjectIds") for v in value)
+
+
+def _object_type_id(raw: Mapping[str, Any], kind: str, where: str) -> str | None:
+    value = raw.get("objectTypeId")
+    if value is None:
+        if kind.startswith("object."):
+            raise InvalidInput({f"{where}.objectTypeId": "is required for object.* events"})
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 40:
+        raise InvalidInput({f"{where}.objectTypeId": "must be an object type id like 0-5"})
+    return value
+
+
 def parse_events(body: bytes) -> list[Event]:
     """HubSpot's event array; raises InvalidInput naming the first bad entry."""
     data = parse_json(body, expected="HubSpot's JSON array of events")
     if not isinstance(data, list) or not data or len(data) > MAX_EVENTS:
         raise InvalidInput({"body": f"must be a JSON array of 1 to {MAX_EVENTS} events"})
-    events = []
-    for i, raw in enumerate(data):
-        where = f"[{i}]"
-        if not isinstance(raw, dict):
-            raise InvalidInput({where: "must be an event object"})
-        kind = raw.get("subscriptionType")
-        occurred = raw.get("occurredAt")
-        if not isinstance(kind, str) or not 0 < len(kind) <= 100:
-            raise InvalidInput({f"{where}.subscriptionType": "must be text"})
-        if isinstance(occurred, bool) or not isinstance(occurred, int):
-            raise InvalidInput({f"{where}.occurredAt": "must be a time in milliseconds"})
-        name, value = raw.get("propertyName"), raw.get("propertyValue")
-        if kind.endswith(".propertyChange") and not (
-            isinstance(name, str) and isinstance(value, str | int | float)
-        ):
-            raise InvalidInput({f"{where}.propertyName": "must name the changed property"})
-        source = raw.get("changeSource")
-        events.append(
-            Event(
-                event_id=_id(raw, "eventId", where),
-                subscription_type=kind,
-                object_id=_id(raw, "objectId", where),
-                portal_id=_id(raw, "portalId", where),
-                occurred_at_ms=occurred,
-                property_name=name if isinstance(name, str) else None,
-                property_value=None if value is None else str(value),
-                change_source=source if isinstance(source, str) else "",
-            )
-        )
-    return events
+    return [_event(raw, f"[{i}]") for i, raw in enumerate(data)]
 
 
-def handle_event(outbox: Outbox, plugin_manager: Any, portal_id: str, event: Event) -> bool:
-    """Fires the host hook for one event; False when the event is not ours or already seen."""
-    if event.portal_id != portal_id or event.subscription_type not in TICKET_EVENTS:
+def _event(raw: object, where: str) -> Event:
+    if not isinstance(raw, dict):
+        raise InvalidInput({where: "must be an event object"})
+    kind = raw.get("subscriptionType")
+    occurred = raw.get("occurredAt")
+    if not isinstance(kind, str) or not 0 < len(kind) <= 100:
+        raise InvalidInput({f"{where}.subscriptionType": "must be text"})
+    if isinstance(occurred, bool) or not isinstance(occurred, int):
+        raise InvalidInput({f"{where}.occurredAt": "must be a time in milliseconds"})
+    name, value = raw.get("propertyName"), raw.get("propertyValue")
+    if kind.endswith(".propertyChange") and not (
+        isinstance(name, str) and isinstance(value, str | int | float)
+    ):
+        raise InvalidInput({f"{where}.propertyName": "must name the changed property"})
+    source = raw.get("changeSource")
+    return Event(
+        event_id=_id(raw, "eventId", where),
+        subscription_type=kind,
+        object_id=_id(raw, "objectId", where),
+        portal_id=_id(raw, "portalId", where),
+        occurred_at_ms=occurred,
+        property_name=name if isinstance(name, str) else None,
+        property_value=None if value is None else str(value),
+        change_source=source if isinstance(source, str) else "",
+        object_type_id=_object_type_id(raw, kind, where),
+        primary_object_id=_optional_id(raw, "primaryObjectId", where),
+        merged_object_ids=_merged_ids(raw, where),
+        new_object_id=_optional_id(raw, "newObjectId", where),
+    )
+
+
+def handle_event(
+    outbox: Outbox, plugin_manager: Any, settings: HubSpotSettings, event: Event
+) -> bool:
+    """Fires the host hook for one event; False when the event is not ours, already seen,
+    or the plugin's own write coming back."""
+    if (
+        event.portal_id != settings.portal_id
+        or not event.is_ticket
+        or event.action not in HANDLED_ACTIONS
+    ):
         return False
-    panel_id = outbox.panel_id("ticket", event.object_id)
-    if panel_id is None:
-        return False
-    change = _change(panel_id, event)
+    involved = (
+        (event.object_id, event.primary_object_id or "", *event.merged_object_ids)
+        if event.action == MERGE
+        else (event.object_id,)
+    )
     with Session(outbox.engine) as session:
+        panel_id = next(
+            (p for i in involved if i and (p := panel_ticket_of(session, i)) is not None), None
+        )
+        if panel_id is None:
+            return False
+        change = _change(panel_id, event, settings)
+        if event.action == PROPERTY_CHANGE and is_echo(
+            session, panel_id, change.changes, event.change_source
+        ):
+            log.debug("HubSpot event %s is the plugin's own write; ignored", event.event_id)
+            return False
         session.add(
             WebhookEvent(
                 event_id=event.event_id,
                 object_id=event.object_id,
-                subscription_type=event.subscription_type,
+                subscription_type=event.subscription_type[:100],
             )
         )
         try:
@@ -110,29 +197,39 @@ def handle_event(outbox: Outbox, plugin_manager: Any, portal_id: str, event: Eve
             session.rollback()
             log.debug("HubSpot event %s already handled", event.event_id)
             return False
-        _fire(plugin_manager, change, session)
+        if event.action == MERGE:
+            record_merge(session, panel_id, involved, event.surviving_id)
+        fire(plugin_manager, change, session)
         session.commit()
     return True
 
 
-def _change(panel_id: str, event: Event) -> TicketChange:
+def _change(panel_id: str, event: Event, settings: HubSpotSettings) -> TicketChange:
     changes: dict[str, str] = {}
     if event.property_name is not None and event.property_value is not None:
         changes[event.property_name] = event.property_value
     stage = changes.get("hs_pipeline_stage")
+    merged = tuple(
+        i
+        for i in (event.primary_object_id, *event.merged_object_ids)
+        if i and i != event.surviving_id
+    )
     return TicketChange(
         ticket_id=panel_id,
-        hubspot_ticket_id=event.object_id,
+        hubspot_ticket_id=event.surviving_id if event.action == MERGE else event.object_id,
         event_id=event.event_id,
         occurred_at_ms=event.occurred_at_ms,
         changes=changes,
-        status=STAGE_STATUSES.get(stage) if stage else None,
-        deleted=event.subscription_type == "ticket.deletion",
+        status=status_of_stage(settings, stage) if stage else None,
+        deleted=event.action == DELETION,
         change_source=event.change_source,
+        kind=event.action,
+        merged_ids=merged if event.action == MERGE else (),
     )
 
 
-def _fire(pm: Any, change: TicketChange, session: Session) -> None:
+def fire(pm: Any, change: TicketChange, session: Session) -> None:
+    """Hands one change to the host's hook, inside ``session`` (the caller commits)."""
     if pm is None:
         log.error(
             "HubSpot ticket %s changed, but the host gave no plugin_manager to tell",

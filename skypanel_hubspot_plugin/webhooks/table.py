@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import BigInteger, Text
 from sqlmodel import Field
 
 from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
@@ -22,3 +23,47 @@ class WebhookEvent(PluginTable, table=True):
     object_id: str = Field(max_length=40)
     subscription_type: str = Field(max_length=100)
     received_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketAlias(PluginTable, table=True):
+    """A HubSpot ticket id that reports to a panel ticket other than through its own link.
+
+    When tickets are merged in HubSpot, the merged-away ids and the surviving one all keep
+    reporting to the panel ticket that took part in the merge; each id gets a row here.
+    """
+
+    __tablename__ = "hubspot_ticket_aliases"
+
+    hubspot_id: str = Field(primary_key=True, max_length=40)
+    panel_id: str = Field(max_length=255, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PollCursor(PluginTable, table=True):
+    """Where polling HubSpot for changed tickets has got to, shared by every worker.
+
+    ``modified_ms`` and ``object_id`` are the newest change handled (HubSpot's
+    ``hs_lastmodifieddate``, the ticket id breaking ties); the next poll reads from a window
+    behind it, as HubSpot's search index lags writes. ``last_poll_at`` and ``lease_until``
+    (epoch seconds) make one worker at a time poll, once an interval.
+    """
+
+    __tablename__ = "hubspot_poll_cursor"
+
+    name: str = Field(primary_key=True, max_length=40)
+    modified_ms: int = Field(default=0, sa_type=BigInteger)
+    object_id: int = Field(default=0, sa_type=BigInteger)
+    last_poll_at: float = 0.0
+    lease_until: float = 0.0
+    lease_owner: str | None = Field(default=None, max_length=100)
+
+
+class PolledTicket(PluginTable, table=True):
+    """The last version of a ticket that polling handed on (or found unchanged): its
+    modification time and tracked values, so each change reaches the host once."""
+
+    __tablename__ = "hubspot_polled_tickets"
+
+    hubspot_id: str = Field(primary_key=True, max_length=40)
+    modified_ms: int = Field(sa_type=BigInteger)
+    properties: str = Field(sa_type=Text)

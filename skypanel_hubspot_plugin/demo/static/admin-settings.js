@@ -147,6 +147,87 @@
     }
   });
 
+  // -- ticket pipeline -----------------------------------------------------------------------
+
+  const STATUSES = ["open", "waiting", "in_progress", "closed"];
+  let pipelines = [];
+
+  function options(select, stages, chosen) {
+    select.replaceChildren(
+      ...stages.map((stage) => {
+        const option = element("option", `${stage.label} (${stage.id})`);
+        option.value = stage.id;
+        return option;
+      }),
+    );
+    if (stages.some((stage) => stage.id === chosen)) select.value = chosen;
+  }
+
+  function savedTable() {
+    try {
+      const table = JSON.parse($("hubspot_ticket_status_stages").value);
+      return table && typeof table === "object" ? table : {};
+    } catch (error) {
+      return {};
+    }
+  }
+
+  // The pickers write into the settings form's own fields, which Save sends.
+  function writeBack() {
+    $("hubspot_ticket_pipeline").value = $("pipeline-select").value;
+    $("hubspot_ticket_stage").value = $("stage-select").value;
+    const table = {};
+    for (const status of STATUSES) table[status] = $(`status-stage-${status}`).value;
+    $("hubspot_ticket_status_stages").value = JSON.stringify(table);
+  }
+
+  // A pipeline newly picked gets its defaults (from the stages' open/closed state).
+  function showStages(fromSaved) {
+    const pipeline = pipelines.find((p) => p.id === $("pipeline-select").value);
+    if (!pipeline) return;
+    const defaults = pipeline.defaultStatusStages ?? {};
+    const table = fromSaved ? savedTable() : {};
+    options($("stage-select"), pipeline.stages, fromSaved ? $("hubspot_ticket_stage").value : defaults.open);
+    for (const status of STATUSES) {
+      const chosen = table[status] ?? defaults[status];
+      options($(`status-stage-${status}`), pipeline.stages, chosen);
+      if ($(`status-stage-${status}`).value !== chosen) $(`status-stage-${status}`).value = defaults[status] ?? "";
+    }
+    writeBack();
+  }
+
+  async function loadPipelines() {
+    const message = $("pipeline-message");
+    say(message, "Asking HubSpot…", "");
+    const result = await call("GET", "/pipelines");
+    if (!result.ok) {
+      $("pipeline-picker").hidden = true;
+      const details = typeof result.body.details === "string" ? ` (${result.body.details})` : "";
+      say(message, `${result.body.message ?? `HTTP ${result.status}`}${details}`, "error");
+      return;
+    }
+    pipelines = result.body.pipelines ?? [];
+    const select = $("pipeline-select");
+    select.replaceChildren(
+      ...pipelines.map((pipeline) => {
+        const option = element("option", `${pipeline.label} (${pipeline.id})`);
+        option.value = pipeline.id;
+        return option;
+      }),
+    );
+    const saved = $("hubspot_ticket_pipeline").value;
+    if (pipelines.some((p) => p.id === saved)) select.value = saved;
+    $("pipeline-picker").hidden = false;
+    showStages(select.value === saved);
+    const problems = Object.values(result.body.problems ?? {});
+    say(message, problems.length ? `Saved settings: ${problems.join("; ")}` : "", problems.length ? "error" : "");
+  }
+
+  $("pipelines-load").addEventListener("click", loadPipelines);
+  $("pipeline-select").addEventListener("change", () => showStages(false));
+  $("stage-select").addEventListener("change", writeBack);
+  for (const status of STATUSES) $(`status-stage-${status}`).addEventListener("change", writeBack);
+
   // -- connection test -----------------------------------------------------------------------
 
   $("test-connection").addEventListener("click", async (event) => {
@@ -166,6 +247,9 @@
       const list = element("ul");
       for (const scope of answer.missingScopes) list.append(element("li", scope));
       box.append(list);
+    }
+    if (Array.isArray(answer.syncModes)) {
+      box.append(element("p", `Ticket changes can come back by: ${answer.syncModes.join(", ")}.`, "sync-modes"));
     }
     if (Array.isArray(answer.warnings) && answer.warnings.length) {
       const list = element("ul", null, "warnings");
