@@ -18,17 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from harness import postgres_url, started_plugin
 from sqlalchemy import create_engine
-from sqlalchemy.schema import CreateSchema, DropSchema
 
-from skypanel_hubspot_plugin import HostContext, Ticket, User, plugin_manager
+from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.delivery.outbox_table import QUEUED
-from skypanel_hubspot_plugin.runtime import current
 from skypanel_hubspot_plugin.settings.secrets import generate_key
-from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from skypanel_hubspot_plugin.testing import FakeHubSpot
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WINDOW_S = 10.0
@@ -61,37 +59,22 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1000, help="requests per 10 s")
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(CreateSchema(schema))
-    except Exception as exc:
-        print(f"PostgreSQL at {POSTGRES_URL} not reachable ({type(exc).__name__}): skipped")
-        return
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with postgres_url() as url:
+        if url is not None:
+            run(url, args)
+
+
+def run(url: str, args: argparse.Namespace) -> None:
     key = generate_key()
     engine = create_engine(url)
     try:
         with tempfile.TemporaryDirectory() as folder, FakeHubSpot(rate_limit=args.limit) as hubspot:
-            pm = plugin_manager()
-            pm.hook.skypanel_startup(
-                host=HostContext(
-                    engine=engine,
-                    secret_keys=[key],
-                    hubspot_base_url=hubspot.base_url,
-                    run_worker=False,
-                )
-            )
-            rt = current()
-            rt.store.save(
-                {
-                    "hubspot_enabled": True,
-                    "hubspot_portal_id": str(FAKE_PORTAL_ID),
-                    "hubspot_api_key": FAKE_TOKEN,
-                    "hubspot_ticket_enabled": True,
-                    "hubspot_rate_limit": str(args.limit),
-                }
+            pm, rt = started_plugin(
+                engine,
+                hubspot.base_url,
+                key=key,
+                hubspot_ticket_enabled=True,
+                hubspot_rate_limit=str(args.limit),
             )
             record_backlog(pm, args.events)
             queued = rt.outbox.counts().get(QUEUED, 0)
@@ -121,9 +104,6 @@ def main() -> None:
             pm.hook.skypanel_shutdown()
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
     allowed = args.limit / WINDOW_S
     reached = len(requests) / wall
     print(

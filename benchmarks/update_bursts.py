@@ -18,15 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import started_plugin
 from sqlalchemy import create_engine
 
-from skypanel_hubspot_plugin import HostContext, User, plugin_manager
+from skypanel_hubspot_plugin import User
 from skypanel_hubspot_plugin.delivery.outbox_table import QUEUED
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.mapping.contact_fields import user_contact_properties
-from skypanel_hubspot_plugin.runtime import current
-from skypanel_hubspot_plugin.settings.secrets import generate_key
-from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from skypanel_hubspot_plugin.testing import FakeHubSpot
 
 FIELDS = ("first_name", "last_name", "company", "phone")
 
@@ -39,23 +38,7 @@ def main() -> None:
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as folder, FakeHubSpot(rate_limit=100) as hubspot:
         engine = create_engine(f"sqlite:///{Path(folder) / 'panel.sqlite3'}")
-        pm = plugin_manager()
-        pm.hook.skypanel_startup(
-            host=HostContext(
-                engine=engine,
-                secret_keys=[generate_key()],
-                hubspot_base_url=hubspot.base_url,
-                run_worker=False,
-            )
-        )
-        rt = current()
-        rt.store.save(
-            {
-                "hubspot_enabled": True,
-                "hubspot_portal_id": str(FAKE_PORTAL_ID),
-                "hubspot_api_key": FAKE_TOKEN,
-            }
-        )
+        pm, rt = started_plugin(engine, hubspot.base_url)
         worker = Worker(rt)
         worker.start_thread()
         started = time.perf_counter()

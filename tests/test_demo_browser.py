@@ -430,7 +430,7 @@ def test_admin_picks_a_pipeline_and_polling_brings_an_agents_change_back(
     customer.fill("#email", "grace.hopper@example.com")
     customer.fill("#first_name", "Grace")
     customer.click("#signup-submit")
-    expect(customer).to_have_url(f"{panel}/tickets")
+    expect(customer).to_have_url(f"{panel}/tickets?welcome=1")
     customer.fill("#subject", "Backups are failing")
     customer.click("#ticket-submit")
     fake_hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=WAIT_S)
@@ -446,7 +446,7 @@ def test_admin_picks_a_pipeline_and_polling_brings_an_agents_change_back(
     row.locator("button").click()
     expect(row.locator("td").nth(2)).to_have_text("hs-solved")
     deadline = time.monotonic() + 10 + WAIT_S  # the interval, and the page's own refresh
-    while "closed" not in (customer.locator("#my-tickets").text_content() or ""):
+    while "closed" not in (customer.locator("#my-tickets").text_content() or "").lower():
         assert time.monotonic() < deadline, "the agent's change did not reach the panel"
         customer.wait_for_timeout(500)
         customer.reload()
