@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Options for the demo, e.g. make demo ARGS="--data-dir ~/skypanel-demo --port 8001"
+ARGS ?=
 
 .PHONY: demo test lint bench
 
@@ -13,7 +15,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) -m skypanel_hubspot_plugin.demo
+	$(PY) -m skypanel_hubspot_plugin.demo $(ARGS)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
