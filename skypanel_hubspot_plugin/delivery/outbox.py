@@ -143,10 +143,12 @@ class Outbox:
         record's rows are never delivered out of order, by one worker or by several.
         Form submissions write no record and are leased one by one.
         """
-        now = utcnow()
-        lease_end = now + self.lease
         with Session(self.engine, expire_on_commit=False) as session:
             self._lock_claims(session)
+            # The time is read once the lock is held: waiting for it, rows committed meanwhile
+            # must count as due, not as recorded in the future.
+            now = utcnow()
+            lease_end = now + self.lease
             candidates = self._candidates(session, limit, now)
             entities = sorted({e for _, k, e in candidates if k in RECORD_KINDS})
             singles = [i for i, k, _ in candidates if k not in RECORD_KINDS]
