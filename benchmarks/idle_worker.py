@@ -18,20 +18,17 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from harness import postgres_url
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.schema import CreateSchema, DropSchema
 
 from skypanel_hubspot_plugin import HostContext, User, plugin_manager
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.runtime import Runtime, current
 from skypanel_hubspot_plugin.settings.secrets import SecretBox, generate_key
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
-
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 class QueryCounter:
@@ -122,24 +119,13 @@ def main() -> None:
         engine = create_engine(f"sqlite:///{Path(folder) / 'panel.sqlite3'}")
         measure("SQLite, worker in the panel's process", engine, None, args)
         engine.dispose()
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(CreateSchema(schema))
-    except Exception as exc:
-        print(f"PostgreSQL at {POSTGRES_URL} not reachable ({type(exc).__name__}): skipped")
-        return
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    try:
+    with postgres_url() as url:
+        if url is None:
+            return
         panel, worker = create_engine(url), create_engine(url)
         measure("PostgreSQL, worker on its own connection (LISTEN/NOTIFY)", panel, worker, args)
         panel.dispose()
         worker.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(DropSchema(schema, cascade=True))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from harness import postgres_url
 from sqlalchemy import (
     Column,
     Engine,
@@ -32,7 +32,6 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.schema import CreateSchema, DropSchema
 
 from skypanel_hubspot_plugin import User
 from skypanel_hubspot_plugin.payloads import ListUsers
@@ -40,7 +39,6 @@ from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings.secrets import SecretBox, generate_key
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LIMIT = 100
 WINDOW_S = 10.0
 
@@ -82,21 +80,16 @@ def peak_memory_mb(pid: int) -> float:
 
 
 def run(users: int, database: str, args: argparse.Namespace) -> dict[str, float] | None:
+    with tempfile.TemporaryDirectory() as folder:
+        if database == "sqlite":
+            return run_on(users, database, f"sqlite:///{Path(folder) / 'panel.sqlite3'}", folder)
+        with postgres_url() as url:
+            return None if url is None else run_on(users, database, url, folder)
+
+
+def run_on(users: int, database: str, url: str, folder: str) -> dict[str, float]:
     key = generate_key()
-    with tempfile.TemporaryDirectory() as folder, FakeHubSpot(rate_limit=LIMIT) as hubspot:
-        schema = None
-        if database == "postgresql":
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-            try:
-                with admin.connect() as conn:
-                    conn.execute(CreateSchema(schema))
-            except Exception as exc:
-                print(f"PostgreSQL not reachable ({type(exc).__name__}): skipped")
-                return None
-            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-        else:
-            url = f"sqlite:///{Path(folder) / 'panel.sqlite3'}"
+    with FakeHubSpot(rate_limit=LIMIT) as hubspot:
         engine = create_engine(url)
         try:
             metadata.create_all(engine)
@@ -143,10 +136,6 @@ def run(users: int, database: str, args: argparse.Namespace) -> dict[str, float]
             contacts = len(hubspot.contacts())
         finally:
             engine.dispose()
-            if schema is not None:
-                with admin.connect() as conn:
-                    conn.execute(DropSchema(schema, cascade=True))
-                admin.dispose()
     minimum = requests * WINDOW_S / LIMIT
     timing = next((line for line in err.splitlines() if line.startswith("Time:")), "")
     print(f"{database}, {users} users: {out.strip()}")
