@@ -26,6 +26,7 @@ from tqdm import tqdm
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import PAUSE_MESSAGE
+from skypanel_hubspot_plugin.command_options import add_panel_options
 from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
@@ -34,11 +35,9 @@ from skypanel_hubspot_plugin.delivery.health import health
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
-from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.secrets import SecretsError, generate_key
 
-DATABASE_ENV = "SKYPANEL_DATABASE_URL"
 #: How often sync-contacts reads its progress while the worker sends.
 PROGRESS_EVERY_S = 0.5
 USERS_ENV = "SKYPANEL_USERS_SOURCE"
@@ -46,13 +45,6 @@ USERS_ENV = "SKYPANEL_USERS_SOURCE"
 
 class UsageError(Exception):
     """The command line names something that cannot be used; exit code 2."""
-
-
-def _api_version(value: str) -> str:
-    try:
-        return version_named(value).name
-    except UnknownApiVersion as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _runtime(args: argparse.Namespace) -> runtime_module.Runtime:
@@ -286,27 +278,7 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=handler)
         if database:
-            p.add_argument(
-                "--database-url",
-                default=os.environ.get(DATABASE_ENV),
-                required=DATABASE_ENV not in os.environ,
-                metavar="URL",
-                help=f"SQLAlchemy URL of the panel's database (default: ${DATABASE_ENV})",
-            )
-            p.add_argument(
-                "--base-url",
-                default=None,
-                metavar="URL",
-                help="HubSpot API base URL (default: $SKYPANEL_HUBSPOT_BASE_URL, "
-                "else https://api.hubapi.com)",
-            )
-            p.add_argument(
-                "--api-version",
-                type=_api_version,
-                default=None,
-                help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)}; "
-                "default: the setting's)",
-            )
+            add_panel_options(p)
         return p
 
     command("generate-key", cmd_generate_key, "Print a new encryption key.", database=False)

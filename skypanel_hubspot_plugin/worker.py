@@ -10,24 +10,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import signal
 import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from skypanel_hubspot_plugin import plugin_manager
+from skypanel_hubspot_plugin.command_options import add_panel_options
 from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.scrub import install_log_filter
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
 from skypanel_hubspot_plugin.delivery.worker import IDLE_S, Worker
-from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
 from skypanel_hubspot_plugin.payloads import HostContext
 from skypanel_hubspot_plugin.runtime import Runtime
-
-DATABASE_ENV = "SKYPANEL_DATABASE_URL"
-
 
 PROG = "python -m skypanel_hubspot_plugin.worker"
 
@@ -41,40 +37,13 @@ def _import(parser: argparse.ArgumentParser, spec: str) -> object:
         parser.error(f"--plugin {spec}: {exc}")
 
 
-def _api_version(value: str) -> str:
-    try:
-        return version_named(value).name
-    except UnknownApiVersion as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def parser() -> argparse.ArgumentParser:
     """The worker's options; each help text shows the default."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Deliver queued panel events to HubSpot, until SIGTERM or Ctrl-C.",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(DATABASE_ENV),
-        required=DATABASE_ENV not in os.environ,
-        metavar="URL",
-        help=f"SQLAlchemy URL of the panel's database (default: ${DATABASE_ENV})",
-    )
-    parser.add_argument(
-        "--base-url",
-        default=None,
-        metavar="URL",
-        help="HubSpot API base URL (default: $SKYPANEL_HUBSPOT_BASE_URL, "
-        "else https://api.hubapi.com)",
-    )
-    parser.add_argument(
-        "--api-version",
-        type=_api_version,
-        default=None,
-        help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)}; "
-        "default: the setting's)",
-    )
+    add_panel_options(parser)
     parser.add_argument(
         "--lease",
         type=float,

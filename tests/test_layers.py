@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"webhooks"},
     {"runtime"},
     {"admin"},
-    {"worker", "cli", "hooks"},
+    {"command_options", "worker", "cli", "hooks"},
     {"testing", "demo"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
