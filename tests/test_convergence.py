@@ -247,3 +247,23 @@ def test_a_spent_daily_limit_pauses_delivery_without_spending_attempts(  # type:
     worker(rt).run_once()
     assert [(r.status, r.attempts) for r in outbox(engine)] == [(DELIVERED, 0)] * 3
     assert rt.outbox.paused_until() is None
+
+
+def test_a_new_ticket_waits_for_its_users_contact_and_says_so(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    w = worker(rt)
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    fake.fail_next(500)
+    w.run_once()  # the contact waits for its retry
+    pm.hook.skypanel_on_ticket_created(ticket=TICKET, user=ADA, session=None)
+    w.run_once()  # the ticket may not go ahead of its contact
+    contact, ticket = outbox(engine)
+    assert ticket.attempts == 0 and not fake.tickets()
+    shown = {d["id"]: d for d in get_deliveries(AdminRequest()).body["deliveries"]}  # type: ignore[index]
+    assert shown[ticket.id]["waitingFor"] == f"waiting for contact.upsert #{contact.id}"
+    time_passes(engine)
+    w.run_once()
+    time_passes(engine)
+    w.run_once()
+    assert differences(rt, fake, {"1": ADA}, {"T-1": (TICKET, "1")}) == []

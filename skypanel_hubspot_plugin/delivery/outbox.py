@@ -671,10 +671,16 @@ class Outbox:
             return int(result.rowcount)
 
     def waiting_for(self, rows: Sequence[OutboxRow]) -> dict[int, str]:
-        """For queued rows behind an older row of the same record: what they wait for."""
-        queued = [r for r in rows if r.status == QUEUED and r.kind in RECORD_KINDS]
+        """For queued rows behind an older row of the same record (or, for a new ticket,
+        behind its user's queued contact rows): what they wait for. Two queries."""
+        queued = [r for r in rows if r.status == QUEUED and r.kind in RECORD_KINDS and r.id]
         if not queued:
             return {}
+        owners = {
+            r.id: f"user:{json.loads(r.payload).get('user_id')}"
+            for r in queued
+            if r.kind == TICKET_CREATE
+        }
         with Session(self.engine) as session:
             older = session.exec(
                 select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity, OutboxRow.status)
@@ -685,20 +691,22 @@ class Outbox:
                 )
                 .order_by(col(OutboxRow.id))
             ).all()
+            contacts = session.exec(
+                select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity)
+                .where(
+                    col(OutboxRow.entity).in_(set(owners.values())),
+                    by_record(OutboxRow.status, QUEUED),
+                )
+                .order_by(col(OutboxRow.id))
+            ).all()
+        first_contact: dict[str, tuple[int | None, str]] = {}
+        for i, k, e in contacts:
+            first_contact.setdefault(e, (i, k))
         waits: dict[int, str] = {}
         for row in queued:
-            if row.kind == TICKET_CREATE and row.id is not None:
-                user = f"user:{json.loads(row.payload).get('user_id')}"
-                with Session(self.engine) as session:
-                    contact_row = session.exec(
-                        select(OutboxRow.id, OutboxRow.kind)
-                        .where(col(OutboxRow.entity) == user, by_record(OutboxRow.status, QUEUED))
-                        .order_by(col(OutboxRow.id))
-                        .limit(1)
-                    ).first()
-                if contact_row is not None:
-                    waits[row.id] = f"waiting for {contact_row[1]} #{contact_row[0]}"
             assert row.id is not None
+            if (contact := first_contact.get(owners.get(row.id, ""))) is not None:
+                waits[row.id] = f"waiting for {contact[1]} #{contact[0]}"
             first = next(
                 ((i, k, s) for i, k, e, s in older if e == row.entity and (i or 0) < row.id), None
             )
