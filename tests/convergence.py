@@ -17,6 +17,7 @@ from sqlalchemy import Engine, event, update
 from sqlmodel import Session, col, select
 
 from skypanel_hubspot_plugin import Ticket, User
+from skypanel_hubspot_plugin.delivery.outbox import Group
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, QUEUED, OutboxRow, utcnow
 from skypanel_hubspot_plugin.mapping.contact_fields import user_contact_properties
 from skypanel_hubspot_plugin.mapping.ticket_fields import ticket_properties
@@ -39,9 +40,13 @@ def enable(rt: Runtime) -> None:
     )
 
 
-def time_passes(engine: Engine) -> None:
-    """Every waiting retry falls due and every lease runs out, as after a long pause."""
+def time_passes(engine: Engine, *held: Group) -> None:
+    """Every waiting retry falls due and every lease runs out, as after a long pause,
+    in the database and for the worker holding ``held`` (a claim it has not settled)."""
     past = utcnow() - timedelta(seconds=1)
+    for group in held:
+        for row in group.rows:
+            row.claimed_until = past
     with Session(engine) as session:
         session.exec(
             update(OutboxRow)

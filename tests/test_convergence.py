@@ -102,7 +102,7 @@ def test_a_lease_that_runs_out_while_a_newer_change_goes_ahead(  # type: ignore[
     before = len(fake.requests)
     second.run_once()  # the record is leased: its newer change waits
     assert len(fake.requests) == before
-    time_passes(engine)  # the stalled worker's lease runs out
+    time_passes(engine, *stalled)  # the stalled worker's lease runs out
     second.run_once()
     assert differences(rt, fake, {"1": new}, {}) == []
     # The stalled worker wakes up and tries to send what it held: it may not.

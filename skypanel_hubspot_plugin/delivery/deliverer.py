@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -141,6 +142,7 @@ class Deliverer:
         self.policy = policy
         self.paused_until: datetime | None = None
         self._contact_links: dict[str, str] = {}
+        self._claimed: set[str] = set()
 
     def _call(self, groups: Sequence[Group], fn: Callable[..., T], *args: Any) -> T:
         """One HubSpot request for ``groups``, under the rate limit and a fresh lease."""
@@ -148,7 +150,7 @@ class Deliverer:
             if not self.limiter.acquire(self.stop):
                 raise Stopping()
         rows = [r for g in groups for r in g.rows]
-        if len(self.outbox.renew(self.worker_id, rows)) != len(rows):
+        if not self.outbox.renew(self.worker_id, rows):
             raise LeaseLost()
         with self.timings.measure(HUBSPOT):
             return fn(*args)
@@ -157,9 +159,15 @@ class Deliverer:
         """Contacts first (a ticket being created needs its contact), then tickets, then forms."""
         writes = ContactWrites()
         later: list[Group] = []
-        # The contacts' links in one query, not one per record.
+        # The contacts' links, new tickets' owners' included, in one query, not one per record.
+        self._claimed = {g.entity for g in groups}
         users = [g.entity.removeprefix("user:") for g in groups if g.entity.startswith("user:")]
-        self._contact_links = self.outbox.links("contact", users)
+        owners = [
+            str(json.loads(g.rows[0].payload).get("user_id"))
+            for g in groups
+            if g.rows[0].kind == TICKET_CREATE
+        ]
+        self._contact_links = self.outbox.links("contact", users + owners)
         for group in groups:
             kind = group.rows[0].kind
             if kind in (CONTACT_UPSERT, CONTACT_UPDATE, CONTACT_DELETE):
@@ -355,7 +363,10 @@ class Deliverer:
         them (its copy of the contact may be older); otherwise a missing contact is created
         from the ticket's copy, never overwriting one that exists.
         """
-        linked = self.outbox.link("contact", user_id)
+        if f"user:{user_id}" in self._claimed:  # this claim may have just linked or unlinked it
+            linked = self.outbox.link("contact", user_id)
+        else:
+            linked = self._contact_links.get(user_id)
         if linked:
             return linked
         until = self.outbox.pending_until(f"user:{user_id}")
@@ -388,7 +399,7 @@ class Deliverer:
             )
             self.outbox.set_link("ticket", plan.ticket_id, ticket.id)
             self._call([group], self.service.associate_ticket_with_contact, ticket.id, contact_id)
-            self.outbox.delivered(group.rows, self.worker_id, ticket.id, link)
+            self.outbox.delivered(group.rows, self.worker_id, ticket.id)  # linked just above
             return
         ticket_id = self.outbox.link("ticket", plan.ticket_id)
         if ticket_id is None:

@@ -42,6 +42,8 @@ EAGER_LOOKS_S = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
 PURGE_EVERY_S = 3600.0
 #: The shortest wait before looking again at a row that was due but not claimable.
 MIN_RECHECK_S = 0.05
+#: How often a worker claiming full batches renews the database's statistics of the outbox.
+ANALYZE_EVERY_S = 60.0
 
 
 class Periodic(Protocol):
@@ -76,6 +78,7 @@ class Worker:
         self._property_ready_for: object = None
         self.timings = Timings()
         self._next_purge = 0.0
+        self._next_analyze = 0.0
 
     def __repr__(self) -> str:
         return f"Worker(id={self.worker_id!r})"
@@ -91,6 +94,8 @@ class Worker:
             groups = self.runtime.outbox.claim(self.worker_id, self.batch_size)
         if not groups:
             return 0
+        if sum(len(g.rows) for g in groups) >= self.batch_size:
+            self._analyze_if_due()
         service = self.runtime.service()
         deliverer = Deliverer(
             self.runtime.outbox,
@@ -166,6 +171,16 @@ class Worker:
         purged = self.runtime.outbox.purge(timedelta(days=days))
         if purged:
             log.info("Erased the personal data of %d deliveries older than %d days", purged, days)
+
+    def _analyze_if_due(self) -> None:
+        """A full batch means a backlog, which may have come faster than autovacuum looks:
+        the planner's statistics are renewed once a minute while it lasts."""
+        now = time.monotonic()
+        if now < self._next_analyze:
+            return
+        self._next_analyze = now + ANALYZE_EVERY_S
+        with self.timings.measure(CLAIMING):
+            self.runtime.outbox.analyze()
 
     def _run_periodic(self) -> None:
         for task in self.periodic:
