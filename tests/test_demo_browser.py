@@ -451,3 +451,180 @@ def test_admin_picks_a_pipeline_and_polling_brings_an_agents_change_back(
         customer.wait_for_timeout(500)
         customer.reload()
     assert any(r.path.endswith("/tickets/search") for r in fake_hubspot.requests[requests_before:])
+
+
+SETTINGS_API = "/api/admin/settings/hubspot"
+CONTACT_MAP = "hubspot_contact_property_map"
+TICKET_MAP = "hubspot_ticket_property_map"
+
+
+def save_and_wait(page: Page) -> Response:
+    """Clicks Save and returns the settings save's answer (not an earlier one's message)."""
+    with page.expect_response(
+        lambda r: r.url.endswith(f"{SETTINGS_API}/settings") and r.request.method == "POST"
+    ) as answer:
+        page.click("#settings-save")
+    return answer.value
+
+
+def saved_maps(page: Page, panel: str) -> dict[str, dict[str, str]]:
+    response = page.request.get(f"{panel}{SETTINGS_API}/property-map")
+    assert response.status == 200
+    maps: dict[str, dict[str, str]] = response.json()["maps"]
+    return maps
+
+
+def test_admin_maps_a_ticket_field_to_a_portal_property_chosen_from_the_list(
+    browser: Browser, panel: str
+) -> None:
+    context, traffic = new_context(browser, panel)
+    admin = context.new_page()
+    log_in_as_admin(admin, panel)
+    contact_rows = admin.locator(f"#{CONTACT_MAP}-rows tr")
+    ticket_rows = admin.locator(f"#{TICKET_MAP}-rows tr")
+
+    # No token yet: HubSpot's property lists cannot be read, and the page says so; the
+    # saved map is still shown as rows, its property names typed.
+    expect(admin.locator(f"#{TICKET_MAP}-note")).to_contain_text(
+        "listed here once an access token is saved"
+    )
+    expect(contact_rows).to_have_count(5)
+    expect(contact_rows.nth(1).locator("input.map-field")).to_have_value("first_name")
+    expect(contact_rows.nth(1).locator("input.map-property")).to_have_value("firstname")
+    expect(ticket_rows).to_have_count(0)
+    expect(admin.locator(f"#{CONTACT_MAP}")).to_be_hidden()  # the JSON, under "Edit as JSON"
+
+    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    save_settings(admin)
+
+    # With the token saved, each property is picked from the portal's list: label, name
+    # and type; what the panel may not fill is shown but cannot be chosen.
+    expect(admin.locator(f"#{TICKET_MAP}-note")).to_be_empty()
+    first_name = contact_rows.nth(1).locator("select")
+    expect(first_name).to_have_value("firstname")
+    expect(first_name.locator("option[value=firstname]")).to_have_text(
+        "First Name · firstname (text)"
+    )
+    expect(first_name.locator("option[value=createdate]")).to_be_disabled()
+    expect(first_name.locator("option[value=server_count]")).to_have_text(
+        "Servers · server_count (number)"
+    )
+
+    admin.click(f"#{TICKET_MAP}-add")
+    row = ticket_rows.last
+    expect(row.locator("input.map-field")).to_be_focused()
+    row.locator("input.map-field").fill("server")
+    choice = row.locator("select")
+    expect(choice.locator("option[value=panel_server]")).to_have_text(
+        "Server · panel_server (text)"
+    )
+    expect(choice.locator("option[value=hs_pipeline_stage]")).to_be_disabled()
+    choice.select_option("panel_server")
+    # The table writes the JSON the form saves.
+    expect(admin.locator(f"#{TICKET_MAP}")).to_have_value('{"server": "panel_server"}')
+    assert save_and_wait(admin).status == 200
+    expect(admin.locator("#settings-message")).to_have_text("Settings saved.")
+    assert saved_maps(admin, panel)[TICKET_MAP] == {"server": "panel_server"}
+
+    # Pasted as JSON, a property the portal lacks: the rows follow, and the save is refused
+    # by HubSpot's list, named on the field and on its row.
+    admin.locator(f"#{TICKET_MAP}-row summary").click()
+    admin.fill(f"#{TICKET_MAP}", '{"server": "panel_server", "datacenter": "no_such_property"}')
+    expect(ticket_rows).to_have_count(2)
+    missing = ticket_rows.nth(1).locator("select")
+    expect(missing).to_have_value("no_such_property")
+    expect(missing.locator("option:checked")).to_have_text(
+        "no_such_property (not in HubSpot's list)"
+    )
+    assert save_and_wait(admin).status == 422
+    expect(admin.locator(f"#{TICKET_MAP}-error")).to_have_text(
+        "datacenter: HubSpot has no ticket property 'no_such_property'"
+    )
+    expect(missing).to_have_attribute("aria-invalid", "true")
+    expect(admin.locator("#settings-errors")).to_contain_text(
+        "Panel ticket extra fields → HubSpot ticket properties"
+    )
+    assert saved_maps(admin, panel)[TICKET_MAP] == {"server": "panel_server"}
+
+    # Removing rows: the bad one, then the one saved before; the map ends empty.
+    ticket_rows.nth(1).get_by_role("button", name="Remove datacenter").click()
+    expect(ticket_rows).to_have_count(1)
+    assert save_and_wait(admin).status == 200
+    expect(admin.locator("#settings-errors")).to_be_hidden()
+    expect(admin.locator(f"#{TICKET_MAP}-error")).to_be_hidden()
+    ticket_rows.first.get_by_role("button", name="Remove server").click()
+    expect(ticket_rows).to_have_count(0)
+    expect(admin.locator(f"#{TICKET_MAP}")).to_have_value("{}")
+    assert save_and_wait(admin).status == 200
+    assert saved_maps(admin, panel)[TICKET_MAP] == {}
+    assert saved_maps(admin, panel)[CONTACT_MAP]["first_name"] == "firstname"
+    assert traffic.page_errors == []
+
+
+def test_a_refused_save_is_listed_at_the_top_and_each_item_leads_to_its_field(
+    browser: Browser, panel: str
+) -> None:
+    context, traffic = new_context(browser, panel)
+    admin = context.new_page()
+    log_in_as_admin(admin, panel)
+    summary = admin.locator("#settings-errors")
+    expect(summary).to_be_hidden()
+
+    admin.fill("#hubspot_portal_id", "12ab")
+    admin.fill("#hubspot_rate_limit", "0")
+    assert save_and_wait(admin).status == 422
+    expect(summary).to_be_visible()
+    expect(summary).to_be_focused()
+    expect(summary).to_have_attribute("role", "alert")
+    expect(summary.locator("li")).to_have_count(2)
+    portal_item = summary.locator("li", has=admin.get_by_role("link", name="HubSpot portal ID"))
+    expect(portal_item).to_contain_text("HubSpot portal ID: must be digits only")
+    link = portal_item.get_by_role("link")
+    expect(link).to_have_attribute("href", "#hubspot_portal_id")
+    expect(summary.get_by_role("link", name="HubSpot requests per 10 seconds")).to_be_visible()
+
+    link.click()
+    field = admin.locator("#hubspot_portal_id")
+    expect(field).to_be_focused()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_attribute("aria-describedby", "hubspot_portal_id-error")
+    expect(admin.locator("#hubspot_portal_id-error")).to_be_visible()
+    expect(admin.locator("#hubspot_portal_id-error")).to_contain_text("must be digits only")
+
+    # Put right, the save goes through and the summary and the marks go away.
+    field.fill(str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_rate_limit", "100")
+    assert save_and_wait(admin).status == 200
+    expect(summary).to_be_hidden()
+    expect(field).not_to_have_attribute("aria-invalid", "true")
+    expect(admin.locator("#hubspot_portal_id-error")).to_be_hidden()
+    assert traffic.page_errors == []
+
+
+def test_the_health_card_shows_what_delivery_is_doing(browser: Browser, panel: str) -> None:
+    context, traffic = new_context(browser, panel)
+    admin = context.new_page()
+    log_in_as_admin(admin, panel)
+    expect(admin.locator("#health-version")).to_have_text("2026-09")
+    expect(admin.locator("#health-delivered")).to_have_text("0")
+    expect(admin.locator("#health-last")).to_have_text("never")
+    expect(admin.locator("#health-oldest")).to_have_text("none waiting")
+    expect(admin.locator("#health-budget")).to_have_text("100 of 100 per 10 s")
+    expect(admin.locator("#health-paused")).to_be_hidden()
+
+    admin.check("#hubspot_enabled")
+    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    save_settings(admin)
+    admin.click("#backfill-start")
+    expect(admin.locator("#backfill-status")).to_contain_text(
+        f"Done: {SAMPLE_CUSTOMERS} of {SAMPLE_CUSTOMERS} contacts delivered"
+    )
+    # Refreshed with the deliveries, without reloading the page.
+    expect(admin.locator("#health-delivered")).to_have_text(str(SAMPLE_CUSTOMERS))
+    expect(admin.locator("#health-queued")).to_have_text("0")
+    expect(admin.locator("#health-parked")).to_have_text("0")
+    expect(admin.locator("#health-last")).not_to_have_text("never")
+    expect(admin.locator("#health-budget")).to_have_text(re.compile(r"^\d+ of 100 per 10 s$"))
+    assert traffic.page_errors == []

@@ -434,6 +434,139 @@ def test_the_cache_expires_and_never_serves_another_token() -> None:
     assert calls == ["contacts"] * 3
 
 
+# -- the portal's properties, for the settings form's pickers ---------------------------------
+
+PROPERTIES_ROUTE = f"{PREFIX}/properties"
+
+
+def test_the_property_list_is_each_objects_properties_by_label(
+    client: TestClient, rt: Runtime, portal: FakeHubSpot
+) -> None:
+    contacts = client.get(PROPERTIES_ROUTE, headers=ADMIN, params={"object": "contact"})
+    assert contacts.status_code == 200, contacts.text
+    body = contacts.json()
+    assert body["object"] == "contact"
+    listed = body["properties"]
+    labels = [p["label"] for p in listed]
+    assert labels == sorted(labels, key=str.casefold)
+    by_name = {p["name"]: p for p in listed}
+    assert by_name["plan_tier"] == {
+        "name": "plan_tier",
+        "label": "Plan tier",
+        "type": "string",
+        "fieldType": "text",
+        "readOnly": False,
+        "options": [],
+        "mappable": True,
+        "reason": None,
+    }
+    assert by_name["support_level"]["options"] == ["basic", "vip"]
+    assert by_name["num_servers"]["type"] == "number" and by_name["num_servers"]["mappable"]
+    # What HubSpot computes or keeps read-only is listed, but not offered.
+    for name in ("createdate", "hs_object_id", "num_associated_deals"):
+        assert by_name[name]["readOnly"] is True and by_name[name]["mappable"] is False
+        assert by_name[name]["reason"] == f"property '{name}' is read-only"
+
+    tickets = client.get(PROPERTIES_ROUTE, headers=ADMIN, params={"object": "ticket"}).json()
+    assert tickets["object"] == "ticket"
+    by_name = {p["name"]: p for p in tickets["properties"]}
+    assert by_name["panel_server"]["label"] == "Server" and by_name["panel_server"]["mappable"]
+    assert "plan_tier" not in by_name
+    # The plugin's own ticket properties cannot be a map's target either.
+    assert by_name["hs_pipeline_stage"]["mappable"] is False
+    assert by_name["hs_pipeline_stage"]["reason"] == (
+        "property 'hs_pipeline_stage' is set by the plugin from the ticket itself"
+    )
+    # Read through the map checks' cache: a save right after asks HubSpot nothing more.
+    assert property_requests(portal) == 2
+    assert save_map(client, {TICKET_MAP: {"server": "panel_server"}}).status_code == 200
+    assert property_requests(portal) == 2
+
+
+@pytest.mark.parametrize("query", [{}, {"object": ""}, {"object": "contacts"}, {"object": "deal"}])
+def test_the_property_list_of_an_unknown_object_is_422_naming_it(
+    client: TestClient, rt: Runtime, portal: FakeHubSpot, query: dict[str, str]
+) -> None:
+    before = len(portal.requests)
+    response = client.get(PROPERTIES_ROUTE, headers=ADMIN, params=query)
+    assert response.status_code == 422
+    assert response.json() == {
+        "success": False,
+        "message": "Invalid query",
+        "details": {"object": "must be contact or ticket"},
+    }
+    assert len(portal.requests) == before
+
+
+@pytest.mark.parametrize(("status", "answer"), [(500, 502), (429, 503), (401, 502)])
+def test_the_property_list_says_when_hubspot_fails(
+    client: TestClient, rt: Runtime, portal: FakeHubSpot, status: int, answer: int
+) -> None:
+    portal.fail_next(status)
+    response = client.get(PROPERTIES_ROUTE, headers=ADMIN, params={"object": "contact"})
+    assert response.status_code == answer
+    assert response.json()["success"] is False and response.json()["message"]
+    assert FAKE_TOKEN not in response.text
+    assert client.get(PROPERTIES_ROUTE, headers=ADMIN, params={"object": "contact"}).is_success
+
+
+def test_the_property_list_without_a_token_says_what_is_missing(
+    pm, sqlite_engine: Engine, secret_key: str, portal: FakeHubSpot
+) -> None:  # type: ignore[no-untyped-def]
+    start_plugin(pm, sqlite_engine, secret_key, portal.base_url)
+    app = FastAPI()
+    app.include_router(admin_router(pm, require_admin=admin_only, require_csrf=csrf_checked))
+    response = TestClient(app).get(PROPERTIES_ROUTE, headers=ADMIN, params={"object": "ticket"})
+    assert response.status_code == 409
+    assert response.json() == {
+        "success": False,
+        "message": "HubSpot is not configured",
+        "details": "No HubSpot access token is set",
+    }
+    assert portal.requests == []
+    pm.hook.skypanel_shutdown()
+
+
+def test_the_property_list_is_for_admins_only(
+    client: TestClient, rt: Runtime, portal: FakeHubSpot
+) -> None:
+    for headers, status in (({}, 401), (CUSTOMER, 403)):
+        response = client.get(PROPERTIES_ROUTE, headers=headers, params={"object": "contact"})
+        assert response.status_code == status and set(response.json()) == {"detail"}
+    assert portal.requests == []
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    value=st.sampled_from(["contact", "ticket", "Contact", "tickets", " contact", "contact\x00"])
+    | st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+    hubspot_fails=st.sampled_from([None, 401, 429, 500, 503]),
+)
+def test_the_property_list_never_answers_500(
+    client: TestClient, rt: Runtime, portal: FakeHubSpot, value: str, hubspot_fails: int | None
+) -> None:
+    CACHE.clear()
+    known = value in {"contact", "ticket"}
+    if hubspot_fails is not None and known:  # scripted for the one request HubSpot gets
+        portal.fail_next(hubspot_fails)
+    before = len(portal.requests)
+    response = client.get(PROPERTIES_ROUTE, headers=ADMIN, params={"object": value})
+    event(f"HTTP {response.status_code}")
+    assert response.status_code in {200, 422, 502, 503}, response.text
+    if not known:
+        assert response.status_code == 422
+        assert set(response.json()["details"]) == {"object"}
+        assert len(portal.requests) == before  # HubSpot is not asked
+    elif hubspot_fails is None:
+        assert response.status_code == 200 and response.json()["object"] == value
+    else:
+        assert response.status_code == (503 if hubspot_fails == 429 else 502)
+
+
 # -- any input -------------------------------------------------------------------------------
 
 PANEL_NAMES = "email first_name last_name company phone plan server_count server subject status"

@@ -5,6 +5,7 @@ property exists, can be written and can take what the panel sends; a refusal nam
 bad entry and saves nothing. When HubSpot cannot be asked, nothing is saved either: an
 unchecked map could park every later event until someone noticed. The settings form's
 save (``POST …/settings``) goes through the same check through :func:`check_settings_change`.
+``GET …/properties`` lists the portal's properties for a form to pick from.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from skypanel_hubspot_plugin.admin.responses import (
     invalid,
 )
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError, NotConfigured
-from skypanel_hubspot_plugin.mapping.property_map_check import check_against_portal
+from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo
+from skypanel_hubspot_plugin.mapping.property_cache import CACHE
+from skypanel_hubspot_plugin.mapping.property_map_check import (
+    OBJECT_TYPES,
+    check_against_portal,
+    refusal,
+)
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings import schema as keys
@@ -35,11 +42,13 @@ from skypanel_hubspot_plugin.settings.property_map import (
     DEFAULT_CONTACT_MAP,
     DEFAULT_TICKET_MAP,
     TICKET_FIELDS,
+    TICKET_PROPERTIES_SET_BY_PLUGIN,
     USER_FIELDS,
     MapKind,
     MapShapeError,
     PropertyMap,
     parse_property_map,
+    quoted,
 )
 
 INVALID = "Invalid property map"
@@ -138,6 +147,51 @@ def get_property_map(request: AdminRequest) -> AdminResponse:
     )
 
 
+def property_json(prop: PropertyInfo, kind: MapKind) -> dict[str, object]:
+    """One portal property for a map's picker; ``mappable`` False (with ``reason``) when no
+    panel field may fill it, so a form can show it without offering it."""
+    reason = refusal(prop)
+    if reason is None and kind == "ticket" and prop.name in TICKET_PROPERTIES_SET_BY_PLUGIN:
+        reason = f"property {quoted(prop.name)} is set by the plugin from the ticket itself"
+    return {
+        "name": prop.name,
+        "label": prop.label,
+        "type": prop.type,
+        "fieldType": prop.field_type,
+        "readOnly": prop.read_only,
+        "options": list(prop.options),
+        "mappable": reason is None,
+        "reason": reason,
+    }
+
+
+def get_properties(request: AdminRequest) -> AdminResponse:
+    """GET …/properties?object=contact|ticket: the portal's properties of that object, by label.
+
+    Read through the same short cache as the map checks, so opening the settings page does
+    not cost a HubSpot request per visit. HubSpot's hidden properties are left out.
+    """
+    asked = request.query.get("object", "")
+    object_kind = next((kind for kind in OBJECT_TYPES if kind == asked), None)
+    if object_kind is None:
+        return invalid("Invalid query", {"object": f"must be {' or '.join(OBJECT_TYPES)}"})
+    rt = runtime.current()
+    try:
+        # Before the integration is switched on too: admins map fields, then enable.
+        service = rt.service(require_enabled=False)
+        properties, _ = CACHE.get(service, OBJECT_TYPES[object_kind])
+    except HubSpotError as exc:
+        return hubspot_error(exc)
+    shown = sorted(
+        (p for p in properties.values() if not p.hidden),
+        key=lambda p: (p.label.casefold(), p.name),
+    )
+    return AdminResponse(
+        200,
+        {"object": object_kind, "properties": [property_json(p, object_kind) for p in shown]},
+    )
+
+
 def post_property_map(request: AdminRequest) -> AdminResponse:
     """POST …/property-map: checks the given maps against the portal, then saves them together.
 
@@ -199,6 +253,7 @@ def check_settings_change(changes: Mapping[str, object]) -> AdminResponse | None
 
 
 ROUTES: tuple[Route, ...] = (
+    ("GET", f"{PREFIX}/properties", get_properties),
     ("GET", f"{PREFIX}/property-map", get_property_map),
     ("POST", f"{PREFIX}/property-map", post_property_map),
 )

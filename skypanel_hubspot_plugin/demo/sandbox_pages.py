@@ -35,11 +35,17 @@ HOSTING_CLOSED = ("hs-solved", "Solved")
 
 def add_sandbox_forms(fake: FakeHubSpot) -> None:
     """The forms a portal admin would build in HubSpot's editor for the panel's two forms,
-    and a custom ticket pipeline of their own, whose "Solved" stage HubSpot marks closed."""
+    a custom ticket pipeline of their own, whose "Solved" stage HubSpot marks closed, and
+    custom properties for the panel's own fields to fill (see the settings' property maps)."""
     fake.add_form(FAKE_CONTACT_FORM_ID, CONTACT_FIELDS, required=("email",))
     fake.add_form(FAKE_TICKET_FORM_ID, CONTACT_FIELDS, required=("email",))
     pipeline_id, label, stages = HOSTING_PIPELINE
     fake.add_pipeline(pipeline_id, label, [*stages, HOSTING_CLOSED], closed=[HOSTING_CLOSED[0]])
+    fake.add_property("contacts", "hosting_plan", label="Hosting plan")
+    fake.add_property(
+        "contacts", "server_count", label="Servers", type="number", field_type="number"
+    )
+    fake.add_property("tickets", "panel_server", label="Server")
 
 
 Field = Annotated[str, Form()]

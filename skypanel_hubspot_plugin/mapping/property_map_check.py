@@ -54,6 +54,23 @@ def _options_rule(prop: PropertyInfo) -> str:
     return f"panel values must be one of its options: {shown}{more}"
 
 
+def refusal(prop: PropertyInfo) -> str | None:
+    """Why no panel field can fill ``prop``, whatever the field; None when some can."""
+    name = quoted(prop.name)
+    if prop.read_only:
+        return f"property {name} is read-only"
+    if prop.type in TEXT_TYPES:
+        return None
+    if prop.type not in TYPE_WORDS:
+        return (
+            f"property {name} is of type {quoted(prop.type)}, which panel values "
+            "cannot fill; choose a text, number, date, bool or dropdown property"
+        )
+    if prop.type == "enumeration" and not prop.options:
+        return f"property {name} is a dropdown with no options"
+    return None
+
+
 def check_map(
     mapping: Mapping[str, str], kind: MapKind, properties: Mapping[str, PropertyInfo]
 ) -> MapCheck:
@@ -63,17 +80,10 @@ def check_map(
         prop = properties.get(name)
         if prop is None:
             result.problems[panel_field] = f"HubSpot has no {kind} property {quoted(name)}"
-        elif prop.read_only:
-            result.problems[panel_field] = f"property {quoted(name)} is read-only"
+        elif (refused := refusal(prop)) is not None:
+            result.problems[panel_field] = refused
         elif prop.type in TEXT_TYPES:
             continue
-        elif prop.type not in TYPE_WORDS:
-            result.problems[panel_field] = (
-                f"property {quoted(name)} is of type {quoted(prop.type)}, which panel values "
-                "cannot fill; choose a text, number, date, bool or dropdown property"
-            )
-        elif prop.type == "enumeration" and not prop.options:
-            result.problems[panel_field] = f"property {quoted(name)} is a dropdown with no options"
         elif kind == "contact" and panel_field in USER_FIELDS:
             result.problems[panel_field] = (
                 f"property {quoted(name)} is {TYPE_WORDS[prop.type]}, not text — "

@@ -1,6 +1,6 @@
 // The admin settings page: fills and saves the form the server drew from the plugin's
-// schema, and shows the connection test, the deliveries, the backfill and the contacts,
-// all through the plugin's admin API. Data from the API is only ever put in the page as
+// schema (the property maps edited as tables), and shows the connection test, delivery's
+// health, the deliveries, the backfill and the contacts, all through the plugin's admin API. Data from the API is only ever put in the page as
 // text (textContent), never as markup.
 "use strict";
 
@@ -66,10 +66,68 @@
       const message = messages[input.name];
       slot.textContent = message ?? "";
       slot.hidden = !message;
-      if (message) input.setAttribute("aria-invalid", "true");
-      else input.removeAttribute("aria-invalid");
+      if (message) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", slot.id);
+      } else {
+        input.removeAttribute("aria-invalid");
+        input.removeAttribute("aria-describedby");
+      }
+      mapEditors.get(input.name)?.showMessage(message);
     }
   }
+
+  // -- the summary of a refused save, at the top of the form ---------------------------------
+
+  const summary = $("settings-errors");
+
+  function fieldLabel(key) {
+    const row = $(`${key}-row`);
+    return row && row.classList.contains("setting") ? row.dataset.label : null;
+  }
+
+  // Each refused field by its label, as a link to it; a key the form has no field for
+  // (the body as a whole, say) is listed as the server named it.
+  function showErrorSummary(message, details) {
+    const items = Object.entries(details).map(([key, text]) => {
+      const field = key.split(".")[0];
+      const label = fieldLabel(field);
+      const item = element("li");
+      if (label) {
+        const link = element("a", label);
+        link.href = `#${field}`;
+        link.dataset.field = field;
+        item.append(link, document.createTextNode(`: ${text}`));
+      } else {
+        item.textContent = `${key}: ${text}`;
+      }
+      return item;
+    });
+    $("settings-errors-message").textContent = `${message}. Fix each of these, then save again:`;
+    $("settings-errors-list").replaceChildren(...items);
+    summary.hidden = false;
+    summary.focus();
+  }
+
+  function hideErrorSummary() {
+    summary.hidden = true;
+    $("settings-errors-list").replaceChildren();
+  }
+
+  function focusField(key) {
+    const editor = mapEditors.get(key);
+    const target = editor ? editor.focusTarget() : $(key);
+    if (!target) return;
+    target.scrollIntoView({ block: "center" });
+    target.focus();
+  }
+
+  $("settings-errors-list").addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-field]");
+    if (!link) return;
+    event.preventDefault();
+    focusField(link.dataset.field);
+  });
 
   function showTokenStatus(input, token) {
     const status = $(`${input.name}-status`);
@@ -97,6 +155,7 @@
         else input.value = values[input.name] ?? "";
       }
     }
+    for (const editor of mapEditors.values()) editor.readJson();
     showFieldMessages(state.problems ?? {});
   }
 
@@ -127,25 +186,336 @@
     fillSettings(result.body);
     say(settingsMessage, "", "");
     setFormEnabled(true);
+    loadMapProperties();
   }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     setFormEnabled(false);
     say(settingsMessage, "Saving…", "");
+    hideErrorSummary();
     const result = await call("POST", "/settings", collectSettings());
     setFormEnabled(true);
     if (result.ok) {
       fillSettings(result.body);
       say(settingsMessage, "Settings saved.", "success");
       loadContacts();
+      loadMapProperties(); // a token saved just now makes HubSpot's lists readable
     } else if (result.status === 422) {
-      showFieldMessages(result.body.details ?? {});
-      say(settingsMessage, `${result.body.message ?? "Invalid settings"}: see the fields marked below.`, "error");
+      const details = result.body.details && typeof result.body.details === "object" ? result.body.details : {};
+      const message = result.body.message ?? "Invalid settings";
+      showFieldMessages(details);
+      showErrorSummary(message, details);
+      say(settingsMessage, `${message}: see the list at the top of the form.`, "error");
     } else {
       say(settingsMessage, result.body.message ?? `Saving failed (HTTP ${result.status})`, "error");
     }
   });
+
+  // -- property maps as tables ---------------------------------------------------------------
+
+  // Each property map setting is a JSON object, panel field → HubSpot property name. It is
+  // edited as a table of rows; the JSON stays the form's own field (what Save sends),
+  // under "Edit as JSON", and the two follow each other both ways.
+  const PROPERTY_MAPS = [
+    { key: "hubspot_contact_property_map", object: "contact", panelFields: "user", example: "plan" },
+    { key: "hubspot_ticket_property_map", object: "ticket", panelFields: "ticket", example: "server" },
+  ];
+  const TYPE_WORDS = {
+    string: "text",
+    phone_number: "phone number",
+    number: "number",
+    date: "date",
+    datetime: "date-time",
+    bool: "yes/no",
+  };
+  const FIELD_IN_MESSAGE = /^([a-z][a-z0-9_]*): /;
+  const mapEditors = new Map();
+
+  function typeWord(property) {
+    if (property.type === "enumeration") {
+      const count = Array.isArray(property.options) ? property.options.length : 0;
+      return `dropdown, ${count} option${count === 1 ? "" : "s"}`;
+    }
+    return TYPE_WORDS[property.type] ?? property.type;
+  }
+
+  // The JSON text of the rows, in their order; a row with a field and no property (or the
+  // reverse) is sent as it is, for the server to name.
+  function mapText(pairs) {
+    const entries = pairs.map(([field, property]) => `${JSON.stringify(field)}: ${JSON.stringify(property)}`);
+    return `{${entries.join(", ")}}`;
+  }
+
+  function readMapText(text) {
+    if (!text.trim()) return [];
+    let value;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      return null;
+    }
+    if (!value || typeof value !== "object" || Array.isArray(value)) return null;
+    const pairs = Object.entries(value);
+    return pairs.every(([, property]) => typeof property === "string") ? pairs : null;
+  }
+
+  class MapEditor {
+    constructor(spec) {
+      this.spec = spec;
+      this.key = spec.key;
+      this.textarea = $(spec.key);
+      this.properties = null; // HubSpot's list, once read
+      this.paused = false; // the JSON cannot be shown as rows
+      this.invalidFields = new Set();
+
+      const row = $(`${spec.key}-row`);
+      row.classList.add("has-map-editor");
+      this.group = element("div", null, "map-editor");
+      this.group.id = `${spec.key}-editor`;
+      this.group.setAttribute("role", "group");
+      this.group.setAttribute("aria-labelledby", `${spec.key}-label`);
+      this.group.tabIndex = -1;
+
+      const table = element("table", null, "compact map-table");
+      const head = element("tr");
+      head.append(element("th", "Panel field"), element("th", `HubSpot ${spec.object} property`), element("th", ""));
+      const thead = element("thead");
+      thead.append(head);
+      this.rows = element("tbody");
+      this.rows.id = `${spec.key}-rows`;
+      table.append(thead, this.rows);
+
+      this.fieldNames = element("datalist");
+      this.fieldNames.id = `${spec.key}-fields`;
+      this.add = element("button", "Add a field", "small");
+      this.add.type = "button";
+      this.add.id = `${spec.key}-add`;
+      this.note = element("p", "", "status-line map-note");
+      this.note.id = `${spec.key}-note`;
+      this.note.setAttribute("aria-live", "polite");
+      this.group.append(table, this.fieldNames, this.add, this.note);
+
+      this.details = element("details", null, "json-edit");
+      this.details.append(element("summary", "Edit as JSON"));
+      this.textarea.replaceWith(this.group);
+      this.details.append(this.textarea);
+      this.group.after(this.details);
+
+      this.add.addEventListener("click", () => {
+        this.addRow("", "").field.focus();
+        this.writeJson();
+      });
+      this.textarea.addEventListener("input", () => this.readJson());
+      this.readJson();
+    }
+
+    suggestFields(names) {
+      this.fieldNames.replaceChildren(
+        ...names.map((name) => {
+          const option = element("option");
+          option.value = name;
+          return option;
+        }),
+      );
+    }
+
+    propertyControl(chosen) {
+      if (!this.properties) {
+        const input = element("input", null, "map-property mono");
+        input.type = "text";
+        input.value = chosen;
+        input.spellcheck = false;
+        input.autocomplete = "off";
+        input.placeholder = "internal name, e.g. plan_tier";
+        input.addEventListener("input", () => this.writeJson());
+        return input;
+      }
+      const select = element("select", null, "map-property");
+      const none = element("option", "Choose a property…");
+      none.value = "";
+      select.append(none);
+      const known = this.properties.some((property) => property.name === chosen);
+      if (chosen && !known) {
+        // Typed in the JSON, or gone from the portal: kept, so the save says what is wrong.
+        const missing = element("option", `${chosen} (not in HubSpot's list)`);
+        missing.value = chosen;
+        select.append(missing);
+      }
+      const closed = element("optgroup");
+      closed.label = "Not writable from the panel";
+      for (const property of this.properties) {
+        const option = element("option", `${property.label} · ${property.name} (${typeWord(property)})`);
+        option.value = property.name;
+        if (property.mappable === false) {
+          option.disabled = true;
+          option.textContent = `${property.label} · ${property.name} (${property.readOnly ? "read-only" : "set elsewhere"})`;
+          if (property.reason) option.title = property.reason;
+          closed.append(option);
+        } else {
+          select.append(option);
+        }
+      }
+      if (closed.children.length) select.append(closed);
+      select.value = chosen;
+      select.addEventListener("change", () => this.writeJson());
+      return select;
+    }
+
+    addRow(field, property) {
+      const row = element("tr");
+      const fieldInput = element("input", null, "map-field mono");
+      fieldInput.type = "text";
+      fieldInput.value = field;
+      fieldInput.spellcheck = false;
+      fieldInput.autocomplete = "off";
+      fieldInput.placeholder = `e.g. ${this.spec.example}`;
+      fieldInput.setAttribute("list", this.fieldNames.id);
+      const control = this.propertyControl(property);
+      const remove = element("button", "Remove", "small");
+      remove.type = "button";
+      const name = () => {
+        const shown = fieldInput.value.trim() || "new field";
+        fieldInput.setAttribute("aria-label", `Panel field (${shown})`);
+        control.setAttribute("aria-label", `HubSpot property for ${shown}`);
+        remove.setAttribute("aria-label", `Remove ${shown}`);
+      };
+      name();
+      fieldInput.addEventListener("input", () => {
+        name();
+        this.writeJson();
+      });
+      remove.addEventListener("click", () => {
+        const next = row.nextElementSibling?.querySelector("input") ?? this.add;
+        row.remove();
+        this.writeJson();
+        next.focus();
+      });
+      const cells = [element("td"), element("td"), element("td")];
+      cells[0].append(fieldInput);
+      cells[1].append(control);
+      cells[2].append(remove);
+      row.append(...cells);
+      this.rows.append(row);
+      return { field: fieldInput, property: control };
+    }
+
+    pairs() {
+      const pairs = [];
+      for (const row of this.rows.rows) {
+        const field = row.querySelector(".map-field").value.trim();
+        const property = row.querySelector(".map-property").value.trim();
+        if (field || property) pairs.push([field, property]);
+      }
+      return pairs;
+    }
+
+    writeJson() {
+      this.textarea.value = mapText(this.pairs());
+      this.setPaused(false);
+    }
+
+    // The rows from the JSON field; while it is not an object of names, the table waits.
+    readJson() {
+      const pairs = readMapText(this.textarea.value);
+      this.setPaused(pairs === null);
+      if (pairs === null) return;
+      this.rows.replaceChildren();
+      for (const [field, property] of pairs) this.addRow(field, property);
+      this.markRows();
+    }
+
+    setPaused(paused) {
+      this.paused = paused;
+      this.group.classList.toggle("paused", paused);
+      for (const control of this.rows.querySelectorAll("input, select, button")) control.disabled = paused;
+      this.add.disabled = paused;
+      if (paused) {
+        this.details.open = true;
+        this.showNote("The JSON below is not an object of panel field → property name; the table follows it again once it is.", "error");
+      } else if (this.note.dataset.kind === "error") {
+        this.showNote(this.propertiesNote ?? "", "");
+      }
+    }
+
+    showNote(text, kind) {
+      say(this.note, text, kind);
+    }
+
+    setProperties(properties, why) {
+      this.properties = properties;
+      this.propertiesNote = why;
+      if (!this.paused) {
+        const pairs = this.pairs();
+        this.rows.replaceChildren();
+        for (const [field, property] of pairs) this.addRow(field, property);
+        this.markRows();
+      }
+      if (!this.paused) this.showNote(why ?? "", "");
+    }
+
+    // The server joins its findings under the setting ("plan: …; region: …"): the rows they
+    // name are marked too.
+    showMessage(message) {
+      this.invalidFields = new Set();
+      for (const part of (message ?? "").split("; ")) {
+        const named = FIELD_IN_MESSAGE.exec(part);
+        if (named) this.invalidFields.add(named[1]);
+      }
+      if (message) this.group.setAttribute("aria-describedby", `${this.key}-error`);
+      else this.group.removeAttribute("aria-describedby");
+      this.markRows();
+    }
+
+    markRows() {
+      for (const row of this.rows.rows) {
+        const field = row.querySelector(".map-field").value.trim();
+        const control = row.querySelector(".map-property");
+        if (this.invalidFields.has(field)) {
+          control.setAttribute("aria-invalid", "true");
+          control.setAttribute("aria-describedby", `${this.key}-error`);
+        } else {
+          control.removeAttribute("aria-invalid");
+          control.removeAttribute("aria-describedby");
+        }
+      }
+    }
+
+    focusTarget() {
+      if (this.paused) {
+        this.details.open = true;
+        return this.textarea;
+      }
+      return this.rows.querySelector('[aria-invalid="true"]') ?? this.rows.querySelector("input") ?? this.add;
+    }
+  }
+
+  for (const spec of PROPERTY_MAPS) {
+    if ($(spec.key)) mapEditors.set(spec.key, new MapEditor(spec));
+  }
+
+  async function loadMapProperties() {
+    const fields = await call("GET", "/property-map");
+    for (const editor of mapEditors.values()) {
+      const { object, panelFields } = editor.spec;
+      // Built-in user fields are suggestions; the ticket's built-in ones are the plugin's own.
+      editor.suggestFields(panelFields === "user" && fields.ok ? fields.body.panelFields?.user ?? [] : []);
+      const result = await call("GET", `/properties?${new URLSearchParams({ object })}`);
+      if (result.ok) {
+        editor.setProperties(result.body.properties ?? [], null);
+      } else if (result.status === 409) {
+        editor.setProperties(
+          null,
+          `HubSpot's ${object} properties are listed here once an access token is saved; until then, type each property's internal name.`,
+        );
+      } else {
+        editor.setProperties(
+          null,
+          `HubSpot's ${object} properties could not be read (${result.body.message ?? `HTTP ${result.status}`}); type each property's internal name.`,
+        );
+      }
+    }
+  }
 
   // -- ticket pipeline -----------------------------------------------------------------------
 
@@ -307,6 +677,47 @@
     }
   }
 
+  // -- health ----------------------------------------------------------------------------------
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "none waiting";
+    if (seconds < 90) return `${Math.round(seconds)} s`;
+    if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+    if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)} h`;
+    return `${Math.round(seconds / 86400)} days`;
+  }
+
+  function renderHealth(state) {
+    const counts = state.counts ?? {};
+    $("health-queued").textContent = String(counts.queued ?? 0);
+    $("health-oldest").textContent = duration(state.oldestWaitingSeconds);
+    $("health-delivered").textContent = String(counts.delivered ?? 0);
+    $("health-parked").textContent = String(state.parked ?? counts.dead ?? 0);
+    $("health-last").textContent = state.lastDeliveredAt ? when(state.lastDeliveredAt) : "never";
+    const budget = state.rateLimit ?? {};
+    $("health-budget").textContent = `${budget.left ?? "?"} of ${budget.per10s ?? "?"} per 10 s`;
+    $("health-version").textContent = state.apiVersion ?? "";
+    const paused = $("health-paused");
+    paused.hidden = !state.pausedUntil;
+    paused.textContent = state.pausedUntil
+      ? `Paused: HubSpot's daily API limit is spent. Delivery resumes when it resets, at ${when(state.pausedUntil)}.`
+      : "";
+  }
+
+  async function loadHealth() {
+    const result = await call("GET", "/status");
+    if (result.ok) {
+      renderHealth(result.body);
+      say($("health-message"), "", "");
+    } else {
+      say($("health-message"), result.body.message ?? `HTTP ${result.status}`, "error");
+    }
+  }
+
+  async function refreshDeliveries() {
+    await Promise.all([loadDeliveries(), loadHealth()]);
+  }
+
   function every(seconds, task) {
     // One run at a time: the next starts only after the previous answered.
     const run = async () => {
@@ -326,7 +737,7 @@
       ? `${result.body.replayed} parked deliveries queued again.`
       : result.body.message ?? `HTTP ${result.status}`;
     say($("deliveries-message"), message, result.ok ? "success" : "error");
-    loadDeliveries();
+    refreshDeliveries();
   });
 
   // -- backfill ------------------------------------------------------------------------------
@@ -426,7 +837,7 @@
   $("contacts-next").addEventListener("click", () => loadContacts(contactsAfter));
 
   loadSettings();
-  every(2, loadDeliveries);
+  every(2, refreshDeliveries);
   pollBackfill();
   loadContacts();
 })();
