@@ -27,6 +27,7 @@ from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.delivery.outbox_table import QUEUED
 from skypanel_hubspot_plugin.settings.secrets import generate_key
 from skypanel_hubspot_plugin.testing import FakeHubSpot
+from skypanel_hubspot_plugin.testing.fake_hubspot import RecordedRequest
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WINDOW_S = 10.0
@@ -114,6 +115,20 @@ def run(url: str, args: argparse.Namespace) -> None:
     print(
         f"rate reached: {reached:.1f} requests/s of {allowed:.1f} allowed = "
         f"{100 * reached / allowed:.0f}% (goal: at least 90%)"
+    )
+    print("  by kind of request: " + phases(requests))
+
+
+def phases(requests: list[RecordedRequest]) -> str:
+    """Requests per second while each kind of request was being sent (first to last)."""
+    kinds: dict[str, list[float]] = {}
+    for r in requests:
+        kind = next((k for k in ("associations", "contacts", "tickets") if k in r.path), "other")
+        kinds.setdefault(kind, []).append(r.at)
+    return ", ".join(
+        f"{kind} {len(times)} in {max(times) - min(times):.1f} s "
+        f"({len(times) / max(1e-9, max(times) - min(times)):.0f}/s)"
+        for kind, times in kinds.items()
     )
 
 

@@ -80,6 +80,7 @@ class RecordedRequest:
     status: int
     answer: Any = None
     authorized: bool = False
+    at: float = 0.0  # when it was answered (monotonic seconds)
 
 
 @dataclass
@@ -491,7 +492,9 @@ class FakeHubSpot:
             answer.setdefault("correlationId", str(uuid.uuid4()))
         with self._lock:
             bearer = headers.get("authorization", "").lower().startswith("bearer ")
-            self.requests.append(RecordedRequest(method, path, query, body, status, answer, bearer))
+            self.requests.append(
+                RecordedRequest(method, path, query, body, status, answer, bearer, time.monotonic())
+            )
             extra.update(self._rate_headers())
         return status, answer, extra, delay + self._faults.latency_s
 
