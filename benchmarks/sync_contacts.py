@@ -137,7 +137,7 @@ def run_on(users: int, database: str, url: str, folder: str) -> dict[str, float]
         finally:
             engine.dispose()
     minimum = requests * WINDOW_S / LIMIT
-    timing = next((line for line in err.splitlines() if line.startswith("Time:")), "")
+    timing = next((line for line in err.splitlines() if line.startswith("Time")), "")
     print(f"{database}, {users} users: {out.strip()}")
     print(
         f"  contacts in HubSpot {contacts}; HubSpot requests {requests} "

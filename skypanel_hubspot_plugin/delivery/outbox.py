@@ -12,12 +12,24 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, case, func, insert, or_, text, update
+from sqlalchemy import (
+    ARRAY,
+    Engine,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -80,6 +92,15 @@ MIN_WAIT_S = 0.5
 ANALYZE = text("ANALYZE hubspot_outbox")
 
 
+def one_of(column: Any, values: Iterable[Any], postgresql: bool) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``: one parameter, so the
+    statement is compiled, parsed and planned once, whatever the number of values."""
+    values = list(values)
+    if postgresql:
+        return column == any_(literal(values, ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _leased_until(row: OutboxRow) -> datetime:
     """The end of the row's lease as claimed (SQLite hands datetimes back without a zone)."""
     until = row.claimed_until
@@ -109,6 +130,7 @@ class Outbox:
         #: For the worker's one-statement reads and writes: no BEGIN and COMMIT around
         #: them, two round trips fewer each (a single statement is atomic on its own).
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.postgresql = engine.dialect.name == "postgresql"
         self.lease = timedelta(seconds=lease_s)
 
     def __repr__(self) -> str:
@@ -174,8 +196,8 @@ class Outbox:
             picks = [
                 cond
                 for cond, wanted in (
-                    (col(OutboxRow.entity).in_(entities), entities),
-                    (col(OutboxRow.id).in_(singles), singles),
+                    (one_of(_OUTBOX.c.entity, entities, self.postgresql), entities),
+                    (one_of(_OUTBOX.c.id, singles, self.postgresql), singles),
                 )
                 if wanted
             ]
@@ -300,7 +322,7 @@ class Outbox:
                     session.exec(
                         select(OutboxRow.entity)
                         .where(
-                            col(OutboxRow.entity).in_(sorted(records)),
+                            one_of(_OUTBOX.c.entity, sorted(records), self.postgresql),
                             by_record(OutboxRow.status, QUEUED),
                             or_(
                                 col(OutboxRow.next_attempt_at) > now,
@@ -342,7 +364,7 @@ class Outbox:
         found: dict[str, list[Change]] = {}
         for row_id, kind, entity, payload in session.exec(
             select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity, OutboxRow.payload).where(
-                col(OutboxRow.entity).in_(list(oldest)),
+                one_of(_OUTBOX.c.entity, oldest, self.postgresql),
                 by_record(OutboxRow.status, DELIVERED),
                 col(OutboxRow.id) > min(oldest.values()),
             )
@@ -375,7 +397,7 @@ class Outbox:
             renewed = connection.execute(
                 update(_OUTBOX)
                 .where(
-                    _OUTBOX.c.id.in_(ids),
+                    one_of(_OUTBOX.c.id, ids, self.postgresql),
                     _OUTBOX.c.claimed_by == worker_id,
                     by_record(_OUTBOX.c.status, QUEUED),
                 )
@@ -393,7 +415,7 @@ class Outbox:
         result = session.exec(
             update(OutboxRow)
             .where(
-                col(OutboxRow.id).in_([r.id for r in rows]),
+                one_of(_OUTBOX.c.id, [r.id for r in rows], self.postgresql),
                 col(OutboxRow.claimed_by) == worker_id,
                 by_record(OutboxRow.status, QUEUED),
             )
@@ -416,7 +438,7 @@ class Outbox:
             connection.execute(
                 update(_OUTBOX)
                 .where(
-                    _OUTBOX.c.id.in_([r.id for r in rows]),
+                    one_of(_OUTBOX.c.id, [r.id for r in rows], self.postgresql),
                     _OUTBOX.c.claimed_by == worker_id,
                     by_record(_OUTBOX.c.status, QUEUED),
                 )
@@ -475,7 +497,8 @@ class Outbox:
             known = dict(
                 session.exec(
                     select(ObjectLink.panel_id, ObjectLink.hubspot_id).where(
-                        col(ObjectLink.kind) == kind, col(ObjectLink.panel_id).in_(list(wanted))
+                        col(ObjectLink.kind) == kind,
+                        one_of(_LINKS.c.panel_id, wanted, self.postgresql),
                     )
                 ).all()
             )
@@ -593,7 +616,7 @@ class Outbox:
         with self.autocommit.connect() as connection:
             found = connection.execute(
                 select(_LINKS.c.panel_id, _LINKS.c.hubspot_id).where(
-                    _LINKS.c.kind == kind, _LINKS.c.panel_id.in_(list(panel_ids))
+                    _LINKS.c.kind == kind, one_of(_LINKS.c.panel_id, panel_ids, self.postgresql)
                 )
             )
             return {panel_id: hubspot_id for panel_id, hubspot_id in found}

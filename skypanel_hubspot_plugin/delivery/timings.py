@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,11 @@ SETTLING = "settling rows"
 
 
 class Timings:
-    """Seconds spent per phase, summed over a run (one writer thread at a time per phase)."""
+    """Seconds spent per phase, summed over a run and over the threads that share it."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     @contextmanager
     def measure(self, phase: str) -> Iterator[None]:
@@ -29,7 +31,8 @@ class Timings:
             self.add(phase, time.perf_counter() - started)
 
     def add(self, phase: str, seconds: float) -> None:
-        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+        with self._lock:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
 
     def summary(self) -> str:
         order = (READING, QUEUEING, CLAIMING, RATE_LIMIT, HUBSPOT, SETTLING)

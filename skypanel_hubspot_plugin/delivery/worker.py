@@ -64,6 +64,7 @@ class Worker:
         idle_s: float = IDLE_S,
         policy: RetryPolicy | None = None,
         periodic: Sequence[Periodic] = (),
+        timings: Timings | None = None,
     ) -> None:
         self.runtime = runtime
         self.batch_size = batch_size
@@ -76,7 +77,7 @@ class Worker:
         self.limiter = SharedRateLimit(runtime.outbox.engine, lambda: runtime.settings().rate_limit)
         self._thread: threading.Thread | None = None
         self._property_ready_for: object = None
-        self.timings = Timings()
+        self.timings = timings or Timings()
         self._next_purge = 0.0
         self._next_analyze = 0.0
 
@@ -97,6 +98,7 @@ class Worker:
         if sum(len(g.rows) for g in groups) >= self.batch_size:
             self._analyze_if_due()
         service = self.runtime.service()
+        waits = Timings()  # this batch's own, apart from other threads sharing self.timings
         deliverer = Deliverer(
             self.runtime.outbox,
             service,
@@ -104,10 +106,9 @@ class Worker:
             self.worker_id,
             self.stop_event,
             self.policy,
-            self.timings,
+            waits,
         )
         started = time.perf_counter()
-        waited = sum(self.timings.seconds.get(p, 0.0) for p in (RATE_LIMIT, HUBSPOT))
         creating = [g for g in groups if any(r.kind == TICKET_CREATE for r in g.rows)]
         if creating and self._property_ready_for is not service:
             try:
@@ -122,7 +123,11 @@ class Worker:
         if settings.retention_days == 0:
             self.runtime.outbox.purge(timedelta(0))
         # The rest of the delivery is the outbox's bookkeeping: links, settling, leases.
-        waited = sum(self.timings.seconds.get(p, 0.0) for p in (RATE_LIMIT, HUBSPOT)) - waited
+        waited = 0.0
+        for phase in (RATE_LIMIT, HUBSPOT):
+            seconds = waits.seconds.get(phase, 0.0)
+            self.timings.add(phase, seconds)
+            waited += seconds
         self.timings.add(SETTLING, time.perf_counter() - started - waited)
         return sum(len(g.rows) for g in groups) + sum(len(g.rows) for g in creating)
 
