@@ -30,11 +30,10 @@ class OutboxRow(PluginTable, table=True):
     """One panel event waiting for, or done with, delivery to HubSpot."""
 
     __tablename__ = "hubspot_outbox"
-    __table_args__ = (
-        Index("ix_hubspot_outbox_due", "status", "next_attempt_at"),
-        # Claims read queued rows oldest first and stop after a batch.
-        Index("ix_hubspot_outbox_queue", "status", "id"),
-    )
+    # Claims read queued rows oldest first and stop after a batch; every other question by
+    # status (what is due next, what to purge) is narrowed by it too. Each index is one
+    # more write on the panel's own commit, so there is no other on status.
+    __table_args__ = (Index("ix_hubspot_outbox_queue", "status", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)

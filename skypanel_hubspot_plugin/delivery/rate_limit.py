@@ -21,7 +21,7 @@ from skypanel_hubspot_plugin.delivery.outbox_table import RateSlot
 
 #: A slot is taken a moment before its request reaches HubSpot, which counts it on
 #: arrival: the margin keeps that jitter from ever making HubSpot see one too many.
-MARGIN_S = 0.25
+MARGIN_S = 0.5
 _SLOTS = RateSlot.metadata.tables["hubspot_rate_slots"]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, func, select, text
@@ -33,33 +32,33 @@ SLICE_S = 0.5
 _LISTEN = text(f"LISTEN {CHANNEL}")
 _NOTIFY = select(func.pg_notify(CHANNEL, ""))
 
-_watched_lock = threading.Lock()
-
-
-_watched: weakref.WeakSet[Any] = weakref.WeakSet()
+#: Set in the writer's ``info`` while its transaction holds a recorded row.
+_RECORDED = "skypanel_hubspot_recorded"
 
 
 def recorded(engine: Engine, session: Any) -> None:
     """Tells idle workers a row was written; ``session`` is the writer's transaction."""
     if engine.dialect.name == "postgresql":
         session.execute(_NOTIFY)  # delivered at commit, dropped on rollback
-    if isinstance(session, OrmSession):
-        name = "after_commit"
-    elif isinstance(session, Connection):
-        name = "commit"
+    if isinstance(session, OrmSession | Connection):
+        session.info[_RECORDED] = True  # the commit wakes them (listeners below)
     else:
         wake_all()
-        return
-    # One listener per session or connection, however many rows it records.
-    with _watched_lock:
-        if session in _watched:
-            return
-        _watched.add(session)
-    event.listen(session, name, _committed)
 
 
-def _committed(*_: Any) -> None:
-    wake_all()
+# Listening on the classes, once: a listener added per session costs the panel's request
+# more than the row itself. For any other commit these cost one dictionary lookup.
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(Engine, "commit")
+def _committed(writer: Any) -> None:
+    if writer.info.pop(_RECORDED, False):
+        wake_all()
+
+
+@event.listens_for(OrmSession, "after_rollback")
+@event.listens_for(Engine, "rollback")
+def _rolled_back(writer: Any) -> None:
+    writer.info.pop(_RECORDED, None)
 
 
 class Waker:
