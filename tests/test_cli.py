@@ -155,7 +155,10 @@ def test_sync_contacts_sends_every_user_in_batches(
     assert "deliveries --status dead" in captured.err
     assert sorted(c["properties"]["email"] for c in fake.contacts()) == sorted(emails(248))
     batches = [r for r in fake.requests if r.path.endswith("/contacts/batch/upsert")]
-    assert len(batches) == 3  # 100 + 100 + 48
+    assert all(len(r.body["inputs"]) <= 100 for r in batches)
+    # 250 users in 3 full batches at best; sending starts while users are still being read
+    # (pages of 64), so a sender may go with part of a batch rather than wait.
+    assert 3 <= len(batches) <= 5
     # Running it again is a new backfill: the same contacts, updated, not duplicated.
     assert sync(db, fake) == 1
     assert len(fake.contacts()) == 248

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Index, Text
+from sqlalchemy import Index, Text, column
 from sqlmodel import Field
 
 from skypanel_hubspot_plugin.common.scrub import ScrubbedText
@@ -33,7 +33,16 @@ class OutboxRow(PluginTable, table=True):
     # Claims read queued rows oldest first and stop after a batch; every other question by
     # status (what is due next, what to purge) is narrowed by it too. Each index is one
     # more write on the panel's own commit, so there is no other on status.
-    __table_args__ = (Index("ix_hubspot_outbox_queue", "status", "id"),)
+    # A backfill's rows are found by it; the panel's own events (no backfill) are not in it.
+    __table_args__ = (
+        Index("ix_hubspot_outbox_queue", "status", "id"),
+        Index(
+            "ix_hubspot_outbox_backfill_id",
+            "backfill_id",
+            sqlite_where=column("backfill_id").is_not(None),
+            postgresql_where=column("backfill_id").is_not(None),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)
@@ -48,7 +57,7 @@ class OutboxRow(PluginTable, table=True):
     hubspot_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
-    backfill_id: int | None = Field(default=None, index=True)
+    backfill_id: int | None = None
 
 
 class ObjectLink(PluginTable, table=True):
