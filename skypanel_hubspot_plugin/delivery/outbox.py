@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     or_,
     text,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -181,31 +182,45 @@ class Outbox:
         Form submissions write no record and are leased one by one.
         """
         with Session(self.engine, expire_on_commit=False) as session:
-            self._lock_claims(session)
-            # The time is read once the lock is held: waiting for it, rows committed meanwhile
-            # must count as due, not as recorded in the future.
-            now = utcnow()
-            lease_end = now + self.lease
-            candidates = self._candidates(session, limit, now)
+            # Which records to try is read before the lock, so that claims, which run one at
+            # a time, hold it only for their UPDATE. That UPDATE checks again, under the
+            # lock, that no queued row of a record is leased or waiting for a retry, and
+            # takes all of a record's queued rows (those recorded since included) or none.
+            candidates = self._candidates(session, limit, utcnow())
+            session.rollback()
+            if not candidates:
+                return []
             entities = sorted({e for _, k, e in candidates if k in RECORD_KINDS})
             singles = [i for i, k, _ in candidates if k not in RECORD_KINDS]
-            if not candidates:
-                session.rollback()
-                return []
+            self._lock_claims(session)
+            # The time is read once the lock is held: rows whose lease ended while this
+            # claim waited for it count as free.
+            now = utcnow()
+            lease_end = now + self.lease
+            busy = select(_OUTBOX.c.entity).where(
+                one_of(_OUTBOX.c.entity, entities, self.postgresql),
+                by_record(_OUTBOX.c.status, QUEUED),
+                or_(_OUTBOX.c.next_attempt_at > now, _OUTBOX.c.claimed_until >= now),
+            )
             # By record and by id apart: each condition alone finds its rows by an index.
             picks = [
-                cond
-                for cond, wanted in (
-                    (one_of(_OUTBOX.c.entity, entities, self.postgresql), entities),
-                    (one_of(_OUTBOX.c.id, singles, self.postgresql), singles),
+                (cond, also)
+                for cond, also, wanted in (
+                    (
+                        one_of(_OUTBOX.c.entity, entities, self.postgresql),
+                        _OUTBOX.c.entity.not_in(busy),
+                        entities,
+                    ),
+                    (one_of(_OUTBOX.c.id, singles, self.postgresql), true(), singles),
                 )
                 if wanted
             ]
-            for pick in picks:
+            for pick, also in picks:
                 session.exec(
                     update(OutboxRow)
                     .where(
                         pick,
+                        also,
                         by_record(OutboxRow.status, QUEUED),
                         or_(
                             col(OutboxRow.claimed_until).is_(None),
@@ -218,7 +233,7 @@ class Outbox:
             rows = sorted(
                 (
                     row
-                    for pick in picks
+                    for pick, _ in picks
                     for row in session.exec(
                         select(OutboxRow).where(
                             pick,

@@ -51,14 +51,23 @@ def recorded(engine: Engine, session: Any) -> None:
 @event.listens_for(OrmSession, "after_commit")
 @event.listens_for(Engine, "commit")
 def _committed(writer: Any) -> None:
-    if writer.info.pop(_RECORDED, False):
+    if _flags(writer).pop(_RECORDED, False):
         wake_all()
 
 
 @event.listens_for(OrmSession, "after_rollback")
 @event.listens_for(Engine, "rollback")
 def _rolled_back(writer: Any) -> None:
-    writer.info.pop(_RECORDED, None)
+    _flags(writer).pop(_RECORDED, None)
+
+
+def _flags(writer: Any) -> dict[Any, Any]:
+    # An invalidated connection (its database connection lost mid-transaction) has no
+    # ``info`` to read until rolled back, and nothing recorded on it was committed.
+    if isinstance(writer, Connection) and writer.invalidated:
+        return {}
+    info: dict[Any, Any] = writer.info
+    return info
 
 
 class Waker:
