@@ -114,6 +114,30 @@ def test_a_broken_setting_gives_an_empty_head_and_one_error(  # type: ignore[no-
     assert len(errors) == 1 and "hubspot_portal_id" in errors[0].getMessage()
 
 
+def test_a_broken_setting_is_reported_once_per_change_however_many_load_it(  # type: ignore[no-untyped-def]
+    started_offline, engine: Engine, plugin_log: pytest.LogCaptureFixture
+) -> None:
+    """Pages, admin routes and the worker all load the settings; one change, one error."""
+    with Session(engine) as session:
+        row = session.get(Setting, keys.PORTAL_ID)
+        row.value = "not digits"
+        session.add(row)
+        session.commit()
+    started_offline.store.invalidate()
+    loaders = [threading.Thread(target=started_offline.store.reload) for _ in range(4)]
+    for loader in loaders:
+        loader.start()
+    for loader in loaders:
+        loader.join(10)
+    started_offline.store.reload()
+    errors = [r for r in plugin_log.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    started_offline.store.invalidate()  # a change: said again
+    started_offline.store.current()
+    errors = [r for r in plugin_log.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2
+
+
 def test_a_plugin_that_never_started_leaves_the_head_empty(pm) -> None:  # type: ignore[no-untyped-def]
     runtime.stop()
     assert head(pm) == []

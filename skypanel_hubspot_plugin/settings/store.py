@@ -59,6 +59,7 @@ class SettingsStore:
         self._cached: HubSpotSettings | None = None
         self._revision: str | None = None
         self._generation = 0  # bumped by every invalidation; see reload()
+        self._reported = -1  # the generation whose problems were logged
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -116,16 +117,19 @@ class SettingsStore:
                 for s in session.exec(select(Setting).where(col(Setting.key).in_(LOADED_KEYS)))
             }
         settings = self._settings_from(rows)
-        if settings.problems:
-            # Once per load, and a load happens once per change: one error, not one per page.
-            log.error(
-                "HubSpot settings ignored: %s",
-                "; ".join(f"{k} {v}" for k, v in settings.problems.items()),
-            )
         with self._lock:
             if generation == self._generation:
                 self._cached = settings
                 self._revision = rows.get(keys.REVISION)
+            # Once per change, however many threads (pages, the worker) load it at once.
+            report = bool(settings.problems) and self._reported != generation
+            if report:
+                self._reported = generation
+        if report:
+            log.error(
+                "HubSpot settings ignored: %s",
+                "; ".join(f"{k} {v}" for k, v in settings.problems.items()),
+            )
         return settings
 
     def invalidate(self) -> None:
