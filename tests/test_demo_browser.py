@@ -150,6 +150,14 @@ def new_context(browser: Browser, panel: str) -> tuple[BrowserContext, Traffic]:
     return context, traffic
 
 
+def admin_settings_page(browser: Browser, panel: str) -> tuple[Page, Traffic]:
+    """A fresh browser context signed in as the admin, on the HubSpot settings page."""
+    context, traffic = new_context(browser, panel)
+    admin = context.new_page()
+    log_in_as_admin(admin, panel)
+    return admin, traffic
+
+
 def log_in_as_admin(page: Page, panel: str) -> None:
     page.goto(f"{panel}/admin/settings")
     expect(page).to_have_url(f"{panel}/admin/login")
@@ -477,9 +485,7 @@ def saved_maps(page: Page, panel: str) -> dict[str, dict[str, str]]:
 def test_admin_maps_a_ticket_field_to_a_portal_property_chosen_from_the_list(
     browser: Browser, panel: str
 ) -> None:
-    context, traffic = new_context(browser, panel)
-    admin = context.new_page()
-    log_in_as_admin(admin, panel)
+    admin, traffic = admin_settings_page(browser, panel)
     contact_rows = admin.locator(f"#{CONTACT_MAP}-rows tr")
     ticket_rows = admin.locator(f"#{TICKET_MAP}-rows tr")
 
@@ -565,9 +571,7 @@ def test_admin_maps_a_ticket_field_to_a_portal_property_chosen_from_the_list(
 def test_a_refused_save_is_listed_at_the_top_and_each_item_leads_to_its_field(
     browser: Browser, panel: str
 ) -> None:
-    context, traffic = new_context(browser, panel)
-    admin = context.new_page()
-    log_in_as_admin(admin, panel)
+    admin, traffic = admin_settings_page(browser, panel)
     summary = admin.locator("#settings-errors")
     expect(summary).to_be_hidden()
 
@@ -603,9 +607,7 @@ def test_a_refused_save_is_listed_at_the_top_and_each_item_leads_to_its_field(
 
 
 def test_the_health_card_shows_what_delivery_is_doing(browser: Browser, panel: str) -> None:
-    context, traffic = new_context(browser, panel)
-    admin = context.new_page()
-    log_in_as_admin(admin, panel)
+    admin, traffic = admin_settings_page(browser, panel)
     expect(admin.locator("#health-version")).to_have_text("2026-09")
     expect(admin.locator("#health-delivered")).to_have_text("0")
     expect(admin.locator("#health-last")).to_have_text("never")

@@ -98,15 +98,21 @@ def test_the_head_runs_no_sql_after_the_first_call(pm, started_offline, engine: 
     assert len(statements) == first, statements[first:]
 
 
+def store_by_hand(engine: Engine, key: str, value: str) -> None:
+    """Writes a setting's row directly, as a hand edit of the table would."""
+    with Session(engine) as session:
+        row = session.get(Setting, key)
+        assert row is not None
+        row.value = value
+        session.add(row)
+        session.commit()
+
+
 def test_a_broken_setting_gives_an_empty_head_and_one_error(  # type: ignore[no-untyped-def]
     pm, started_offline, engine: Engine, plugin_log: pytest.LogCaptureFixture
 ) -> None:
     enable_chat(started_offline)
-    with Session(engine) as session:
-        row = session.get(Setting, keys.PORTAL_ID)
-        row.value = '1"><script>alert(1)</script>'
-        session.add(row)
-        session.commit()
+    store_by_hand(engine, keys.PORTAL_ID, '1"><script>alert(1)</script>')
     started_offline.store.invalidate()
     for _ in range(5):
         assert head(pm) == []
@@ -118,11 +124,7 @@ def test_a_broken_setting_is_reported_once_per_change_however_many_load_it(  # t
     started_offline, engine: Engine, plugin_log: pytest.LogCaptureFixture
 ) -> None:
     """Pages, admin routes and the worker all load the settings; one change, one error."""
-    with Session(engine) as session:
-        row = session.get(Setting, keys.PORTAL_ID)
-        row.value = "not digits"
-        session.add(row)
-        session.commit()
+    store_by_hand(engine, keys.PORTAL_ID, "not digits")
     started_offline.store.invalidate()
     loaders = [threading.Thread(target=started_offline.store.reload) for _ in range(4)]
     for loader in loaders:
