@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    Connection,
     Engine,
     any_,
     bindparam,
@@ -261,7 +262,7 @@ class Outbox:
         took 95 ms instead of 25). Without the owner's rights PostgreSQL skips the table
         with a warning, and claims keep working as before.
         """
-        if self.engine.dialect.name != "postgresql":
+        if not self.postgresql:
             return
         with self.engine.begin() as connection:
             connection.execute(ANALYZE)
@@ -425,14 +426,15 @@ class Outbox:
         return True
 
     def _settle(
-        self, session: Session, rows: Sequence[OutboxRow], worker_id: str, **values: Any
+        self, connection: Connection, rows: Sequence[OutboxRow], worker_id: str, **values: Any
     ) -> int:
-        result = session.exec(
-            update(OutboxRow)
+        """Ends ``rows``' lease with ``values``, those the worker still holds; how many."""
+        result = connection.execute(
+            update(_OUTBOX)
             .where(
                 one_of(_OUTBOX.c.id, [r.id for r in rows], self.postgresql),
-                col(OutboxRow.claimed_by) == worker_id,
-                by_record(OutboxRow.status, QUEUED),
+                _OUTBOX.c.claimed_by == worker_id,
+                by_record(_OUTBOX.c.status, QUEUED),
             )
             .values(claimed_by=None, claimed_until=None, **values)
         )
@@ -450,21 +452,14 @@ class Outbox:
             self.delivered_many(worker_id, [(rows, hubspot_id, link)])
             return
         with self.autocommit.connect() as connection:
-            connection.execute(
-                update(_OUTBOX)
-                .where(
-                    one_of(_OUTBOX.c.id, [r.id for r in rows], self.postgresql),
-                    _OUTBOX.c.claimed_by == worker_id,
-                    by_record(_OUTBOX.c.status, QUEUED),
-                )
-                .values(
-                    claimed_by=None,
-                    claimed_until=None,
-                    status=DELIVERED,
-                    delivered_at=utcnow(),
-                    last_error=None,
-                    hubspot_id=hubspot_id,
-                )
+            self._settle(
+                connection,
+                rows,
+                worker_id,
+                status=DELIVERED,
+                delivered_at=utcnow(),
+                last_error=None,
+                hubspot_id=hubspot_id,
             )
 
     def delivered_many(
@@ -545,26 +540,24 @@ class Outbox:
         if max(r.attempts for r in rows) + 1 >= max_attempts:
             self.park(rows, worker_id, error)
             return True
-        with Session(self.engine) as session:
+        with self.engine.begin() as connection:
             for row in rows:
                 self._settle(
-                    session,
+                    connection,
                     [row],
                     worker_id,
                     attempts=row.attempts + 1,
                     last_error=error,
                     next_attempt_at=utcnow() + timedelta(seconds=delay_s),
                 )
-            session.commit()
         return False
 
     def defer(self, rows: Sequence[OutboxRow], worker_id: str, delay_s: float) -> None:
         """Puts rows back without counting an attempt: they wait for something else."""
-        with Session(self.engine) as session:
+        with self.engine.begin() as connection:
             self._settle(
-                session, rows, worker_id, next_attempt_at=utcnow() + timedelta(seconds=delay_s)
+                connection, rows, worker_id, next_attempt_at=utcnow() + timedelta(seconds=delay_s)
             )
-            session.commit()
 
     def defer_until(self, rows: Sequence[OutboxRow], worker_id: str, until: datetime) -> None:
         """As :meth:`defer`, until ``until`` (at least a moment from now)."""
@@ -585,10 +578,10 @@ class Outbox:
             log.warning(
                 "HubSpot delivery %s (%s %s) parked: %s", row.id, row.kind, row.entity, error
             )
-        with Session(self.engine) as session:
+        with self.engine.begin() as connection:
             for row in rows:
                 self._settle(
-                    session,
+                    connection,
                     [row],
                     worker_id,
                     status=DEAD,
@@ -596,7 +589,6 @@ class Outbox:
                     last_error=error,
                     next_attempt_at=utcnow(),  # when it was parked
                 )
-            session.commit()
 
     def release(self, worker_id: str) -> int:
         """Gives back what a stopping worker claimed but did not settle."""
