@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -166,13 +167,7 @@ def test_test_connection_warns_when_the_ticket_stage_is_not_in_the_pipeline(
         ticket_sync="polling",
     )
     assert not check_connection(good, service(fake), today=TODAY).warnings
-    wrong = settings(
-        ticket_enabled=True,
-        ticket_pipeline="77",
-        ticket_stage="1",
-        ticket_status_stages=table,
-        ticket_sync="polling",
-    )
+    wrong = dataclasses.replace(good, ticket_stage="1")
     (warning,) = check_connection(wrong, service(fake), today=TODAY).warnings
     assert "Ticket stage 1 is not a stage of pipeline 77 (Hosting)" in warning
     missing = settings(ticket_enabled=True, ticket_pipeline="99", ticket_sync="polling")

@@ -15,6 +15,7 @@ from test_webhooks import SECRET, PanelTickets, post
 from test_webhooks import client as client
 from test_webhooks import hooked as hooked
 from test_webhooks import panel_tickets as panel_tickets
+from webhook_server import served_webhooks
 
 from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.runtime import Runtime
@@ -211,12 +212,6 @@ def test_the_fake_sends_changes_deletions_and_merges_in_either_format(
     pm, fmt: str, hooked: tuple[Runtime, str], fake: FakeHubSpot, panel_tickets: PanelTickets
 ) -> None:  # type: ignore[no-untyped-def]
     """Over real HTTP, signed by the fake as HubSpot signs."""
-    import threading
-
-    import uvicorn
-    from fastapi import FastAPI
-
-    from skypanel_hubspot_plugin.admin.fastapi_adapter import public_router
 
     rt, hubspot_id = hooked
     pm.hook.skypanel_on_ticket_created(
@@ -226,19 +221,8 @@ def test_the_fake_sends_changes_deletions_and_merges_in_either_format(
     )
     fake.wait_for(lambda f: rt.outbox.link("ticket", "T-2") is not None, timeout=20)
     other = str(rt.outbox.link("ticket", "T-2"))
-    app = FastAPI()
-    app.include_router(public_router(pm))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}/api/hubspot/webhooks"
-    rt.store.save({"hubspot_webhook_url": url})
-    try:
+    with served_webhooks(pm) as url:
+        rt.store.save({"hubspot_webhook_url": url})
         fake.subscribe_webhooks(url, SECRET, format=fmt)
         assert fake.change_ticket(hubspot_id, {"hs_pipeline_stage": "2"}, deliveries=2) == [
             200,
@@ -246,9 +230,6 @@ def test_the_fake_sends_changes_deletions_and_merges_in_either_format(
         ]
         assert fake.merge_tickets(other, hubspot_id) == [200]
         assert fake.delete_ticket(other) == [200]
-    finally:
-        server.should_exit = True
-        thread.join(10)
     assert [(c.ticket_id, c.kind) for c in panel_tickets.calls] == [
         ("T-1", "propertyChange"),
         ("T-2", "merge"),

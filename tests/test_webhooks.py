@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from conftest import start_plugin
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
+from webhook_server import served_webhooks
 
 from skypanel_hubspot_plugin import Ticket, TicketChange, User, hookimpl
 from skypanel_hubspot_plugin.admin.fastapi_adapter import admin_router, public_router
@@ -317,27 +316,13 @@ def test_a_ticket_changed_in_hubspot_reaches_the_panel_over_http(
 ) -> None:  # type: ignore[no-untyped-def]
     """The fake HubSpot signs and POSTs like HubSpot, twice, to a real server."""
     rt, hubspot_id = hooked
-    app = FastAPI()
-    app.include_router(public_router(pm))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}/api/hubspot/webhooks"
-    rt.store.save({"hubspot_webhook_url": url})  # as a proxy-fronted panel's admin would
-    try:
+    with served_webhooks(pm) as url:
+        rt.store.save({"hubspot_webhook_url": url})  # as a proxy-fronted panel's admin would
         fake.subscribe_webhooks(url, SECRET)
         assert fake.change_ticket(hubspot_id, {"hs_pipeline_stage": "3"}, deliveries=2) == [
             200,
             200,
         ]
-    finally:
-        server.should_exit = True
-        thread.join(10)
     assert [(c.ticket_id, c.status) for c in panel_tickets.calls] == [("T-1", "in_progress")]
 
 
