@@ -11,11 +11,8 @@ undelivered or parked.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +21,7 @@ import pytest
 from conftest import postgres_engine, start_plugin
 from convergence import Panel, differences
 from sqlalchemy import Engine
+from worker_process import spawn_worker
 
 from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.delivery.outbox_table import DELIVERED
@@ -89,34 +87,18 @@ def burst_of_changes(panel: Panel, rng: random.Random) -> None:
             )
 
 
-def spawn_worker(
-    url: str, fake: FakeHubSpot, secret_key: str, log: Path
-) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SKYPANEL_HUBSPOT_SECRET_KEYS": secret_key}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "skypanel_hubspot_plugin.worker",
-            "--database-url",
-            url,
-            "--base-url",
-            fake.base_url,
-            "--lease",
-            "3",
-            "--idle",
-            "0.1",
-            "--timeout",
-            "1",
-            "--max-attempts",
-            "60",
-            "--max-backoff",
-            "2",
-        ],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+FLAKY_WORKER = (
+    "--lease",
+    "3",
+    "--idle",
+    "0.1",
+    "--timeout",
+    "1",
+    "--max-attempts",
+    "60",
+    "--max-backoff",
+    "2",
+)
 
 
 def delivered(rt: Runtime) -> int:
@@ -149,7 +131,7 @@ def test_sigkilled_workers_leave_hubspot_equal_to_the_panel(  # type: ignore[no-
     url = str(sqlite_engine.url)
     log = tmp_path / "worker.log"
     kills = 0
-    worker = spawn_worker(url, flaky, secret_key, log)
+    worker = spawn_worker(url, flaky, secret_key, log, *FLAKY_WORKER)
     try:
         while kills < 3:
             before = delivered(rt)
@@ -162,7 +144,7 @@ def test_sigkilled_workers_leave_hubspot_equal_to_the_panel(  # type: ignore[no-
             worker.send_signal(signal.SIGKILL)
             worker.wait(10)
             kills += 1
-            worker = spawn_worker(url, flaky, secret_key, log)
+            worker = spawn_worker(url, flaky, secret_key, log, *FLAKY_WORKER)
         wait_until(lambda: all_delivered(rt), 240, "every row delivered")
     finally:
         worker.kill()
@@ -182,7 +164,7 @@ def test_three_workers_on_postgresql_leave_hubspot_equal_to_the_panel(  # type: 
         rt, panel = record_panel_events(pm, engine, secret_key, flaky)
         url = engine.url.render_as_string(hide_password=False)
         logs = [tmp_path / f"worker{i}.log" for i in range(3)]
-        workers = [spawn_worker(url, flaky, secret_key, log) for log in logs]
+        workers = [spawn_worker(url, flaky, secret_key, log, *FLAKY_WORKER) for log in logs]
         try:
             for _ in range(4):  # bursts of changes while a random worker is SIGKILLed
                 before = delivered(rt)
@@ -195,7 +177,7 @@ def test_three_workers_on_postgresql_leave_hubspot_equal_to_the_panel(  # type: 
                 victim = rng.randrange(3)
                 workers[victim].send_signal(signal.SIGKILL)
                 workers[victim].wait(10)
-                workers[victim] = spawn_worker(url, flaky, secret_key, logs[victim])
+                workers[victim] = spawn_worker(url, flaky, secret_key, logs[victim], *FLAKY_WORKER)
             wait_until(lambda: all_delivered(rt), 240, "every row delivered")
         finally:
             for worker in workers:

@@ -4,10 +4,7 @@ search endpoint's own rate limit."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,6 +17,7 @@ from conftest import start_plugin
 from poll_host import Recorder, metadata, recorded
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
+from worker_process import spawn_worker
 
 from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.delivery.outbox_table import RateSlot
@@ -27,8 +25,6 @@ from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 from skypanel_hubspot_plugin.webhooks.polling import TicketPoller, modified_ms
-
-TESTS = Path(__file__).parent
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
@@ -225,38 +221,18 @@ def test_several_pollers_hand_each_change_on_once(
     assert not [k for k, n in Counter((r[1], r[2]) for r in rows).items() if n > 1]
 
 
-def spawn_worker(
-    url: str, fake: FakeHubSpot, secret_key: str, log: Path
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SKYPANEL_HUBSPOT_SECRET_KEYS": secret_key,
-        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "skypanel_hubspot_plugin.worker",
-            "--database-url",
-            url,
-            "--base-url",
-            fake.base_url,
-            "--lease",
-            "2",
-            "--idle",
-            "0.05",
-            "--timeout",
-            "2",
-            "--poll-interval",
-            "0.2",
-            "--plugin",
-            "poll_host:recorder",
-        ],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+POLLING_WORKER = (
+    "--lease",
+    "2",
+    "--idle",
+    "0.05",
+    "--timeout",
+    "2",
+    "--poll-interval",
+    "0.2",
+    "--plugin",
+    "poll_host:recorder",
+)
 
 
 def test_worker_processes_killed_mid_poll_hand_each_change_on_once(
@@ -269,7 +245,7 @@ def test_worker_processes_killed_mid_poll_hand_each_change_on_once(
     url = engine.url.render_as_string(hide_password=False)
     count = 3 if engine.dialect.name == "postgresql" else 1
     log = tmp_path / "workers.log"
-    workers = [spawn_worker(url, fake, secret_key, log) for _ in range(count)]
+    workers = [spawn_worker(url, fake, secret_key, log, *POLLING_WORKER) for _ in range(count)]
     last: dict[str, str] = {}
     try:
         for round_ in range(6):
@@ -286,7 +262,7 @@ def test_worker_processes_killed_mid_poll_hand_each_change_on_once(
             victim = workers[round_ % count]
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
-            workers[round_ % count] = spawn_worker(url, fake, secret_key, log)
+            workers[round_ % count] = spawn_worker(url, fake, secret_key, log, *POLLING_WORKER)
 
         def final() -> dict[str, str]:
             latest = dict.fromkeys(tickets, "1")  # the stage the panel created them in
