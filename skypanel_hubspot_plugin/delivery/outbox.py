@@ -29,7 +29,6 @@ from sqlalchemy import (
     literal,
     or_,
     text,
-    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -62,8 +61,21 @@ def by_record(status: Any, value: str) -> Any:
     return func.coalesce(status, "") == value
 
 
-INSERT_ROW = insert(OutboxRow.metadata.tables["hubspot_outbox"])
 _OUTBOX = OutboxRow.metadata.tables["hubspot_outbox"]
+#: The columns an event's row is recorded with; the rest keep their defaults.
+RECORDED = (
+    "kind",
+    "entity",
+    "payload",
+    "status",
+    "last_error",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+INSERT_ROW = insert(_OUTBOX).values({c: bindparam(c, type_=_OUTBOX.c[c].type) for c in RECORDED})
+#: On PostgreSQL: the row and the NOTIFY that wakes workers of other processes, together.
+INSERT_ROW_NOTIFYING = wake.notifying(INSERT_ROW)
 _LINKS = ObjectLink.metadata.tables["hubspot_object_links"]
 #: Settles one delivered row still held by the worker (run with many parameter sets).
 SETTLE_DELIVERED = (
@@ -84,6 +96,8 @@ MOVE_LINK = (
 CLAIM_LOCK = "claim"
 #: Pages of due rows a claim looks through when the first ones belong to busy records.
 CANDIDATE_PAGES = 4
+#: How far past the clock a claim looks for due rows (see ``claim``).
+CANDIDATE_SLACK = timedelta(seconds=1)
 #: What a row's payload becomes once its personal data is erased; the row and its outcome stay.
 PURGED = json.dumps({"purged": True})
 #: The lock row whose ``at`` holds, as a Unix time, until when delivery is paused.
@@ -161,16 +175,18 @@ class Outbox:
             "next_attempt_at": now,
             "created_at": now,
         }
-        # One cached Core INSERT on the table: no ORM unit of work on the host's request path.
+        # One cached Core statement: no ORM unit of work on the host's request path, and
+        # on PostgreSQL the NOTIFY goes with the INSERT, so the panel waits one round trip.
+        statement = INSERT_ROW_NOTIFYING if self.postgresql else INSERT_ROW
         if session is None:
             with self.engine.begin() as connection:
-                connection.execute(INSERT_ROW, values)
-                wake.recorded(self.engine, connection)
+                connection.execute(statement, values)
+                wake.recorded(self.engine, connection, notified=True)
         else:  # the host's Session or Connection: its commit or rollback decides
             # A Session's own Connection, in the same transaction, skips the ORM's execute.
             target = session.connection() if isinstance(session, OrmSession) else session
-            target.execute(INSERT_ROW, values)
-            wake.recorded(self.engine, session)
+            target.execute(statement, values)
+            wake.recorded(self.engine, session, notified=True)
 
     # -- delivering (the worker side) ----------------------------------------------------------
 
@@ -187,7 +203,11 @@ class Outbox:
             # a time, hold it only for their UPDATE. That UPDATE checks again, under the
             # lock, that no queued row of a record is leased or waiting for a retry, and
             # takes all of a record's queued rows (those recorded since included) or none.
-            candidates = self._candidates(session, limit, utcnow())
+            # The clock is read before the query's snapshot, which may wait on a commit:
+            # rows that commit meanwhile are seen slightly "in the future". The slack keeps
+            # them (and rows committed together stay one batch); the UPDATE decides by the
+            # time read under the lock.
+            candidates = self._candidates(session, limit, utcnow() + CANDIDATE_SLACK)
             session.rollback()
             if not candidates:
                 return []
@@ -212,7 +232,11 @@ class Outbox:
                         _OUTBOX.c.entity.not_in(busy),
                         entities,
                     ),
-                    (one_of(_OUTBOX.c.id, singles, self.postgresql), true(), singles),
+                    (
+                        one_of(_OUTBOX.c.id, singles, self.postgresql),
+                        _OUTBOX.c.next_attempt_at <= now,
+                        singles,
+                    ),
                 )
                 if wanted
             ]

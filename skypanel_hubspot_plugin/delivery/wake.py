@@ -6,7 +6,9 @@ Two signals, both sent on the event hook's path:
   transaction commits (a worker woken early, where the commit cannot be watched, looks
   again a few times soon before sleeping long);
 - on PostgreSQL: ``pg_notify`` in the host's own transaction, so workers in any process
-  that LISTEN hear of the row exactly when it commits, and never of one rolled back.
+  that LISTEN hear of the row exactly when it commits, and never of one rolled back. The
+  outbox sends it in the statement that writes the row (:func:`notifying`): one round
+  trip on the panel's request, not two.
 
 Without either (a worker process on SQLite), an idle worker falls back to a slow poll.
 """
@@ -18,7 +20,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, func, select, text
+from sqlalchemy import Connection, Engine, Insert, Select, event, func, select, text
 from sqlalchemy.orm import Session as OrmSession
 
 from skypanel_hubspot_plugin.common import wakeup
@@ -36,9 +38,17 @@ _NOTIFY = select(func.pg_notify(CHANNEL, ""))
 _RECORDED = "skypanel_hubspot_recorded"
 
 
-def recorded(engine: Engine, session: Any) -> None:
-    """Tells idle workers a row was written; ``session`` is the writer's transaction."""
-    if engine.dialect.name == "postgresql":
+def notifying(write: Insert) -> Select[Any]:
+    """``write`` and PostgreSQL's NOTIFY as one statement (the write runs as a CTE, in full)."""
+    return _NOTIFY.add_cte(write.cte("recorded"))
+
+
+def recorded(engine: Engine, session: Any, *, notified: bool = False) -> None:
+    """Tells idle workers a row was written; ``session`` is the writer's transaction.
+
+    ``notified``: the write itself carried the NOTIFY (see :func:`notifying`).
+    """
+    if engine.dialect.name == "postgresql" and not notified:
         session.execute(_NOTIFY)  # delivered at commit, dropped on rollback
     if isinstance(session, OrmSession | Connection):
         session.info[_RECORDED] = True  # the commit wakes them (listeners below)

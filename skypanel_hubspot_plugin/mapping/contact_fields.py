@@ -22,8 +22,11 @@ CONTACT_FIELDS = tuple(LIMITS)
 MAX_VALUE = 65_536
 
 
+_CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def has_control_chars(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    return _CONTROL_CHAR.search(text) is not None
 
 
 def clean_email(value: object, field: str = "email") -> str:
