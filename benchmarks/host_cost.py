@@ -105,6 +105,7 @@ def measure(name: str, engine: Engine, args: argparse.Namespace) -> None:
     print(
         f"  create user, with plugin:    median {pm_med * 1000:7.2f} ms   p99 {pm_p99 * 1000:7.2f} ms"
     )
+    print(f"  added to the panel's transaction: {(pm_med - b_med) * 1e6:.0f} µs (median)")
     print(
         f"  ratio: median {pm_med / b_med:.2f} (goal: at most 1.10)   p99 {pm_p99 / b_p99:.2f}   "
         f"({args.requests} requests each; fake HubSpot answering after 2 s; "

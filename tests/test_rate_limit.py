@@ -24,10 +24,16 @@ INTERVAL_S = 0.5
 
 
 def send_through(
-    engine: Engine, hubspot: FakeHubSpot, limit: list[int], workers: int, each: int
+    engine: Engine,
+    hubspot: FakeHubSpot,
+    limit: list[int],
+    workers: int,
+    each: int,
+    on_the_way: list[float] = [0.0],  # noqa: B006 (never changed)
 ) -> list[float]:
     """``workers`` threads, each with its own limiter on ``engine``, each sending ``each``
-    requests to ``hubspot`` once the budget allows; returns when each was taken."""
+    requests to ``hubspot`` once the budget allows, the n-th request of a thread taking
+    ``on_the_way[n % len]`` seconds between its slot and HubSpot; returns when each was taken."""
     taken: list[float] = []
     stop = threading.Event()
     failures: list[BaseException] = []
@@ -35,10 +41,13 @@ def send_through(
     def work() -> None:
         limiter = SharedRateLimit(engine, lambda: limit[0], interval_s=INTERVAL_S)
         try:
-            for _ in range(each):
-                assert limiter.acquire(stop)
+            for n in range(each):
+                slot = limiter.acquire(stop)
+                assert slot is not None
                 taken.append(time.monotonic())
+                stop.wait(on_the_way[n % len(on_the_way)])  # a descheduled worker, a slow network
                 raw(hubspot, "GET", "/account-info/v3/details")
+                limiter.answered(slot)
         except BaseException as exc:  # reported below, in the test's thread
             failures.append(exc)
 
@@ -85,3 +94,23 @@ def test_a_changed_limit_holds_for_the_next_requests(
         with FakeHubSpot(rate_limit=limit, rate_interval_s=INTERVAL_S) as hubspot:
             send_through(sqlite_engine, hubspot, current, workers=workers, each=limit + 1)
             assert refused(hubspot) == 0
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    on_the_way=st.lists(st.floats(min_value=0.0, max_value=0.3), min_size=1, max_size=4),
+    workers=st.integers(min_value=1, max_value=3),
+)
+def test_requests_slow_on_their_way_never_push_hubspot_over_its_limit(
+    sqlite_engine: Engine, on_the_way: list[float], workers: int
+) -> None:
+    """HubSpot counts a request when it arrives: one that arrives late (its worker paused
+    after taking the slot) still leaves the next request of that slot a full window after it."""
+    ensure_tables(sqlite_engine)
+    with sqlite_engine.begin() as connection:
+        connection.execute(delete(RateSlot))
+    with FakeHubSpot(rate_limit=3, rate_interval_s=INTERVAL_S) as hubspot:
+        send_through(sqlite_engine, hubspot, [3], workers=workers, each=4, on_the_way=on_the_way)
+        assert refused(hubspot) == 0

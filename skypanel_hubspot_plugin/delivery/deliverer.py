@@ -147,13 +147,18 @@ class Deliverer:
     def _call(self, groups: Sequence[Group], fn: Callable[..., T], *args: Any) -> T:
         """One HubSpot request for ``groups``, under the rate limit and a fresh lease."""
         with self.timings.measure(RATE_LIMIT):
-            if not self.limiter.acquire(self.stop):
+            slot = self.limiter.acquire(self.stop)
+            if slot is None:
                 raise Stopping()
         rows = [r for g in groups for r in g.rows]
         if not self.outbox.renew(self.worker_id, rows):
             raise LeaseLost()
-        with self.timings.measure(HUBSPOT):
-            return fn(*args)
+        try:
+            with self.timings.measure(HUBSPOT):
+                return fn(*args)
+        finally:
+            with self.timings.measure(RATE_LIMIT):
+                self.limiter.answered(slot)
 
     def deliver(self, groups: list[Group]) -> None:
         """Contacts first (a ticket being created needs its contact), then tickets, then forms."""

@@ -6,22 +6,31 @@ row it writes: two workers can never both take one slot, so at most N calls star
 window, whatever the number of workers and processes. On PostgreSQL concurrent takers
 skip each other's locked slots instead of queueing on one lock; SQLite's single writer
 orders them. A slot taken is never given back: a call that fails still counted at HubSpot.
+
+HubSpot counts a request when it arrives, which is some time after its slot was taken
+(a worker descheduled, a slow network). So the slot is stamped again when the answer
+comes back (:meth:`SharedRateLimit.answered`): HubSpot counted the request before that,
+and the slot's next request starts a full window later, however long this one took to
+get there.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from skypanel_hubspot_plugin.delivery.outbox_table import RateSlot
 
-#: A slot is taken a moment before its request reaches HubSpot, which counts it on
-#: arrival: the margin keeps that jitter from ever making HubSpot see one too many.
-MARGIN_S = 0.5
+log = logging.getLogger(__name__)
+
+#: Kept between a slot's answer and its next use: the clocks of workers on different
+#: hosts, and a request whose answer was lost (its slot keeps the time it was taken).
+MARGIN_S = 0.1
 _SLOTS = RateSlot.metadata.tables["hubspot_rate_slots"]
 
 
@@ -42,17 +51,33 @@ class SharedRateLimit:
     def __repr__(self) -> str:
         return f"SharedRateLimit(interval_s={self.interval_s})"
 
-    def acquire(self, stop: threading.Event) -> bool:
-        """Blocks until a slot is free; False when ``stop`` was set while waiting."""
-        while not stop.is_set():
-            wait = self._try_take()
-            if wait is None:
-                return True
-            stop.wait(min(wait, 1.0))
-        return False
+    def acquire(self, stop: threading.Event) -> int | None:
+        """Blocks until a slot is free and returns it; None when ``stop`` was set meanwhile.
 
-    def _try_take(self) -> float | None:
-        """Takes a slot (None), or says how long until one frees up."""
+        Once the request's answer is back (or it failed), pass the slot to :meth:`answered`.
+        """
+        while not stop.is_set():
+            slot, wait = self._try_take()
+            if slot is not None:
+                return slot
+            stop.wait(min(wait, 1.0))
+        return None
+
+    def answered(self, slot: int) -> None:
+        """Stamps ``slot`` with now: its request has reached HubSpot and been counted.
+
+        Without the stamp the slot keeps the time it was taken, and the margin alone
+        covers the request's way to HubSpot; a database error here is logged, not raised,
+        since the request itself is done.
+        """
+        try:
+            with self._autocommit.connect() as connection:
+                connection.execute(update(_SLOTS).where(_SLOTS.c.id == slot).values(at=time.time()))
+        except SQLAlchemyError as exc:
+            log.warning("HubSpot rate limit: slot %d not stamped (%s)", slot, type(exc).__name__)
+
+    def _try_take(self) -> tuple[int | None, float]:
+        """Takes a slot (its id), or says how long until one frees up."""
         now = time.time()
         window = self.interval_s + MARGIN_S
         horizon = now - window
@@ -69,16 +94,17 @@ class SharedRateLimit:
                 update(_SLOTS)
                 .where(_SLOTS.c.id == free.scalar_subquery(), _SLOTS.c.at < horizon)
                 .values(at=now)
-            ).rowcount
-            if taken:
-                return None
+                .returning(_SLOTS.c.id)
+            ).scalar()
+            if taken is not None:
+                return int(taken), 0.0
             slots, oldest = connection.execute(
                 select(func.count(), func.min(_SLOTS.c.at)).where(_SLOTS.c.id <= limit)
             ).one()
         if slots < limit:  # a new database, or a raised limit: the missing slots are free
             self._add_slots(limit)
-            return 0.0
-        return max(0.01, (oldest or now) + window - now)
+            return None, 0.0
+        return None, max(0.01, (oldest or now) + window - now)
 
     def _add_slots(self, limit: int) -> None:
         try:

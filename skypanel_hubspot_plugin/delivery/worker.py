@@ -111,6 +111,10 @@ class Worker:
         started = time.perf_counter()
         creating = [g for g in groups if any(r.kind == TICKET_CREATE for r in g.rows)]
         if creating and self._property_ready_for is not service:
+            # The look and the creation it may need, under the shared budget like any call.
+            slots = [s for _ in range(2) if (s := self.limiter.acquire(self.stop_event))]
+            if len(slots) < 2:
+                return 0  # stopping: the claim is released on the way out
             try:
                 service.ensure_ticket_id_property()
                 self._property_ready_for = service
@@ -119,6 +123,9 @@ class Worker:
                 for group in creating:
                     deliverer.fail(group, exc)
                 groups = [g for g in groups if g not in creating]
+            finally:
+                for slot in slots:
+                    self.limiter.answered(slot)
         deliverer.deliver(groups)
         if settings.retention_days == 0:
             self.runtime.outbox.purge(timedelta(0))

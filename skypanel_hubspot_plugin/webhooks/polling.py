@@ -237,7 +237,8 @@ class TicketPoller:
         after: str | None = None
         properties = (*TRACKED, api.TICKET_MODIFIED, api.TICKET_ID_PROPERTY)
         while not self.stop_event.is_set():
-            if not self._pace():
+            slot = self._pace()
+            if slot is None:
                 break
             try:
                 page = service.search_tickets_modified_since(
@@ -250,6 +251,8 @@ class TicketPoller:
             except HubSpotError as exc:
                 log.warning("Polling HubSpot for ticket changes failed: %s", exc.message)
                 break
+            finally:
+                self.limiter.answered(slot)
             for ticket in page.results:
                 fired += self._handle(ticket, settings)
             read += len(page.results)
@@ -266,15 +269,15 @@ class TicketPoller:
                 after = page.after
         return fired
 
-    def _pace(self) -> bool:
-        """Waits for a slot of the shared budget and the search endpoint's spacing."""
+    def _pace(self) -> int | None:
+        """Waits for the search endpoint's spacing and a slot of the shared budget (returned)."""
         wait = self._last_search + self.spacing_s - time.monotonic()
         if wait > 0 and self.stop_event.wait(wait):
-            return False
-        if not self.limiter.acquire(self.stop_event):
-            return False
-        self._last_search = time.monotonic()
-        return True
+            return None
+        slot = self.limiter.acquire(self.stop_event)
+        if slot is not None:
+            self._last_search = time.monotonic()
+        return slot
 
     def _handle(self, ticket: CrmObject, settings: HubSpotSettings) -> int:
         """Hands one polled version of a ticket to the host if it changed; 1 when it did."""
