@@ -104,13 +104,13 @@ def test_a_changed_limit_holds_for_the_next_requests(
     workers=st.integers(min_value=1, max_value=3),
 )
 def test_requests_slow_on_their_way_never_push_hubspot_over_its_limit(
-    sqlite_engine: Engine, on_the_way: list[float], workers: int
+    engine: Engine, on_the_way: list[float], workers: int
 ) -> None:
     """HubSpot counts a request when it arrives: one that arrives late (its worker paused
     after taking the slot) still leaves the next request of that slot a full window after it."""
-    ensure_tables(sqlite_engine)
-    with sqlite_engine.begin() as connection:
+    ensure_tables(engine)
+    with engine.begin() as connection:
         connection.execute(delete(RateSlot))
     with FakeHubSpot(rate_limit=3, rate_interval_s=INTERVAL_S) as hubspot:
-        send_through(sqlite_engine, hubspot, [3], workers=workers, each=4, on_the_way=on_the_way)
+        send_through(engine, hubspot, [3], workers=workers, each=4, on_the_way=on_the_way)
         assert refused(hubspot) == 0

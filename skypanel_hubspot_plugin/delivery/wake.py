@@ -90,6 +90,13 @@ class Waker:
         self._listener: Any = None
         self._listening = engine.dialect.name == "postgresql"
 
+    def listen(self) -> None:
+        """Starts listening, where the database can tell (PostgreSQL), before the worker's
+        first look at the outbox: an event committed after that look is then heard, not
+        lost between the look and the first sleep."""
+        if self._listening:
+            self._listen()
+
     def wait(self, timeout: float) -> bool:
         """Sleeps up to ``timeout`` seconds; True when woken by a recorded event."""
         if self._listening and self._listen():

@@ -146,6 +146,7 @@ class Worker:
         """
         log.info("HubSpot delivery worker %s started", self.worker_id)
         waker = Waker(self.runtime.outbox.engine, self.stop_event)
+        waker.listen()
         eager: list[float] = []
         claim = True  # whether to try a claim next, or only ask when the next row is due
         try:
