@@ -73,9 +73,20 @@ def test_workers_sharing_a_database_never_go_over_hubspots_limit(engine: Engine)
         assert len(hubspot.requests) == 16
 
 
-@settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+#: Each example sends real requests and waits for real windows: a few are enough.
+A_FEW_EXAMPLES = settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+
+
+def empty_budget(engine: Engine) -> None:
+    """The budget's table, with no slot used yet (examples share one database)."""
+    ensure_tables(engine)
+    with engine.begin() as connection:
+        connection.execute(delete(RateSlot))
+
+
+@A_FEW_EXAMPLES
 @given(
     limits=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=3),
     workers=st.integers(min_value=1, max_value=3),
@@ -85,9 +96,7 @@ def test_a_changed_limit_holds_for_the_next_requests(
 ) -> None:
     """The admin raises or lowers the limit between bursts (HubSpot's own limit changing
     with it): the next requests keep to it, on a fresh table or a used one."""
-    ensure_tables(sqlite_engine)
-    with sqlite_engine.begin() as connection:
-        connection.execute(delete(RateSlot))
+    empty_budget(sqlite_engine)
     current = [limits[0]]
     for limit in limits:
         current[0] = limit
@@ -96,9 +105,7 @@ def test_a_changed_limit_holds_for_the_next_requests(
             assert refused(hubspot) == 0
 
 
-@settings(
-    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@A_FEW_EXAMPLES
 @given(
     on_the_way=st.lists(st.floats(min_value=0.0, max_value=0.3), min_size=1, max_size=4),
     workers=st.integers(min_value=1, max_value=3),
@@ -108,9 +115,7 @@ def test_requests_slow_on_their_way_never_push_hubspot_over_its_limit(
 ) -> None:
     """HubSpot counts a request when it arrives: one that arrives late (its worker paused
     after taking the slot) still leaves the next request of that slot a full window after it."""
-    ensure_tables(engine)
-    with engine.begin() as connection:
-        connection.execute(delete(RateSlot))
+    empty_budget(engine)
     with FakeHubSpot(rate_limit=3, rate_interval_s=INTERVAL_S) as hubspot:
         send_through(engine, hubspot, [3], workers=workers, each=4, on_the_way=on_the_way)
         assert refused(hubspot) == 0
