@@ -7,11 +7,13 @@ import threading
 import time
 
 import pytest
+from conftest import postgres_engine
 from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Field, Session, SQLModel, select
+from test_events import wait_until
 
 from skypanel_hubspot_plugin.hubspot.api import KNOWN_REGIONS
 from skypanel_hubspot_plugin.settings import schema as keys
@@ -229,6 +231,38 @@ def test_a_save_reaches_other_processes_within_the_poll_interval(
             time.sleep(0.01)
     finally:
         other.stop_watching()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_another_process_asks_nothing_until_a_save_then_sees_it(
+    secret_key: str,
+) -> None:
+    """An idle worker process keeps its settings fresh without asking the panel's database:
+    the save's NOTIFY tells it. Polling at this interval would ask a dozen times meanwhile."""
+    engines = postgres_engine()
+    engine = next(engines)
+    store = SettingsStore(engine, SecretBox([secret_key]))
+    store.setup()
+    elsewhere = create_engine(engine.url)  # another process: its own connections
+    other = SettingsStore(elsewhere, SecretBox([secret_key]), poll_interval=0.05)
+    asked: list[str] = []
+    event.listen(elsewhere, "before_cursor_execute", lambda *a: asked.append(a[2]))
+    try:
+        assert other.current().portal_id == ""
+        loaded = len(asked)
+        other.start_watching()
+        wait_until(lambda: len(asked) > loaded)  # listening, then one look for earlier saves
+        store.save({"hubspot_portal_id": "111"})  # a save first, to see the silence after
+        wait_until(lambda: other.current().portal_id == "111")
+        quiet = len(asked)
+        time.sleep(0.6)  # twelve poll intervals of nothing happening
+        assert asked[quiet:] == []
+        store.save({"hubspot_portal_id": "777"})
+        wait_until(lambda: other.current().portal_id == "777")
+    finally:
+        other.stop_watching()
+        elsewhere.dispose()
+        engines.close()
 
 
 field_values = st.one_of(

@@ -15,24 +15,19 @@ Without either (a worker process on SQLite), an idle worker falls back to a slow
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Select, event, func, select, text
+from sqlalchemy import Connection, Engine, Insert, Select, event
 from sqlalchemy.orm import Session as OrmSession
 
 from skypanel_hubspot_plugin.common import wakeup
+from skypanel_hubspot_plugin.common.listen import SLICE_S, Listener, notify
 from skypanel_hubspot_plugin.common.wakeup import wake_all
 
-log = logging.getLogger(__name__)
-
 CHANNEL = "skypanel_hubspot_outbox"
-#: Longest uninterrupted sleep: a stopping worker notices within this many seconds.
-SLICE_S = 0.5
-_LISTEN = text(f"LISTEN {CHANNEL}")
-_NOTIFY = select(func.pg_notify(CHANNEL, ""))
+_NOTIFY = notify(CHANNEL)
 
 #: Set in the writer's ``info`` while its transaction holds a recorded row.
 _RECORDED = "skypanel_hubspot_recorded"
@@ -87,20 +82,30 @@ class Waker:
         self.engine = engine
         self.stop = stop
         self._event = wakeup.register()
-        self._listener: Any = None
-        self._listening = engine.dialect.name == "postgresql"
+        self._listener = (
+            Listener(engine, CHANNEL, "new events") if engine.dialect.name == "postgresql" else None
+        )
 
     def listen(self) -> None:
         """Starts listening, where the database can tell (PostgreSQL), before the worker's
         first look at the outbox: an event committed after that look is then heard, not
         lost between the look and the first sleep."""
-        if self._listening:
-            self._listen()
+        if self._listener is not None:
+            self._listener.start()
 
     def wait(self, timeout: float) -> bool:
         """Sleeps up to ``timeout`` seconds; True when woken by a recorded event."""
-        if self._listening and self._listen():
-            return self._wait_listening(timeout)
+        if self._listener is not None and self._listener.start():
+            heard = self._listener.wait(
+                timeout, until=lambda: self.stop.is_set() or self._event.is_set()
+            )
+            if heard:
+                return True
+            if heard is None:
+                return False  # the connection was lost: the caller looks, then waits again
+            woken = self._event.is_set() and not self.stop.is_set()
+            self._event.clear()
+            return woken
         deadline = time.monotonic() + timeout
         while not self.stop.is_set():  # in slices, so a stop (or SIGTERM) is seen soon
             remaining = deadline - time.monotonic()
@@ -113,39 +118,5 @@ class Waker:
 
     def close(self) -> None:
         wakeup.unregister(self._event)
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-
-    def _listen(self) -> bool:
         if self._listener is not None:
-            return True
-        try:
-            pooled = self.engine.raw_connection()
-            connection = pooled.driver_connection
-            pooled.detach()  # kept for LISTEN: never handed back to the pool in that state
-            if connection is None:
-                return False
-            connection.autocommit = True
-            connection.execute(str(_LISTEN))
-            self._listener = connection
-            return True
-        except Exception as exc:  # the database may be briefly unusable: poll meanwhile
-            log.warning("HubSpot worker cannot LISTEN for new events (%s); polling", exc)
-            return False
-
-    def _wait_listening(self, timeout: float) -> bool:
-        remaining = timeout
-        try:
-            while remaining > 0 and not self.stop.is_set() and not self._event.is_set():
-                slice_s = min(remaining, SLICE_S)  # short slices: a stop is seen soon
-                for _ in self._listener.notifies(timeout=slice_s, stop_after=1):
-                    return True
-                remaining -= slice_s
-        except Exception as exc:
-            log.warning("HubSpot worker lost its LISTEN connection (%s); polling", exc)
-            self._listener = None
-            return False
-        woken = self._event.is_set() and not self.stop.is_set()
-        self._event.clear()
-        return woken
+            self._listener.close()

@@ -2,8 +2,9 @@
 
 The page head and the event hooks read :meth:`SettingsStore.current`, which costs no
 query once loaded. A save invalidates this process's cache at once and writes a new
-revision row; :meth:`SettingsStore.start_watching` polls that one row so other
-processes sharing the database reload within ``poll_interval`` seconds.
+revision row; :meth:`SettingsStore.start_watching` makes other processes sharing the
+database reload: on PostgreSQL when the save's NOTIFY reaches them (no query while nothing
+changes), elsewhere by reading that one row every ``poll_interval`` seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.common.listen import Listener, notify
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.common.wakeup import wake_all
 from skypanel_hubspot_plugin.settings import schema as keys
@@ -34,6 +36,11 @@ from skypanel_hubspot_plugin.settings.table import Setting, ensure_tables, insta
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "SKYPANEL_HUBSPOT_ACCESS_TOKEN"
+#: Notified by every save on PostgreSQL; the other processes' watchers LISTEN on it.
+CHANNEL = "skypanel_hubspot_settings"
+#: One wait of a listening watcher; when it ends with nothing heard it asks nothing, it
+#: only waits again.
+LISTEN_S = 3600.0
 LOADED_KEYS = (*keys.DEFAULTS, keys.REVISION)
 
 
@@ -246,6 +253,8 @@ class SettingsStore:
 
     def _bump_revision(self, session: Session) -> None:
         self._put(session, keys.REVISION, uuid.uuid4().hex)
+        if self.engine.dialect.name == "postgresql":
+            session.execute(notify(CHANNEL))  # leaves when the save commits
 
     # -- cross-process invalidation --------------------------------------------------------
 
@@ -266,14 +275,34 @@ class SettingsStore:
             self._watcher = None
 
     def _watch(self) -> None:
-        while not self._stop.wait(self.poll_interval):
-            try:
-                with Session(self.engine) as session:
-                    row = session.get(Setting, keys.REVISION)
-                revision = row.value if row else None
-            except Exception:  # the database may be briefly away; keep serving the cache
-                log.warning("Could not check HubSpot settings for changes", exc_info=True)
-                continue
-            if revision != self._revision:
-                self.reload()
-                wake_all()
+        """Reloads when another process saved: told by NOTIFY on PostgreSQL (checking once
+        each time listening starts, for saves made while nobody listened), else polling."""
+        listener = (
+            Listener(self.engine, CHANNEL, "settings saved elsewhere")
+            if self.engine.dialect.name == "postgresql"
+            else None
+        )
+        try:
+            while not self._stop.is_set():
+                if listener is not None and not listener.listening and listener.start():
+                    self._check_revision()
+                if listener is not None and listener.listening:
+                    if listener.wait(LISTEN_S, until=self._stop.is_set):
+                        self._check_revision()
+                elif not self._stop.wait(self.poll_interval):
+                    self._check_revision()
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _check_revision(self) -> None:
+        try:
+            with Session(self.engine) as session:
+                row = session.get(Setting, keys.REVISION)
+            revision = row.value if row else None
+        except Exception:  # the database may be briefly away; keep serving the cache
+            log.warning("Could not check HubSpot settings for changes", exc_info=True)
+            return
+        if revision != self._revision:
+            self.reload()
+            wake_all()
