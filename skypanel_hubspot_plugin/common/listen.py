@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select, text
+from sqlalchemy import Engine, Select, func, select
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,10 @@ class Listener:
             pooled.detach()  # kept for LISTEN: never handed back to the pool in that state
             if connection is None:
                 return False
+            from psycopg import sql  # PostgreSQL's driver, only where LISTEN exists
+
             connection.autocommit = True
-            connection.execute(str(text(f"LISTEN {self.channel}")))
+            connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self._connection = connection
             return True
         except Exception as exc:  # the database may be briefly unusable: callers poll meanwhile

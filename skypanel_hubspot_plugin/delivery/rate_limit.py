@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -62,6 +63,19 @@ class SharedRateLimit:
                 return slot
             stop.wait(min(wait, 1.0))
         return None
+
+    @contextmanager
+    def calls(self, stop: threading.Event, count: int = 1) -> Iterator[bool]:
+        """Holds ``count`` slots for the requests made inside, each stamped on the way out;
+        False when ``stop`` was set before all were taken (make no request then)."""
+        slots: list[int] = []
+        try:
+            while len(slots) < count and (slot := self.acquire(stop)) is not None:
+                slots.append(slot)
+            yield len(slots) == count
+        finally:
+            for slot in slots:
+                self.answered(slot)
 
     def answered(self, slot: int) -> None:
         """Stamps ``slot`` with now: its request has reached HubSpot and been counted.

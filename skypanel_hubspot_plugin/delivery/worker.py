@@ -112,20 +112,17 @@ class Worker:
         creating = [g for g in groups if any(r.kind == TICKET_CREATE for r in g.rows)]
         if creating and self._property_ready_for is not service:
             # The look and the creation it may need, under the shared budget like any call.
-            slots = [s for _ in range(2) if (s := self.limiter.acquire(self.stop_event))]
-            if len(slots) < 2:
-                return 0  # stopping: the claim is released on the way out
-            try:
-                service.ensure_ticket_id_property()
-                self._property_ready_for = service
-            except HubSpotError as exc:
-                # Only the tickets being created need the property; the rest still go.
-                for group in creating:
-                    deliverer.fail(group, exc)
-                groups = [g for g in groups if g not in creating]
-            finally:
-                for slot in slots:
-                    self.limiter.answered(slot)
+            with self.limiter.calls(self.stop_event, 2) as allowed:
+                if not allowed:
+                    return 0  # stopping: the claim is released on the way out
+                try:
+                    service.ensure_ticket_id_property()
+                    self._property_ready_for = service
+                except HubSpotError as exc:
+                    # Only the tickets being created need the property; the rest still go.
+                    for group in creating:
+                        deliverer.fail(group, exc)
+                    groups = [g for g in groups if g not in creating]
         deliverer.deliver(groups)
         if settings.retention_days == 0:
             self.runtime.outbox.purge(timedelta(0))

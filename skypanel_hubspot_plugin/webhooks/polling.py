@@ -237,22 +237,23 @@ class TicketPoller:
         after: str | None = None
         properties = (*TRACKED, api.TICKET_MODIFIED, api.TICKET_ID_PROPERTY)
         while not self.stop_event.is_set():
-            slot = self._pace()
-            if slot is None:
+            if not self._spaced():
                 break
-            try:
-                page = service.search_tickets_modified_since(
-                    since,
-                    properties,
-                    has_property=api.TICKET_ID_PROPERTY,
-                    limit=self.page_size,
-                    after=after,
-                )
-            except HubSpotError as exc:
-                log.warning("Polling HubSpot for ticket changes failed: %s", exc.message)
-                break
-            finally:
-                self.limiter.answered(slot)
+            with self.limiter.calls(self.stop_event) as allowed:
+                if not allowed:
+                    break
+                self._last_search = time.monotonic()
+                try:
+                    page = service.search_tickets_modified_since(
+                        since,
+                        properties,
+                        has_property=api.TICKET_ID_PROPERTY,
+                        limit=self.page_size,
+                        after=after,
+                    )
+                except HubSpotError as exc:
+                    log.warning("Polling HubSpot for ticket changes failed: %s", exc.message)
+                    break
             for ticket in page.results:
                 fired += self._handle(ticket, settings)
             read += len(page.results)
@@ -269,15 +270,10 @@ class TicketPoller:
                 after = page.after
         return fired
 
-    def _pace(self) -> int | None:
-        """Waits for the search endpoint's spacing and a slot of the shared budget (returned)."""
+    def _spaced(self) -> bool:
+        """Waits for the search endpoint's spacing; False when told to stop meanwhile."""
         wait = self._last_search + self.spacing_s - time.monotonic()
-        if wait > 0 and self.stop_event.wait(wait):
-            return None
-        slot = self.limiter.acquire(self.stop_event)
-        if slot is not None:
-            self._last_search = time.monotonic()
-        return slot
+        return not (wait > 0 and self.stop_event.wait(wait))
 
     def _handle(self, ticket: CrmObject, settings: HubSpotSettings) -> int:
         """Hands one polled version of a ticket to the host if it changed; 1 when it did."""
