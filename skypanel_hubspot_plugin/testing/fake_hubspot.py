@@ -171,16 +171,17 @@ class FakeHubSpot:
 
     # -- life cycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeHubSpot:
+    def start(self, *, host: str = "127.0.0.1", port: int = 0) -> FakeHubSpot:
+        """Serves on ``host``:``port`` (loopback and a free port unless told otherwise)."""
         fake = self
 
         class Handler(_Handler):
             owner = fake
 
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.base_url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
