@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Options for the demo, e.g. make demo ARGS="--data-dir ~/skypanel-demo --port 8001"
 ARGS ?=
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench dist
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# The sdist and the wheel in dist/, e.g. for `pip install dist/skypanel_hubspot_plugin-*.whl`.
+# Built with this venv's setuptools (no download), from a clean dist/.
+dist: $(VENV)/.installed
+	rm -rf dist build
+	$(PY) -m build --no-isolation --outdir dist .
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ hooks described in :mod:`skypanel_hubspot_plugin.hookspecs`.
 from __future__ import annotations
 
 import os
+from importlib.metadata import version as _distribution_version
 
 import pluggy
 
@@ -27,7 +28,8 @@ from skypanel_hubspot_plugin.payloads import (
     Visitor,
 )
 
-__version__ = "0.1.0"
+#: The installed distribution's version; setup.cfg is the one place it is written.
+__version__ = _distribution_version("skypanel-hubspot-plugin")
 
 #: Comma-separated entry-point names to skip, like tox's TOX_DISABLED_EXTERNAL_PLUGINS.
 DISABLED_PLUGINS_ENV = "SKYPANEL_DISABLED_PLUGINS"

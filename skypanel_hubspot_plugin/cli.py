@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
+from skypanel_hubspot_plugin import migrations
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import PAUSE_MESSAGE
@@ -36,6 +37,7 @@ from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.timings import Timings
 from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
+from skypanel_hubspot_plugin.migrations import SchemaBusy, SettingsTableMismatch
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.secrets import SecretsError, generate_key
 
@@ -67,8 +69,11 @@ def cmd_generate_key(args: argparse.Namespace) -> int:
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
-    _runtime(args)
-    print("HubSpot tables and default settings are in place.")
+    _runtime(args)  # creates or upgrades the tables, waiting for other processes doing so
+    print(
+        f"HubSpot tables (schema version {migrations.head_revision()}) and default "
+        "settings are in place."
+    )
     return 0
 
 
@@ -378,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, InvalidInput) as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 2
-    except (SecretsError, HubSpotError, ValueError) as exc:
+    except (SecretsError, HubSpotError, ValueError, SchemaBusy, SettingsTableMismatch) as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:

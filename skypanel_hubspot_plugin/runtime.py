@@ -159,32 +159,108 @@ class Runtime:
 
 _current: Runtime | None = None
 _start_failure: str | None = None
+_retry: _StartRetry | None = None
 _lock = threading.Lock()
+
+#: Seconds before a failed start is tried again, doubling up to RETRY_MAX_S.
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
+
+
+class _StartRetry:
+    """Starts the plugin again in the background after a failed start, with backoff, until
+    it starts or the host shuts down: a database that was locked, away or not yet
+    migrated does not leave HubSpot off until the panel restarts."""
+
+    def __init__(self, host: HostContext, reason: str) -> None:
+        self.host = host
+        self.reason = reason
+        self.cancelled = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="hubspot-start-retry", daemon=True)
+
+    def _run(self) -> None:
+        global _start_failure
+        delay = RETRY_FIRST_S
+        attempts = 1
+        while not self.cancelled.wait(delay):
+            attempts += 1
+            try:
+                runtime = _build(self.host)
+            except Exception as exc:
+                reason = scrub(f"{type(exc).__name__}: {exc}")
+                level = logging.DEBUG if reason == self.reason else logging.WARNING
+                log.log(
+                    level, "HubSpot plugin still not started (attempt %d): %s", attempts, reason
+                )
+                with _lock:
+                    if _retry is self:
+                        _start_failure = self.reason = reason
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            if not _install(runtime, self):
+                runtime.stop()  # stopped or restarted meanwhile: this one is not wanted
+                return
+            log.warning("HubSpot plugin started on attempt %d", attempts)
+            return
+
+
+def _build(host: HostContext) -> Runtime:
+    runtime = Runtime.from_host(host)
+    try:
+        runtime.start(run_worker=host.run_worker)
+    except Exception:
+        runtime.stop()
+        raise
+    return runtime
+
+
+def _install(runtime: Runtime, retry: _StartRetry | None) -> bool:
+    """Makes ``runtime`` the process's; a retry only while it is still the pending one."""
+    global _current, _start_failure, _retry
+    with _lock:
+        if retry is not None and (_retry is not retry or retry.cancelled.is_set()):
+            return False
+        _start_failure = None
+        _retry = None
+        previous, _current = _current, runtime
+    if previous is not None:
+        previous.stop()
+    return True
+
+
+def _cancel_retry() -> None:
+    global _retry
+    with _lock:
+        retry, _retry = _retry, None
+    if retry is not None:
+        retry.cancelled.set()
 
 
 def start(host: HostContext) -> Runtime:
     """Builds and starts the process's runtime; a second start replaces the first.
 
     A start that raises is remembered (its reason, scrubbed of secrets), so every route
-    can answer 503 saying why instead of failing on the missing runtime."""
-    global _current, _start_failure
+    can answer 503 saying why instead of failing on the missing runtime, and is tried
+    again in the background (after 1 s, then doubling up to a minute) until it succeeds
+    or :func:`stop` is called."""
+    global _start_failure, _retry
+    _cancel_retry()
     try:
-        runtime = Runtime.from_host(host)
-        runtime.start(run_worker=host.run_worker)
+        runtime = _build(host)
     except Exception as exc:
+        retry = _StartRetry(host, scrub(f"{type(exc).__name__}: {exc}"))
         with _lock:
-            _start_failure = scrub(f"{type(exc).__name__}: {exc}")
+            _start_failure = retry.reason
+            _retry = retry
+        retry.thread.start()
         raise
-    with _lock:
-        _start_failure = None
-        previous, _current = _current, runtime
-    if previous is not None:
-        previous.stop()
+    _install(runtime, None)
     return runtime
 
 
 def stop() -> None:
     global _current, _start_failure
+    _cancel_retry()
     with _lock:
         runtime, _current = _current, None
         _start_failure = None

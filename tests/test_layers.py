@@ -19,6 +19,7 @@ LAYERS: list[set[str]] = [
     {"payloads", "common"},
     {"hookspecs", "__init__"},
     {"hubspot"},
+    {"migrations"},
     {"settings"},
     {"mapping"},
     {"page"},

@@ -144,16 +144,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         else:
             print(f"HubSpot API: {base_url}")
-        print("Press Ctrl-C to stop.", flush=True)
         # uvicorn stops gracefully on SIGINT or SIGTERM, then raises the signal again once
         # it is done; as an exception, either still lets the clean-up above run.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         with suppress(KeyboardInterrupt):
-            server = uvicorn.Server(
+            server = _ReadyServer(
                 uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
             )
             server.run(sockets=[sock])
     print("Demo panel stopped.")
+
+
+class _ReadyServer(uvicorn.Server):
+    """Says "Press Ctrl-C" once the panel answers: after its start-up (the plugin's
+    included) and once uvicorn serves, not while a request would still wait."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print("Press Ctrl-C to stop.", flush=True)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

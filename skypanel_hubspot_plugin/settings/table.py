@@ -2,21 +2,27 @@
 
 The plugin's tables live on their own SQLAlchemy MetaData, so a host whose own
 SQLModel models also declare ``settings`` neither clashes with ours nor loses its table:
-when a ``settings`` table of the right shape already exists, the plugin uses it.
+when a ``settings`` table of the right shape already exists, the plugin uses it. The
+tables are made and changed by the migrations (:mod:`skypanel_hubspot_plugin.migrations`),
+never by ``create_all``: a model change comes with a migration.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, Text, inspect
+from sqlalchemy import Engine, Text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import registry
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from skypanel_hubspot_plugin import migrations
+from skypanel_hubspot_plugin.migrations import SettingsTableMismatch
 from skypanel_hubspot_plugin.settings import schema as keys
 
 log = logging.getLogger(__name__)
+
+__all__ = ["PluginTable", "Setting", "SettingsTableMismatch", "ensure_tables", "install_defaults"]
 
 
 class PluginTable(SQLModel, registry=registry()):
@@ -33,30 +39,11 @@ class Setting(PluginTable, table=True):
     description: str | None = Field(default=None, sa_type=Text)
 
 
-class SettingsTableMismatch(RuntimeError):
-    """The host has a ``settings`` table, but not one of ``key``, ``value``, ``description``."""
-
-
-REQUIRED_COLUMNS = frozenset({"key", "value", "description"})
-
-
 def ensure_tables(engine: Engine) -> None:
-    """Creates the plugin's tables that are missing; checks an existing ``settings`` table's shape."""
-    inspector = inspect(engine)
-    if inspector.has_table(Setting.__tablename__):
-        columns = {c["name"] for c in inspector.get_columns(Setting.__tablename__)}
-        missing = REQUIRED_COLUMNS - columns
-        if missing:
-            raise SettingsTableMismatch(
-                f"The existing 'settings' table lacks column(s) {sorted(missing)}; "
-                "the plugin needs key, value and description."
-            )
-    PluginTable.metadata.create_all(engine)
-    # create_all makes missing tables with their indexes; an index a newer version added
-    # to an existing table is made here.
-    for table in PluginTable.metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
+    """Creates the plugin's tables, or upgrades them to this release's schema version.
+
+    Safe from several processes at once; see :mod:`skypanel_hubspot_plugin.migrations`."""
+    migrations.upgrade(engine)
 
 
 def install_defaults(engine: Engine) -> list[str]:
