@@ -45,11 +45,28 @@ def log_in(
 ) -> Response:
     check_csrf(request, csrf_token)
     host = get_host(request)
+    throttle = auth.login_throttle(request)
+    address = auth.client_address(request)
+    # Refused before the password is even compared: a guess in the window learns nothing.
+    if (wait := throttle.retry_after(username, address)) is not None:
+        context = {"username": username, "error": too_many_failures(wait)}
+        response = render(request, "login.html", context, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     if not auth.admin_credentials_match(username, password, host.config.admin_password):
+        throttle.failed(username, address)
         context = {"username": username, "error": "Wrong username or password"}
         return render(request, "login.html", context, status_code=401)
+    throttle.succeeded(username, address)
     auth.log_in_admin(request)
     return RedirectResponse("/admin/settings", status_code=303)
+
+
+def too_many_failures(seconds: int) -> str:
+    wait = (
+        f"{seconds} second{'s' * (seconds != 1)}" if seconds < 120 else f"{seconds // 60} minutes"
+    )
+    return f"Too many failed logins: wait {wait}, then try again"
 
 
 @router.get("/admin/settings")
