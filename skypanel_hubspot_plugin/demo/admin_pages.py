@@ -20,10 +20,16 @@ from skypanel_hubspot_plugin.demo import auth
 from skypanel_hubspot_plugin.payloads import SettingField
 
 from .csrf import check_csrf
+from .forms import STATUSES
 from .host import get_host, render
-from .panel_tables import PanelUser
+from .panel_tables import TICKET_EXTRA_FIELDS, USER_EXTRA_FIELDS, PanelUser
 
 router = APIRouter()
+#: Settings the page edits in a card of their own (the Ticket pipeline card's status →
+#: stage table), kept in the form hidden so that Save still sends them.
+CARD_KEYS = frozenset({"hubspot_ticket_status_stages"})
+#: Characters of an option's words past which its select spans the form's two columns.
+WIDE_OPTION = 28
 Field = Annotated[str, Form()]
 
 
@@ -62,6 +68,11 @@ def log_in(
     return RedirectResponse("/admin/settings", status_code=303)
 
 
+def _long_options(field: SettingField) -> bool:
+    """A select whose words would be cut off in half the form's width takes all of it."""
+    return any(len(label) > WIDE_OPTION for _, label in field.options)
+
+
 def too_many_failures(seconds: int) -> str:
     wait = (
         f"{seconds} second{'s' * (seconds != 1)}" if seconds < 120 else f"{seconds // 60} minutes"
@@ -80,5 +91,13 @@ def settings_page(request: Request) -> Response:
     labels = {f.key: f.label for fields in groups for f in fields}
     with Session(host.engine) as session:
         customers = session.exec(select(func.count()).select_from(PanelUser)).one()
-    context = {"groups": groups, "labels": labels, "customers": customers}
+    context = {
+        "groups": groups,
+        "labels": labels,
+        "customers": customers,
+        "card_keys": CARD_KEYS,
+        "wide_keys": {f.key for fields in groups for f in fields if _long_options(f)},
+        "statuses": STATUSES,
+        "panel_fields": {"user": list(USER_EXTRA_FIELDS), "ticket": list(TICKET_EXTRA_FIELDS)},
+    }
     return render(request, "admin_settings.html", context)
