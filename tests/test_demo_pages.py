@@ -148,7 +148,7 @@ def test_the_settings_page_shows_the_status_table_once_and_long_selects_whole(
         ("plan", "platinum", "Choose a hosting plan from the list"),
         ("server_count", "-1", "Enter a whole number from 0 to 1000"),
         ("server_count", "1001", "Enter a whole number from 0 to 1000"),
-        ("server_count", "３", "Enter a whole number from 0 to 1000"),
+        ("server_count", "\uff13", "Enter a whole number from 0 to 1000"),
     ],
 )
 def test_a_bad_plan_or_server_count_is_refused_next_to_its_field(
