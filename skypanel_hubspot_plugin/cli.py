@@ -84,7 +84,7 @@ def cmd_test_connection(args: argparse.Namespace) -> int:
     except HubSpotError:
         service = None
     result = check_connection(rt.settings(), service)
-    print(json.dumps(result.as_json(), indent=2) if args.json else result.message)
+    print(json.dumps(result.as_json(), indent=2) if args.json else result.as_text())
     return 0 if result.success else 1
 
 

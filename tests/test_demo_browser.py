@@ -33,6 +33,7 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
+from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.demo.app import create_app
 from skypanel_hubspot_plugin.demo.config import DemoConfig
 from skypanel_hubspot_plugin.demo.sandbox_pages import add_sandbox_forms
@@ -51,6 +52,23 @@ ADMIN_PASSWORD = "correct horse battery staple"
 SAMPLE_CUSTOMERS = 5
 WAIT_MS = 20_000
 WAIT_S = WAIT_MS / 1000
+#: Each shown select whose words (any option it can show) are wider than its box.
+CUT_OFF_SELECTS = """() => {
+  const ctx = document.createElement("canvas").getContext("2d");
+  const cut = [];
+  for (const select of document.querySelectorAll("select")) {
+    if (!select.offsetParent) continue;
+    const style = getComputedStyle(select);
+    ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const arrow = 20;
+    const room = select.clientWidth - parseFloat(style.paddingLeft)
+      - parseFloat(style.paddingRight) - arrow;
+    const words = [...select.options].filter((o) => !o.disabled).map((o) => o.text);
+    const widest = words.find((text) => ctx.measureText(text).width > room);
+    if (widest !== undefined) cut.push(`${select.id || select.className}: ${widest}`);
+  }
+  return cut;
+}"""
 
 
 def artifacts_dir() -> Path:
@@ -126,12 +144,13 @@ class Traffic:
     bodies: list[tuple[str, str]]
     refused: list[str]
     page_errors: list[str]
+    console_errors: list[str]
 
 
 def new_context(browser: Browser, panel: str) -> tuple[BrowserContext, Traffic]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
-    traffic = Traffic(bodies=[], refused=[], page_errors=[])
+    traffic = Traffic(bodies=[], refused=[], page_errors=[], console_errors=[])
 
     def refuse(route: Route) -> None:
         traffic.refused.append(route.request.url)
@@ -144,9 +163,19 @@ def new_context(browser: Browser, panel: str) -> tuple[BrowserContext, Traffic]:
 
     context.route(lambda url: urlsplit(url).hostname != "127.0.0.1", refuse)
     context.on("response", keep)
-    context.on(
-        "page", lambda page: page.on("pageerror", lambda e: traffic.page_errors.append(str(e)))
-    )
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda e: traffic.page_errors.append(str(e)))
+        page.on(
+            "console",
+            lambda m: (
+                traffic.console_errors.append(f"{page.url}: {m.text}")
+                if m.type == "error"
+                else None
+            ),
+        )
+
+    context.on("page", watch)
     return context, traffic
 
 
@@ -183,9 +212,15 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     # The admin logs in; the settings page is drawn from the plugin's schema. Nothing is
     # set up yet, and nothing on the page says something went wrong.
     log_in_as_admin(admin, panel)
+    admin_traffic.console_errors.clear()  # (the login form's own 401, if any, is not this)
     expect(admin.locator("#contacts-message")).to_contain_text("once the integration is enabled")
     expect(admin.locator("#settings-message")).not_to_have_text("Loading the saved settings…")
+    expect(admin.locator(f"#{TICKET_MAP}-note")).to_contain_text("once an access token is saved")
     expect(admin.locator('[data-kind="error"]:not(:empty)')).to_have_count(0)
+    # Nothing was asked that could only be refused before configuration: no console errors.
+    assert admin_traffic.console_errors == []
+    # The status → stage table is the Ticket pipeline card's, not a second JSON field.
+    expect(admin.locator("#hubspot_ticket_status_stages")).to_be_hidden()
     for key in ("hubspot_enabled", "hubspot_portal_id", "hubspot_region", "hubspot_rate_limit"):
         expect(admin.locator(f"#{key}")).to_be_enabled()
     expect(admin.locator("#hubspot_api_key")).to_have_attribute("type", "password")
@@ -212,8 +247,30 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     )
 
     admin.click("#test-connection")
-    expect(admin.locator("#connection-result")).to_contain_text("connection successful")
-    expect(admin.locator("#connection-result")).to_contain_text(str(FAKE_PORTAL_ID))
+    result = admin.locator("#connection-result")
+    expect(result).to_contain_text("connection successful")
+    expect(result).to_contain_text(str(FAKE_PORTAL_ID))
+    expect(result).to_contain_text("come back by webhooks or polling")
+    assert (result.text_content() or "").count("come back by") == 1  # said once
+    # Every select shows its words whole, HubSpot's property lists included.
+    expect(admin.locator(f"#{CONTACT_MAP}-rows select").first).to_be_visible()
+    assert admin.evaluate(CUT_OFF_SELECTS) == []
+
+    # The panel's own fields (the customer's plan and servers, the ticket's server) are
+    # offered, and mapped to the portal's custom properties.
+    for field in ("plan", "server_count"):
+        expect(admin.locator(f"#{CONTACT_MAP}-fields option[value={field}]")).to_have_count(1)
+    expect(admin.locator(f"#{TICKET_MAP}-fields option[value=server]")).to_have_count(1)
+    for key, field, prop in (
+        (CONTACT_MAP, "plan", "hosting_plan"),
+        (CONTACT_MAP, "server_count", "server_count"),
+        (TICKET_MAP, "server", "panel_server"),
+    ):
+        admin.click(f"#{key}-add")
+        row = admin.locator(f"#{key}-rows tr").last
+        row.locator("input.map-field").fill(field)
+        row.locator("select").select_option(prop)
+    save_settings(admin)
 
     admin.check("#hubspot_chat_enabled")
     save_settings(admin)
@@ -248,6 +305,8 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     customer.fill("#last_name", "Hamilton")
     customer.fill("#company", "Apollo Hosting")
     customer.fill("#phone", "+1 617 555 0100")
+    customer.select_option("#plan", "pro")
+    customer.fill("#server_count", "3")
     expect(customer.locator("label[for=email] .required-mark")).to_have_count(1)
     expect(customer.locator("label[for=company] .required-mark")).to_have_count(0)
     customer.click("#signup-submit")
@@ -260,6 +319,8 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     )
     contact = fake_hubspot.contact_by_email("margaret.hamilton@example.com") or {}
     assert contact["properties"]["company"] == "Apollo Hosting"
+    assert contact["properties"]["hosting_plan"] == "pro"
+    assert contact["properties"]["server_count"] == "3"
     # ... and a submission of the HubSpot contact form, filed under the visitor's page.
     fake_hubspot.wait_for(lambda f: len(f.form_submissions(FAKE_CONTACT_FORM_ID)) == 1)
     (submission,) = fake_hubspot.form_submissions(FAKE_CONTACT_FORM_ID)
@@ -272,6 +333,7 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     customer.fill("#content", "It stopped after the kernel update.")
     customer.select_option("#priority", "high")
     customer.select_option("#category", "billing")
+    customer.fill("#server", "vps-7.example.net")
     customer.click("#ticket-submit")
     expect(customer.locator("#my-tickets")).to_contain_text("My VPS does not boot")
     expect(customer.locator("#signup-confirmation")).to_have_count(0)  # said once
@@ -282,6 +344,7 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     (ticket,) = fake_hubspot.tickets()
     assert ticket["properties"]["hs_ticket_priority"] == "HIGH"
     assert ticket["properties"]["hs_ticket_category"] == "BILLING_ISSUE"
+    assert ticket["properties"]["panel_server"] == "vps-7.example.net"
     fake_hubspot.wait_for(
         lambda f: f.associations("tickets", ticket["id"], "contacts") == [contact["id"]],
         timeout=WAIT_S,
@@ -304,13 +367,15 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     )
 
     # The admin sees both deliveries arrive, refreshed without reloading the page.
-    contact_rows = admin.locator("#deliveries-rows tr", has_text="contact.upsert")
+    contact_rows = admin.locator("#deliveries-rows tr", has_text="Contact update")
     expect(contact_rows).to_have_count(1)
     expect(contact_rows).to_contain_text("delivered")
     expect(contact_rows).to_contain_text(contact["id"])
-    expect(admin.locator("#deliveries-rows tr", has_text="ticket.create")).to_contain_text(
-        "delivered"
-    )
+    expect(contact_rows).to_contain_text("margaret.hamilton@example.com")
+    expect(admin.locator("#deliveries-rows tr", has_text="New ticket")).to_contain_text("delivered")
+    # The outbox's codes are for scripts (and the cells' tooltips), not for reading.
+    expect(admin.locator("#deliveries-rows")).not_to_contain_text("contact.upsert")
+    expect(admin.locator("#deliveries-rows")).not_to_contain_text("user:")
 
     # "Sync all contacts" sends the customers the panel had before HubSpot was set up.
     admin.click("#backfill-start")
@@ -327,7 +392,7 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
     # The token went in once and never came back out, on any page or API answer.
     admin.reload()
     expect(admin.locator("#hubspot_api_key-status")).to_contain_text(FAKE_TOKEN[-4:])
-    expect(admin.locator("#deliveries-rows tr", has_text="ticket.update")).to_contain_text(
+    expect(admin.locator("#deliveries-rows tr", has_text="Ticket change")).to_contain_text(
         "delivered"
     )
     # HubSpot's scripts cannot load here, and no page throws a JavaScript error for it.
@@ -341,6 +406,30 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
         "js.hs-scripts.com",
         "js.hsforms.net",
     }
+
+    # Replaying parked deliveries: the confirmation counts in words and stays through the
+    # table's refreshes until the admin dismisses it.
+    for parked, words in (
+        (1, "1 parked delivery queued again."),
+        (2, "2 parked deliveries queued again."),
+    ):
+        for n in range(parked):
+            user_id = f"{900 + parked * 10 + n}"
+            runtime.current().outbox.record(
+                "contact.upsert",
+                f"user:{user_id}",
+                {"user_id": user_id, "properties": {"email": f"parked.{user_id}@example.com"}},
+                dead_reason="refused by HubSpot in this test",
+            )
+        expect(admin.locator("#delivery-counts")).to_contain_text(f"{parked} parked")
+        admin.click("#deliveries-replay")
+        expect(admin.locator("#deliveries-notice-text")).to_have_text(words)
+        for _ in range(2):  # two refreshes of the table later, it is still there
+            with admin.expect_response(lambda r: "/deliveries?" in r.url):
+                pass
+        expect(admin.locator("#deliveries-notice-text")).to_have_text(words)
+    admin.click("#deliveries-notice-dismiss")
+    expect(admin.locator("#deliveries-notice")).to_be_hidden()
 
     admin.click("#test-connection")
     expect(admin.locator("#connection-result")).to_contain_text("connection successful")
@@ -420,6 +509,10 @@ def test_admin_picks_a_pipeline_and_polling_brings_an_agents_change_back(
     expect(admin.locator("#status-stage-waiting")).to_have_value("hs-waiting")
     expect(admin.locator("#status-stage-closed")).to_have_value("hs-solved")
     expect(admin.locator("#hubspot_ticket_pipeline")).to_have_value("hosting")
+    stage_help = admin.locator("#hubspot_ticket_stage-row .help")
+    expect(stage_help).to_contain_text("hs-new is “New” in the “Hosting support” pipeline")
+    expect(stage_help).not_to_contain_text("1 is New")
+    assert admin.evaluate(CUT_OFF_SELECTS) == []
     # A stage of another pipeline is refused next to its field, and nothing is saved.
     admin.fill("#hubspot_ticket_stage", "1")
     admin.click("#settings-save")
@@ -429,9 +522,9 @@ def test_admin_picks_a_pipeline_and_polling_brings_an_agents_change_back(
     admin.select_option("#stage-select", "hs-new")
     save_settings(admin)
     admin.click("#test-connection")
-    expect(admin.locator("#connection-result")).to_contain_text(
-        "Ticket changes can come back by: polling."
-    )
+    expect(admin.locator("#connection-result")).to_contain_text("come back by polling")
+    connection = admin.locator("#connection-result").text_content() or ""
+    assert connection.count("come back by") == 1
 
     # A customer's ticket lands in the chosen pipeline and stage.
     customer.goto(f"{panel}/")

@@ -66,6 +66,12 @@ class ConnectionResult:
             body["syncModes"] = list(self.sync_modes)
         return body
 
+    def as_text(self) -> str:
+        """The answer for a terminal: the message, then each warning on a line of its own,
+        so the text says everything the JSON does (the missing scopes and the ways ticket
+        changes come back are in the message already)."""
+        return "\n".join([self.message, *(f"Warning: {w}" for w in self.warnings)])
+
 
 def check_connection(
     settings: HubSpotSettings,

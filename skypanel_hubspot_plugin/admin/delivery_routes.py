@@ -7,6 +7,7 @@ unreachable; the admin sees HubSpot's last error on every parked delivery.
 from __future__ import annotations
 
 from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.admin.delivery_words import entity_words, kind_words
 from skypanel_hubspot_plugin.admin.responses import (
     PREFIX,
     Route,
@@ -34,11 +35,16 @@ MAX_REPLAY_IDS = 1000
 
 
 def delivery_json(row: OutboxRow, waiting_for: str | None = None) -> dict[str, object]:
-    """One delivery; ``waitingFor`` says what a queued row waits for (an older row of its record)."""
+    """One delivery; ``waitingFor`` says what a queued row waits for (an older row of its record).
+
+    ``kind`` and ``entity`` are the outbox's codes, for scripts; ``kindLabel`` and
+    ``entityLabel`` say the same in words, for a page to show."""
     return {
         "id": row.id,
         "kind": row.kind,
         "entity": row.entity,
+        "kindLabel": kind_words(row.kind),
+        "entityLabel": entity_words(row.entity, row.payload),
         "status": row.status,
         "attempts": row.attempts,
         "lastError": None if row.last_error is None else scrub(row.last_error),  # older rows

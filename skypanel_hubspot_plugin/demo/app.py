@@ -33,6 +33,8 @@ from .csp import add_content_security_policy
 from .csrf import require_csrf
 from .encryption_key import secret_keys
 from .host import DemoHost, render, templates
+from .live_sessions import LiveSessions
+from .login_throttle import LoginThrottle
 from .panel_tables import create_panel_tables
 from .panel_users import users_lister
 from .sample_customers import add_sample_customers
@@ -70,6 +72,8 @@ def create_app(config: DemoConfig) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.live_sessions = LiveSessions()
+    app.state.login_throttle = LoginThrottle(config.clock)
     app.state.host = DemoHost(pm=pm, engine=engine, config=config, templates=templates())
     # {{ hubspot_form("contact", page) }} in any template: the plugin's embed of that form
     app.state.host.templates.env.globals.update(jinja_globals(pm))

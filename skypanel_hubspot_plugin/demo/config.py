@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ class DemoConfig:
     ``sandbox`` is the fake HubSpot when the panel runs against one: its page lets the
     admin change tickets "in HubSpot" and watch the change come back through the webhook.
     ``public_base_url`` is the panel's own address, which HubSpot's webhooks are signed for.
+    ``clock`` (seconds, only ever compared) times the login throttle; tests move their own.
     """
 
     data_dir: Path
@@ -31,6 +34,7 @@ class DemoConfig:
     sample_customers: int = 0
     sandbox: FakeHubSpot | None = field(default=None, repr=False, compare=False)
     public_base_url: str | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     @property
     def database_url(self) -> str:

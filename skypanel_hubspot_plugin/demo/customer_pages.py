@@ -19,7 +19,7 @@ from skypanel_hubspot_plugin.demo import auth
 from skypanel_hubspot_plugin.payloads import Visitor
 
 from .csrf import check_csrf
-from .forms import CATEGORIES, LABELS, PRIORITIES, NewTicket, SignUp
+from .forms import CATEGORIES, LABELS, PLANS, PRIORITIES, NewTicket, SignUp
 from .host import get_host, render
 from .panel_tables import PanelTicket, PanelUser
 
@@ -37,7 +37,8 @@ def current_customer(request: Request, session: Session) -> PanelUser | None:
 def home(request: Request) -> Response:
     with Session(get_host(request).engine) as session:
         viewer = current_customer(request, session)
-        return render(request, "home.html", {"form": SignUp(), "errors": {}}, viewer=viewer)
+        context = {"form": SignUp(), "errors": {}, "plans": PLANS}
+        return render(request, "home.html", context, viewer=viewer)
 
 
 @router.post("/signup")
@@ -48,11 +49,19 @@ def sign_up(
     last_name: Field = "",
     company: Field = "",
     phone: Field = "",
+    plan: Field = "starter",
+    server_count: Field = "1",
     csrf_token: Field = "",
 ) -> Response:
     check_csrf(request, csrf_token)
     form = SignUp.cleaned(
-        email=email, first_name=first_name, last_name=last_name, company=company, phone=phone
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        company=company,
+        phone=phone,
+        plan=plan,
+        server_count=server_count,
     )
     errors = form.errors()
     host = get_host(request)
@@ -61,9 +70,9 @@ def sign_up(
         if not errors and taken.first() is not None:
             errors["email"] = EMAIL_TAKEN
         if errors:
-            context = {"form": form, "errors": errors}
+            context = {"form": form, "errors": errors, "plans": PLANS}
             return render(request, "home.html", context, status_code=422)
-        user = PanelUser(**vars(form))
+        user = PanelUser(**{**vars(form), "server_count": form.servers()})
         session.add(user)
         try:
             session.flush()  # the id the plugin will name the contact's user by
@@ -77,7 +86,7 @@ def sign_up(
             session.commit()
         except IntegrityError:  # the same email signed up a moment ago
             session.rollback()
-            context = {"form": form, "errors": {"email": EMAIL_TAKEN}}
+            context = {"form": form, "errors": {"email": EMAIL_TAKEN}, "plans": PLANS}
             return render(request, "home.html", context, status_code=422)
         assert user.id is not None
         auth.log_in_customer(request, user.id)
@@ -100,10 +109,13 @@ def open_ticket(
     content: Field = "",
     priority: Field = "medium",
     category: Field = "general",
+    server: Field = "",
     csrf_token: Field = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    form = NewTicket.cleaned(subject=subject, content=content, priority=priority, category=category)
+    form = NewTicket.cleaned(
+        subject=subject, content=content, priority=priority, category=category, server=server
+    )
     host = get_host(request)
     with Session(host.engine) as session:
         viewer = current_customer(request, session)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PRIORITIES = (("low", "Low"), ("medium", "Medium"), ("high", "High"))
+PLANS = (("starter", "Starter"), ("pro", "Pro"), ("business", "Business"))
+MAX_SERVERS = 1000
 CATEGORIES = (
     ("technical", "Technical problem"),
     ("billing", "Billing"),
@@ -24,7 +26,12 @@ STATUSES = (
     ("closed", "Closed"),
 )
 #: What a page shows for a stored code; an unknown code is shown as it is.
-LABELS = {"priority": dict(PRIORITIES), "category": dict(CATEGORIES), "status": dict(STATUSES)}
+LABELS = {
+    "priority": dict(PRIORITIES),
+    "category": dict(CATEGORIES),
+    "status": dict(STATUSES),
+    "plan": dict(PLANS),
+}
 
 
 def _too_long(value: str, limit: int) -> str | None:
@@ -38,6 +45,8 @@ class SignUp:
     last_name: str = ""
     company: str = ""
     phone: str = ""
+    plan: str = "starter"
+    server_count: str = "1"
 
     @classmethod
     def cleaned(cls, **raw: str) -> SignUp:
@@ -57,7 +66,18 @@ class SignUp:
         for name, limit in limits.items():
             if name not in errors and (problem := _too_long(getattr(self, name), limit)):
                 errors[name] = problem
+        if self.plan not in dict(PLANS):
+            errors["plan"] = "Choose a hosting plan from the list"
+        if self.servers() is None:
+            errors["server_count"] = f"Enter a whole number from 0 to {MAX_SERVERS}"
         return errors
+
+    def servers(self) -> int | None:
+        """The number of servers, or None when it is not a whole number in range."""
+        text = self.server_count
+        if not (text.isascii() and text.isdigit() and len(text) <= 4):
+            return None
+        return int(text) if int(text) <= MAX_SERVERS else None
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,7 @@ class NewTicket:
     content: str = ""
     priority: str = "medium"
     category: str = "general"
+    server: str = ""
 
     @classmethod
     def cleaned(cls, **raw: str) -> NewTicket:
@@ -83,4 +104,6 @@ class NewTicket:
             errors["priority"] = "Choose a priority from the list"
         if self.category not in dict(CATEGORIES):
             errors["category"] = "Choose a category from the list"
+        if problem := _too_long(self.server, 100):
+            errors["server"] = problem
         return errors

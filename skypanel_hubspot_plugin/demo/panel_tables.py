@@ -2,7 +2,9 @@
 
 They live on their own SQLAlchemy registry, as a real panel's models would, so they never
 share metadata with the plugin's tables (``settings``, ``hubspot_outbox``, …) in the same
-database. ``as_user``/``as_ticket`` copy the few fields the plugin's hooks take.
+database. ``as_user``/``as_ticket`` copy the few fields the plugin's hooks take; the
+panel's own fields (a customer's hosting plan and number of servers, the server a ticket is
+about) go in ``extra``, for the admin's property maps to send to HubSpot properties.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from skypanel_hubspot_plugin.payloads import Ticket, User
+
+#: The panel's own fields, by the names the property maps use (the settings page suggests them).
+USER_EXTRA_FIELDS = ("plan", "server_count")
+TICKET_EXTRA_FIELDS = ("server",)
 
 
 def utcnow() -> datetime:
@@ -35,6 +41,8 @@ class PanelUser(PanelTable, table=True):
     last_name: str = Field(default="", max_length=100)
     company: str = Field(default="", max_length=200)
     phone: str = Field(default="", max_length=50)
+    plan: str = Field(default="starter", max_length=20)  # the hosting plan: forms.PLANS
+    server_count: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow)
 
     def as_user(self) -> User:
@@ -45,6 +53,7 @@ class PanelUser(PanelTable, table=True):
             last_name=self.last_name,
             company=self.company,
             phone=self.phone,
+            extra={"plan": self.plan, "server_count": str(self.server_count)},
         )
 
 
@@ -60,6 +69,7 @@ class PanelTicket(PanelTable, table=True):
     priority: str = Field(default="medium", max_length=20)
     category: str = Field(default="general", max_length=50)
     status: str = Field(default="open", max_length=20)
+    server: str = Field(default="", max_length=100)  # which of the customer's servers
     created_at: datetime = Field(default_factory=utcnow)
 
     def as_ticket(self) -> Ticket:
@@ -70,6 +80,7 @@ class PanelTicket(PanelTable, table=True):
             priority=self.priority,
             category=self.category,
             status=self.status,
+            extra={"server": self.server} if self.server else {},
         )
 
 

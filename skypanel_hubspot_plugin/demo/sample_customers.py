@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from .forms import PLANS
 from .panel_tables import PanelUser
 
 FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim")
@@ -29,6 +30,8 @@ def add_sample_customers(engine: Engine, count: int) -> int:
                     first_name=first,
                     last_name=last,
                     company=COMPANIES[n % len(COMPANIES)],
+                    plan=PLANS[n % len(PLANS)][0],
+                    server_count=n % 7,
                 )
             )
         session.commit()

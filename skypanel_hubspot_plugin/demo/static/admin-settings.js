@@ -114,9 +114,15 @@
     $("settings-errors-list").replaceChildren();
   }
 
+  // Where the admin fixes a field that the form keeps hidden because a card edits it.
+  function cardTarget(key) {
+    if (key !== "hubspot_ticket_status_stages") return null;
+    return $("pipeline-picker").hidden ? $("pipelines-load") : $("status-stage-open");
+  }
+
   function focusField(key) {
     const editor = mapEditors.get(key);
-    const target = editor ? editor.focusTarget() : $(key);
+    const target = editor ? editor.focusTarget() : cardTarget(key) ?? $(key);
     if (!target) return;
     target.scrollIntoView({ block: "center" });
     target.focus();
@@ -143,8 +149,14 @@
     }
   }
 
+  // What the saved settings allow asking for: HubSpot's lists need a token, its contacts
+  // an enabled integration too. Asking before would only be refused (409).
+  const configured = { token: false, enabled: false };
+
   function fillSettings(state) {
     const values = state.values ?? {};
+    configured.token = state.token?.set === true;
+    configured.enabled = values.hubspot_enabled === true;
     for (const input of settingInputs()) {
       const type = input.dataset.setting;
       if (type === "secret") {
@@ -157,6 +169,7 @@
     }
     for (const editor of mapEditors.values()) editor.readJson();
     showFieldMessages(state.problems ?? {});
+    describeStage();
   }
 
   function collectSettings() {
@@ -187,6 +200,7 @@
     say(settingsMessage, "", "");
     setFormEnabled(true);
     loadMapProperties();
+    loadContacts();
   }
 
   form.addEventListener("submit", async (event) => {
@@ -494,13 +508,27 @@
     if ($(spec.key)) mapEditors.set(spec.key, new MapEditor(spec));
   }
 
+  // The panel's own fields (its custom ones, e.g. a hosting plan), from the page.
+  function ownPanelFields() {
+    const node = $("panel-fields");
+    try {
+      return node ? JSON.parse(node.textContent) : {};
+    } catch (error) {
+      return {};
+    }
+  }
+
   async function loadMapProperties() {
     const fields = await call("GET", "/property-map");
+    const own = ownPanelFields();
     for (const editor of mapEditors.values()) {
       const { object, panelFields } = editor.spec;
       // Built-in user fields are suggestions; the ticket's built-in ones are the plugin's own.
-      editor.suggestFields(panelFields === "user" && fields.ok ? fields.body.panelFields?.user ?? [] : []);
-      const result = await call("GET", `/properties?${new URLSearchParams({ object })}`);
+      const builtIn = panelFields === "user" && fields.ok ? fields.body.panelFields?.user ?? [] : [];
+      editor.suggestFields([...new Set([...builtIn, ...(own[panelFields] ?? [])])]);
+      const result = configured.token
+        ? await call("GET", `/properties?${new URLSearchParams({ object })}`)
+        : { ok: false, status: 409, body: {} };
       if (result.ok) {
         editor.setProperties(result.body.properties ?? [], null);
       } else if (result.status === 409) {
@@ -549,6 +577,30 @@
     const table = {};
     for (const status of STATUSES) table[status] = $(`status-stage-${status}`).value;
     $("hubspot_ticket_status_stages").value = JSON.stringify(table);
+    describeStage();
+  }
+
+  // The stage field's help names the default pipeline's stages ("1 is New"); for another
+  // pipeline it names that pipeline's, once HubSpot's list is read.
+  const stageHelp = $("hubspot_ticket_stage-row")?.querySelector(".help");
+  const defaultStageHelp = stageHelp?.textContent ?? "";
+
+  function describeStage() {
+    if (!stageHelp || !$("hubspot_ticket_pipeline")) return;
+    const pipelineId = $("hubspot_ticket_pipeline").value.trim();
+    const stageId = $("hubspot_ticket_stage").value.trim();
+    const pipeline = pipelines.find((p) => p.id === pipelineId);
+    const stage = pipeline?.stages.find((s) => s.id === stageId);
+    if (stage) {
+      stageHelp.textContent = `The pipeline stage of new tickets: ${stage.id} is “${stage.label}” in the “${pipeline.label}” pipeline.`;
+    } else if (pipeline) {
+      const names = pipeline.stages.map((s) => `${s.id} (${s.label})`).join(", ");
+      stageHelp.textContent = `The pipeline stage of new tickets; the “${pipeline.label}” pipeline has ${names}.`;
+    } else if (pipelineId === "0" || pipelineId === "") {
+      stageHelp.textContent = defaultStageHelp;
+    } else {
+      stageHelp.textContent = `The pipeline stage of new tickets, one of pipeline ${pipelineId}'s stages: load the pipelines from HubSpot (Ticket pipeline card) to pick it by name.`;
+    }
   }
 
   // A pipeline newly picked gets its defaults (from the stages' open/closed state).
@@ -594,6 +646,7 @@
   }
 
   $("pipelines-load").addEventListener("click", loadPipelines);
+  for (const key of ["hubspot_ticket_pipeline", "hubspot_ticket_stage"]) $(key)?.addEventListener("input", describeStage);
   $("pipeline-select").addEventListener("change", () => showStages(false));
   $("stage-select").addEventListener("change", writeBack);
   for (const status of STATUSES) $(`status-stage-${status}`).addEventListener("change", writeBack);
@@ -618,9 +671,6 @@
       for (const scope of answer.missingScopes) list.append(element("li", scope));
       box.append(list);
     }
-    if (Array.isArray(answer.syncModes)) {
-      box.append(element("p", `Ticket changes can come back by: ${answer.syncModes.join(", ")}.`, "sync-modes"));
-    }
     if (Array.isArray(answer.warnings) && answer.warnings.length) {
       const list = element("ul", null, "warnings");
       for (const warning of answer.warnings) list.append(element("li", warning));
@@ -642,10 +692,14 @@
       row.dataset.status = delivery.status;
       const status = element("td");
       status.append(element("span", STATUS_WORDS[delivery.status] ?? delivery.status, `badge badge-${delivery.status}`));
+      const what = element("td", delivery.kindLabel ?? delivery.kind);
+      what.title = delivery.kind; // the outbox's own code, for a bug report or a script
+      const whom = element("td", delivery.entityLabel ?? delivery.entity);
+      whom.title = delivery.entity;
       row.append(
         element("td", delivery.id),
-        element("td", delivery.kind),
-        element("td", delivery.entity),
+        what,
+        whom,
         status,
         element("td", delivery.attempts),
         element("td", delivery.hubspotId ?? ""),
@@ -730,13 +784,31 @@
     run();
   }
 
-  $("delivery-status").addEventListener("change", loadDeliveries);
+  // What the admin's last action on the deliveries did: it stays (the table refreshes every
+  // 2 s underneath) until dismissed or replaced by the next action.
+  function notify(text, kind) {
+    say($("deliveries-notice-text"), text, kind);
+    $("deliveries-notice").hidden = !text;
+  }
+
+  function replayedWords(count) {
+    if (!count) return "No parked deliveries to replay.";
+    return `${count} parked deliver${count === 1 ? "y" : "ies"} queued again.`;
+  }
+
+  $("deliveries-notice-dismiss").addEventListener("click", () => {
+    notify("", "");
+    $("deliveries-replay").focus();
+  });
+  $("delivery-status").addEventListener("change", () => {
+    notify("", "");
+    loadDeliveries();
+  });
   $("deliveries-replay").addEventListener("click", async () => {
+    notify("", "");
     const result = await call("POST", "/deliveries/replay", {});
-    const message = result.ok
-      ? `${result.body.replayed} parked deliveries queued again.`
-      : result.body.message ?? `HTTP ${result.status}`;
-    say($("deliveries-message"), message, result.ok ? "success" : "error");
+    const message = result.ok ? replayedWords(result.body.replayed) : result.body.message ?? `HTTP ${result.status}`;
+    notify(message, result.ok ? "success" : "error");
     refreshDeliveries();
   });
 
@@ -801,7 +873,8 @@
   async function loadContacts(after) {
     const query = new URLSearchParams({ limit: "10" });
     if (after) query.set("after", after);
-    const result = await call("GET", `/contacts?${query}`);
+    const ready = configured.enabled && configured.token;
+    const result = ready ? await call("GET", `/contacts?${query}`) : { ok: false, status: 409, body: {} };
     const message = $("contacts-message");
     if (result.status === 409) {
       // Not set up yet: nothing has gone wrong, there is just nothing to show.
@@ -836,8 +909,7 @@
   $("contacts-refresh").addEventListener("click", () => loadContacts());
   $("contacts-next").addEventListener("click", () => loadContacts(contactsAfter));
 
-  loadSettings();
+  loadSettings(); // then the property lists and the contacts, as far as the settings allow
   every(2, refreshDeliveries);
   pollBackfill();
-  loadContacts();
 })();
