@@ -16,6 +16,7 @@ that receives them is :mod:`skypanel_hubspot_plugin.admin.webhook_route`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from skypanel_hubspot_plugin.mapping.ticket_fields import status_of_stage
 from skypanel_hubspot_plugin.payloads import TicketChange
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks.echo import is_echo
-from skypanel_hubspot_plugin.webhooks.links import panel_ticket_of, record_merge
+from skypanel_hubspot_plugin.webhooks.links import merge_owner, panel_ticket_of, record_merge
 from skypanel_hubspot_plugin.webhooks.table import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -81,14 +82,32 @@ class Event:
         """The id a merge leaves: the new object's when HubSpot made one, else the primary's."""
         return self.new_object_id or self.primary_object_id or self.object_id
 
+    @property
+    def named_ids(self) -> tuple[str, ...]:
+        """The tickets a merge names, primary first: the only ones whose links it may move
+        (``objectId`` counts only when HubSpot leaves the primary out)."""
+        named = (
+            self.primary_object_id or self.object_id,
+            *self.merged_object_ids,
+            *((self.new_object_id,) if self.new_object_id else ()),
+        )
+        return tuple(dict.fromkeys(named))
+
+
+#: HubSpot's ids: ASCII digits only (``str.isdigit`` also accepts "¹²" and "٣").
+ID = re.compile(r"[0-9]+", re.ASCII)
+MAX_ID_DIGITS = 30
+
 
 def _id(raw: Mapping[str, Any], key: str, where: str) -> str:
+    """The id at ``key`` as canonical digits ("0042" and 42 are one id), or InvalidInput."""
     value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise InvalidInput({f"{where}.{key}": "must be a numeric id"})
-    if len(str(value)) > 30:
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not ID.fullmatch(text):
+        raise InvalidInput({f"{where}.{key}": "must be a numeric id (ASCII digits)"})
+    if len(text) > MAX_ID_DIGITS:
         raise InvalidInput({f"{where}.{key}": "is too long"})
-    return str(value)
+    return str(int(text))
 
 
 def _optional_id(raw: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -167,14 +186,11 @@ def handle_event(
         or event.action not in HANDLED_ACTIONS
     ):
         return False
-    involved = (
-        (event.object_id, event.primary_object_id or "", *event.merged_object_ids)
-        if event.action == MERGE
-        else (event.object_id,)
-    )
     with Session(outbox.engine) as session:
-        panel_id = next(
-            (p for i in involved if i and (p := panel_ticket_of(session, i)) is not None), None
+        panel_id = (
+            merge_owner(session, event.named_ids, event.surviving_id)
+            if event.action == MERGE
+            else panel_ticket_of(session, event.object_id)
         )
         if panel_id is None:
             return False
@@ -198,7 +214,7 @@ def handle_event(
             log.debug("HubSpot event %s already handled", event.event_id)
             return False
         if event.action == MERGE:
-            record_merge(session, panel_id, involved, event.surviving_id)
+            record_merge(session, panel_id, event.named_ids, event.surviving_id)
         fire(plugin_manager, change, session)
         session.commit()
     return True
