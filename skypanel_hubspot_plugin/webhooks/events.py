@@ -32,7 +32,9 @@ from skypanel_hubspot_plugin.payloads import TicketChange
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks.echo import is_echo
 from skypanel_hubspot_plugin.webhooks.links import merge_owner, panel_ticket_of, record_merge
+from skypanel_hubspot_plugin.webhooks.receiver import NoReceiver, receiver_problem
 from skypanel_hubspot_plugin.webhooks.table import WebhookEvent
+from skypanel_hubspot_plugin.webhooks.told import already_told, remember
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +181,29 @@ def handle_event(
     outbox: Outbox, plugin_manager: Any, settings: HubSpotSettings, event: Event
 ) -> bool:
     """Fires the host hook for one event; False when the event is not ours, already seen,
-    or the plugin's own write coming back."""
+    already told (a poll reported the value before a switch to webhooks), or the plugin's
+    own write coming back. Raises NoReceiver when the host has no hook to hand it to."""
     if (
         event.portal_id != settings.portal_id
         or not event.is_ticket
         or event.action not in HANDLED_ACTIONS
     ):
         return False
+    for _ in range(TRIES):
+        handled = _handle_once(outbox, plugin_manager, settings, event)
+        if handled is not None:
+            return handled
+    raise RuntimeError(f"HubSpot event {event.event_id}: the ticket kept changing; try again")
+
+
+#: Attempts at an event whose ticket record another transaction changed meanwhile.
+TRIES = 3
+
+
+def _handle_once(
+    outbox: Outbox, plugin_manager: Any, settings: HubSpotSettings, event: Event
+) -> bool | None:
+    """One attempt in one transaction; None when it lost a race and must be tried again."""
     with Session(outbox.engine) as session:
         panel_id = (
             merge_owner(session, event.named_ids, event.surviving_id)
@@ -195,10 +213,14 @@ def handle_event(
         if panel_id is None:
             return False
         change = _change(panel_id, event, settings)
+        at = event.occurred_at_ms
         if event.action == PROPERTY_CHANGE and is_echo(
             session, panel_id, change.changes, event.change_source
         ):
             log.debug("HubSpot event %s is the plugin's own write; ignored", event.event_id)
+            if not remember(session, event.object_id, panel_id, change.changes, at):
+                return None
+            session.commit()  # what HubSpot holds now, for the next change's comparison
             return False
         session.add(
             WebhookEvent(
@@ -213,6 +235,15 @@ def handle_event(
             session.rollback()
             log.debug("HubSpot event %s already handled", event.event_id)
             return False
+        if event.action == PROPERTY_CHANGE:
+            [(name, value)] = change.changes.items()
+            if already_told(session, event.object_id, panel_id, name, value):
+                session.commit()  # a poll told the host before the switch to webhooks
+                log.debug("HubSpot event %s: the host has this value already", event.event_id)
+                return False
+            if not remember(session, event.object_id, panel_id, change.changes, at):
+                session.rollback()
+                return None
         if event.action == MERGE:
             record_merge(session, panel_id, event.named_ids, event.surviving_id)
         fire(plugin_manager, change, session)
@@ -245,11 +276,9 @@ def _change(panel_id: str, event: Event, settings: HubSpotSettings) -> TicketCha
 
 
 def fire(pm: Any, change: TicketChange, session: Session) -> None:
-    """Hands one change to the host's hook, inside ``session`` (the caller commits)."""
-    if pm is None:
-        log.error(
-            "HubSpot ticket %s changed, but the host gave no plugin_manager to tell",
-            change.hubspot_ticket_id,
-        )
-        return
+    """Hands one change to the host's hook, inside ``session`` (the caller commits); raises
+    NoReceiver, for the caller to roll back, when the host has no hook to hand it to."""
+    problem = receiver_problem(pm)
+    if problem is not None:
+        raise NoReceiver(problem)
     pm.hook.skypanel_on_hubspot_ticket_changed(change=change, session=session)
