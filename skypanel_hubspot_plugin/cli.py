@@ -83,7 +83,9 @@ def cmd_test_connection(args: argparse.Namespace) -> int:
         service = rt.service(require_enabled=False)
     except HubSpotError:
         service = None
-    result = check_connection(rt.settings(), service)
+    result = check_connection(
+        rt.settings(), service, ticket_changes_problem=rt.ticket_sync_problem(live=False)
+    )
     print(json.dumps(result.as_json(), indent=2) if args.json else result.as_text())
     return 0 if result.success else 1
 
@@ -101,7 +103,12 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     rt = _runtime(args)
-    state = health(rt.outbox, rt.settings().rate_limit, rt.api_version())
+    state = health(
+        rt.outbox,
+        rt.settings().rate_limit,
+        rt.api_version(),
+        ticket_changes_problem=rt.ticket_sync_problem(live=False),
+    )
     if args.json:
         print(json.dumps(state.as_json()))
     else:

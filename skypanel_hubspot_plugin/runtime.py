@@ -28,6 +28,13 @@ from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.settings.secrets import SecretBox
 from skypanel_hubspot_plugin.settings.store import SettingsStore
 from skypanel_hubspot_plugin.webhooks.polling import TicketPoller
+from skypanel_hubspot_plugin.webhooks.receiver import (
+    clear_problem,
+    receiver_problem,
+    record_problem,
+    recorded_problem,
+    wants_changes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,7 @@ class Runtime:
         install_log_filter()
         self.store.setup()
         self.store.start_watching()
+        self.check_ticket_receiver()
         if run_worker:
             self.worker = Worker(self, periodic=[self.poller])
             self.worker.start_thread()
@@ -124,6 +132,31 @@ class Runtime:
 
     def settings(self) -> HubSpotSettings:
         return self.store.current()
+
+    def check_ticket_receiver(self) -> None:
+        """At start-up: says once why ticket changes cannot reach the host while ticket
+        sync is on, or clears what an earlier start recorded once they can."""
+        problem = receiver_problem(self.plugin_manager)
+        if problem is None:
+            clear_problem(self.outbox.engine)
+        elif wants_changes(self.settings()):
+            log.error(
+                "HubSpot ticket sync is on (%s), but no ticket change can reach the panel: "
+                "%s. Until then webhooks answer 503 and polling waits.",
+                self.settings().ticket_sync,
+                problem,
+            )
+            record_problem(self.outbox.engine, problem)
+
+    def ticket_sync_problem(self, *, live: bool = True) -> str | None:
+        """Why ticket changes made in HubSpot cannot reach the host while ticket sync is
+        on, or None. ``live`` asks this process's plugin manager too (not the command
+        line's, which has none); the recorded reason covers other processes."""
+        if not wants_changes(self.settings()):
+            return None
+        return (receiver_problem(self.plugin_manager) if live else None) or recorded_problem(
+            self.outbox.engine
+        )
 
     def api_version(self) -> str:
         """The HubSpot API version in use: the override, else the setting."""

@@ -71,6 +71,12 @@ def open_tickets(pm, rt: Runtime, count: int) -> dict[str, str]:  # type: ignore
     return {f"T-{i}": str(rt.outbox.link("ticket", f"T-{i}")) for i in range(count)}
 
 
+def stamp(epoch_s: float) -> str:
+    """A moment in HubSpot's ISO format."""
+    moment = datetime.fromtimestamp(epoch_s, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def poller(rt: Runtime, **options: object) -> TicketPoller:
     return TicketPoller(rt, interval_s=0, overlap_s=30, lease_s=5, **options)  # type: ignore[arg-type]
 
@@ -113,7 +119,7 @@ def test_changes_sharing_one_modification_time_are_each_handed_on_once(
     tickets = open_tickets(pm, panel, 5)
     polls = poller(panel, page_size=2)  # the ties straddle pages
     polls.poll_if_due()
-    fake.fix_modification_time("2099-01-01T00:00:00.000Z")
+    fake.fix_modification_time(stamp(time.time() + 1))  # ahead of the clock, within the skew
     for hubspot_id in tickets.values():
         fake.change_ticket(hubspot_id, {"hs_pipeline_stage": "2"})
     assert polls.poll_if_due() == 5
@@ -292,7 +298,7 @@ def test_a_poll_past_the_search_paging_limit_starts_a_new_query_and_misses_nothi
     polls = poller(panel, page_size=2)
     polls.poll_if_due()
     for n, hubspot_id in enumerate(tickets.values()):
-        fake.fix_modification_time(f"2099-01-01T00:00:{n:02d}.000Z")
+        fake.fix_modification_time(stamp(time.time() + 1 + n))
         fake.change_ticket(hubspot_id, {"hs_pipeline_stage": "2"})
     fake.fix_modification_time(None)
     assert polls.poll_if_due() == 10

@@ -79,6 +79,7 @@ def check_connection(
     *,
     today: date | None = None,
     public_base_url: str | None = None,
+    ticket_changes_problem: str | None = None,
 ) -> ConnectionResult:
     """Tests the saved token against HubSpot; ``service`` is None when no token is set.
 
@@ -130,6 +131,7 @@ def check_connection(
     if settings.ticket_enabled:
         warnings.extend(_pipeline_warnings(service, settings))
         warnings.extend(_sync_warnings(settings))
+        warnings.extend(receiver_warnings(ticket_changes_problem))
     if account.region not in api.KNOWN_REGIONS:
         warnings.append(
             f"The portal's data is hosted in {account.region}, a region this plugin does not "
@@ -195,6 +197,14 @@ def _sync_warnings(settings: HubSpotSettings) -> list[str]:
             "client secret of an app that sends webhooks."
         ]
     return []
+
+
+def receiver_warnings(problem: str | None) -> list[str]:
+    """Ticket changes made in HubSpot that nobody in the panel can receive (webhooks answer
+    503, polling waits): what the host developer must fix."""
+    if problem is None:
+        return []
+    return [f"Ticket changes made in HubSpot cannot reach the panel: {problem}."]
 
 
 def _missing_scopes(

@@ -137,7 +137,12 @@ def post_backfill(request: AdminRequest) -> AdminResponse:
 def get_status(request: AdminRequest) -> AdminResponse:
     """GET …/status: delivery's health at a glance (the same as ``skypanel-hubspot status``)."""
     rt = runtime.current()
-    state = health(rt.outbox, rt.settings().rate_limit, rt.api_version())
+    state = health(
+        rt.outbox,
+        rt.settings().rate_limit,
+        rt.api_version(),
+        ticket_changes_problem=rt.ticket_sync_problem(),
+    )
     return AdminResponse(200, state.as_json())
 
 

@@ -59,7 +59,12 @@ def post_test_connection(request: AdminRequest) -> AdminResponse:
         service = rt.service(require_enabled=False)
     except HubSpotError:
         service = None
-    result = check_connection(settings, service, public_base_url=rt.public_base_url)
+    result = check_connection(
+        settings,
+        service,
+        public_base_url=rt.public_base_url,
+        ticket_changes_problem=rt.ticket_sync_problem(),
+    )
     return AdminResponse(200, result.as_json())
 
 

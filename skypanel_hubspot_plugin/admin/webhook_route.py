@@ -5,7 +5,8 @@ checks the signature headers and the timestamp before the body is read (an adapt
 :func:`refuse_before_body` first), then the v3 signature over the body (unsigned, badly
 signed or stale: 401, nothing changed), then
 the body's shape (malformed: 400, nothing changed), then hands the events to
-:mod:`skypanel_hubspot_plugin.webhooks.events`.
+:mod:`skypanel_hubspot_plugin.webhooks.events`. While the host has no hook to receive
+ticket changes it answers 503, so HubSpot delivers them again once it has.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks.events import handle_event, parse_events
+from skypanel_hubspot_plugin.webhooks.receiver import (
+    NoReceiver,
+    clear_problem,
+    receiver_problem,
+    record_problem,
+)
 from skypanel_hubspot_plugin.webhooks.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -95,13 +102,36 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
     if settings.ticket_sync != "webhooks":
         # Polling (or nothing) is the chosen way back: taking both would hand a change twice.
         return AdminResponse(200, {"success": True, "handled": 0, "ignored": len(events)})
+    engine = rt.outbox.engine
+    problem = receiver_problem(rt.plugin_manager)
     handled = ignored = 0
-    for event in events:
-        if handle_event(rt.outbox, rt.plugin_manager, settings, event):
-            handled += 1
-        else:
-            ignored += 1
+    try:
+        if problem is not None:
+            raise NoReceiver(problem)
+        for event in events:
+            if handle_event(rt.outbox, rt.plugin_manager, settings, event):
+                handled += 1
+            else:
+                ignored += 1
+    except NoReceiver as exc:
+        # Answered 200, HubSpot would never send these again: 503 makes it retry, and
+        # what was handled before stays handled (each event counts once).
+        record_problem(engine, exc.reason)
+        refused(exc.reason)
+        return error(503, f"Ticket changes cannot reach the panel: {exc.reason}")
+    if handled:
+        clear_problem(engine)
     return AdminResponse(200, {"success": True, "handled": handled, "ignored": ignored})
+
+
+def refused(reason: str) -> None:
+    """Logs each reason for refusing webhooks once per process: HubSpot retries for days."""
+    if reason not in _refused:
+        _refused.add(reason)
+        log.error("HubSpot webhooks answered 503 until this is fixed: %s", reason)
+
+
+_refused: set[str] = set()
 
 
 WEBHOOK_ROUTES: Sequence[Route] = (

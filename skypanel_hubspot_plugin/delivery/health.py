@@ -35,6 +35,8 @@ class Health:
     budget: int
     paused_until: datetime | None
     api_version: str
+    #: Why ticket changes made in HubSpot cannot reach the panel, while they cannot.
+    ticket_changes_problem: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -47,6 +49,7 @@ class Health:
             "rateLimit": {"left": self.budget_left, "per10s": self.budget},
             "pausedUntil": self.paused_until.isoformat() if self.paused_until else None,
             "apiVersion": self.api_version,
+            "ticketChangesProblem": self.ticket_changes_problem,
         }
 
     def lines(self) -> list[str]:
@@ -64,6 +67,10 @@ class Health:
             f"rate limit: {self.budget_left} of {self.budget} requests left in this 10 s window",
             f"HubSpot API version: {self.api_version}",
         ]
+        if self.ticket_changes_problem is not None:
+            lines.append(
+                f"ticket changes from HubSpot NOT reaching the panel: {self.ticket_changes_problem}"
+            )
         if self.paused_until is not None:
             lines.append(
                 f"paused until {self.paused_until.isoformat()}: HubSpot's daily limit is spent"
@@ -71,8 +78,10 @@ class Health:
         return lines
 
 
-def health(outbox: Outbox, budget: int, api_version: str) -> Health:
-    """Four small queries on the plugin's tables."""
+def health(
+    outbox: Outbox, budget: int, api_version: str, *, ticket_changes_problem: str | None = None
+) -> Health:
+    """Four small queries on the plugin's tables; the caller knows about ticket changes."""
     now = utcnow()
     with Session(outbox.engine) as session:
         oldest, last = session.exec(
@@ -99,6 +108,7 @@ def health(outbox: Outbox, budget: int, api_version: str) -> Health:
         budget=budget,
         paused_until=outbox.paused_until(),
         api_version=api_version,
+        ticket_changes_problem=ticket_changes_problem,
     )
 
 

@@ -59,6 +59,7 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     DailyLimitReached,
     HubSpotError,
     NotFound,
+    ServerError,
     Unreachable,
     error_from_response,
     naming_properties,
@@ -70,6 +71,9 @@ T = TypeVar("T")
 
 #: (connect, read) seconds; HubSpot answers in well under a second when it is healthy.
 DEFAULT_TIMEOUT = (3.05, 10.0)
+#: The most a search answer may weigh; a full page of 200 tickets with a few properties
+#: each is well under 1 MB.
+MAX_ANSWER_BYTES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -533,19 +537,52 @@ class HubSpotService:
             limit=max(1, min(limit, api.SEARCH_LIMIT)),
             after=after or "",
         )
-        page = self._send(
-            self._tickets,
-            "POST",
-            self.version.search(api.TICKETS),
-            {200: "CollectionResponseWithTotalSimplePublicObjectForwardPaging"},
-            body=request,
-        )
-        nxt = page.paging.next.after if page.paging and page.paging.next else None
+        answer = self._bounded_json(self._tickets, self.version.search(api.TICKETS), request)
+        results = answer.get("results")
+        results = results if isinstance(results, list) else []
+        paging = answer.get("paging")
+        nxt = paging.get("next") if isinstance(paging, dict) else None
+        after = nxt.get("after") if isinstance(nxt, dict) else None
+        total = answer.get("total")
         return SearchPage(
-            results=[_crm_object(t) for t in page.results or []],
-            after=nxt,
-            total=int(page.total or 0),
+            # More than asked for is not HubSpot's paging: the rest is left for the next page.
+            results=[_search_result(r) for r in results[: request.limit]],
+            after=str(after) if isinstance(after, str | int) and str(after) else None,
+            total=total if isinstance(total, int) and not isinstance(total, bool) else 0,
         )
+
+    def _bounded_json(self, api_client: Any, path: str, body: Any) -> dict[str, Any]:
+        """POSTs ``body`` and reads the answer as plain JSON of at most MAX_ANSWER_BYTES:
+        a search answer is read whole before anything looks at it, and HubSpot (or anything
+        posing as it) could otherwise make the worker hold any amount of memory."""
+        response = self._call(
+            api_client.call_api,
+            path,
+            "POST",
+            header_params=dict(_JSON),
+            body=body,
+            auth_settings=["oauth2"],
+            response_types_map={200: "object"},
+            _return_http_data_only=True,
+            _preload_content=False,
+        )
+        try:
+            raw = response.read(MAX_ANSWER_BYTES + 1)
+        except urllib3.exceptions.HTTPError as exc:
+            response.close()
+            raise Unreachable(f"HubSpot could not be reached ({type(exc).__name__})") from None
+        if len(raw) > MAX_ANSWER_BYTES:
+            response.close()  # the rest is never read
+            raise ServerError(
+                f"HubSpot's answer is larger than {MAX_ANSWER_BYTES // 1_000_000} MB; not read",
+                status=int(response.status),
+            )
+        response.release_conn()
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ServerError("HubSpot's answer is not JSON", status=int(response.status)) from None
+        return data if isinstance(data, dict) else {}
 
     def associate_ticket_with_contact(self, ticket_id: str, contact_id: str) -> None:
         spec = AssociationSpec(
@@ -689,6 +726,19 @@ class HubSpotService:
 def _crm_object(obj: Any) -> CrmObject:
     return CrmObject(
         id=str(obj.id), properties=dict(obj.properties or {}), new=getattr(obj, "new", None)
+    )
+
+
+def _search_result(obj: Any) -> CrmObject:
+    """A search result as HubSpot sent it; what does not have the expected shape gets an
+    empty id and no properties, for the caller to skip (values are not checked here)."""
+    if not isinstance(obj, dict):
+        return CrmObject(id="", properties={})
+    properties = obj.get("properties")
+    object_id = obj.get("id")
+    return CrmObject(
+        id=object_id if isinstance(object_id, str) else "",
+        properties=dict(properties) if isinstance(properties, dict) else {},
     )
 
 

@@ -258,7 +258,7 @@ def parse_sync_mode(value: object) -> str:
 
 def parse_poll_interval(value: object) -> int:
     text = _text(value)
-    if not text.isdigit() or not MIN_POLL_S <= int(text) <= MAX_POLL_S:
+    if not (text.isascii() and text.isdigit()) or not MIN_POLL_S <= int(text) <= MAX_POLL_S:
         raise ValueError(f"must be a whole number of seconds from {MIN_POLL_S} to {MAX_POLL_S}")
     return int(text)
 

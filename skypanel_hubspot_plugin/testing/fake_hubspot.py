@@ -253,6 +253,11 @@ class FakeHubSpot:
             for _ in range(count):
                 self._scripted.append((status, body, dict(headers or {})))
 
+    def reset_scripted(self) -> None:
+        """Drops the answers :meth:`fail_next` scripted that no request has used yet."""
+        with self._lock:
+            self._scripted.clear()
+
     def add_property(
         self,
         object_type: str,

@@ -16,6 +16,7 @@ that receives them is :mod:`skypanel_hubspot_plugin.admin.webhook_route`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,10 @@ from skypanel_hubspot_plugin.mapping.ticket_fields import status_of_stage
 from skypanel_hubspot_plugin.payloads import TicketChange
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks.echo import is_echo
-from skypanel_hubspot_plugin.webhooks.links import panel_ticket_of, record_merge
+from skypanel_hubspot_plugin.webhooks.links import merge_owner, panel_ticket_of, record_merge
+from skypanel_hubspot_plugin.webhooks.receiver import NoReceiver, receiver_problem
 from skypanel_hubspot_plugin.webhooks.table import WebhookEvent
+from skypanel_hubspot_plugin.webhooks.told import already_told, remember
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +84,32 @@ class Event:
         """The id a merge leaves: the new object's when HubSpot made one, else the primary's."""
         return self.new_object_id or self.primary_object_id or self.object_id
 
+    @property
+    def named_ids(self) -> tuple[str, ...]:
+        """The tickets a merge names, primary first: the only ones whose links it may move
+        (``objectId`` counts only when HubSpot leaves the primary out)."""
+        named = (
+            self.primary_object_id or self.object_id,
+            *self.merged_object_ids,
+            *((self.new_object_id,) if self.new_object_id else ()),
+        )
+        return tuple(dict.fromkeys(named))
+
+
+#: HubSpot's ids: ASCII digits only (``str.isdigit`` also accepts "¹²" and "٣").
+ID = re.compile(r"[0-9]+", re.ASCII)
+MAX_ID_DIGITS = 30
+
 
 def _id(raw: Mapping[str, Any], key: str, where: str) -> str:
+    """The id at ``key`` as canonical digits ("0042" and 42 are one id), or InvalidInput."""
     value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise InvalidInput({f"{where}.{key}": "must be a numeric id"})
-    if len(str(value)) > 30:
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not ID.fullmatch(text):
+        raise InvalidInput({f"{where}.{key}": "must be a numeric id (ASCII digits)"})
+    if len(text) > MAX_ID_DIGITS:
         raise InvalidInput({f"{where}.{key}": "is too long"})
-    return str(value)
+    return str(int(text))
 
 
 def _optional_id(raw: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -160,29 +181,46 @@ def handle_event(
     outbox: Outbox, plugin_manager: Any, settings: HubSpotSettings, event: Event
 ) -> bool:
     """Fires the host hook for one event; False when the event is not ours, already seen,
-    or the plugin's own write coming back."""
+    already told (a poll reported the value before a switch to webhooks), or the plugin's
+    own write coming back. Raises NoReceiver when the host has no hook to hand it to."""
     if (
         event.portal_id != settings.portal_id
         or not event.is_ticket
         or event.action not in HANDLED_ACTIONS
     ):
         return False
-    involved = (
-        (event.object_id, event.primary_object_id or "", *event.merged_object_ids)
-        if event.action == MERGE
-        else (event.object_id,)
-    )
+    for _ in range(TRIES):
+        handled = _handle_once(outbox, plugin_manager, settings, event)
+        if handled is not None:
+            return handled
+    raise RuntimeError(f"HubSpot event {event.event_id}: the ticket kept changing; try again")
+
+
+#: Attempts at an event whose ticket record another transaction changed meanwhile.
+TRIES = 3
+
+
+def _handle_once(
+    outbox: Outbox, plugin_manager: Any, settings: HubSpotSettings, event: Event
+) -> bool | None:
+    """One attempt in one transaction; None when it lost a race and must be tried again."""
     with Session(outbox.engine) as session:
-        panel_id = next(
-            (p for i in involved if i and (p := panel_ticket_of(session, i)) is not None), None
+        panel_id = (
+            merge_owner(session, event.named_ids, event.surviving_id)
+            if event.action == MERGE
+            else panel_ticket_of(session, event.object_id)
         )
         if panel_id is None:
             return False
         change = _change(panel_id, event, settings)
+        at = event.occurred_at_ms
         if event.action == PROPERTY_CHANGE and is_echo(
             session, panel_id, change.changes, event.change_source
         ):
             log.debug("HubSpot event %s is the plugin's own write; ignored", event.event_id)
+            if not remember(session, event.object_id, panel_id, change.changes, at):
+                return None
+            session.commit()  # what HubSpot holds now, for the next change's comparison
             return False
         session.add(
             WebhookEvent(
@@ -197,8 +235,17 @@ def handle_event(
             session.rollback()
             log.debug("HubSpot event %s already handled", event.event_id)
             return False
+        if event.action == PROPERTY_CHANGE:
+            [(name, value)] = change.changes.items()
+            if already_told(session, event.object_id, panel_id, name, value):
+                session.commit()  # a poll told the host before the switch to webhooks
+                log.debug("HubSpot event %s: the host has this value already", event.event_id)
+                return False
+            if not remember(session, event.object_id, panel_id, change.changes, at):
+                session.rollback()
+                return None
         if event.action == MERGE:
-            record_merge(session, panel_id, involved, event.surviving_id)
+            record_merge(session, panel_id, event.named_ids, event.surviving_id)
         fire(plugin_manager, change, session)
         session.commit()
     return True
@@ -229,11 +276,9 @@ def _change(panel_id: str, event: Event, settings: HubSpotSettings) -> TicketCha
 
 
 def fire(pm: Any, change: TicketChange, session: Session) -> None:
-    """Hands one change to the host's hook, inside ``session`` (the caller commits)."""
-    if pm is None:
-        log.error(
-            "HubSpot ticket %s changed, but the host gave no plugin_manager to tell",
-            change.hubspot_ticket_id,
-        )
-        return
+    """Hands one change to the host's hook, inside ``session`` (the caller commits); raises
+    NoReceiver, for the caller to roll back, when the host has no hook to hand it to."""
+    problem = receiver_problem(pm)
+    if problem is not None:
+        raise NoReceiver(problem)
     pm.hook.skypanel_on_hubspot_ticket_changed(change=change, session=session)

@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -48,13 +49,18 @@ from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks.echo import panel_writes
 from skypanel_hubspot_plugin.webhooks.events import fire
 from skypanel_hubspot_plugin.webhooks.links import panel_ticket_of
+from skypanel_hubspot_plugin.webhooks.receiver import (
+    NoReceiver,
+    clear_problem,
+    receiver_problem,
+    record_problem,
+)
 from skypanel_hubspot_plugin.webhooks.table import PollCursor, PolledTicket
+from skypanel_hubspot_plugin.webhooks.told import TRACKED
 
 log = logging.getLogger(__name__)
 
 CURSOR = "tickets"
-#: The ticket properties a poll reads and reports when they change.
-TRACKED = ("hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority", "subject")
 #: Search requests a second a poll makes at most (HubSpot allows 5 per account).
 SEARCH_PER_SECOND = 4.0
 #: How far behind the cursor each poll reads again: longer than HubSpot's index lag.
@@ -62,6 +68,24 @@ OVERLAP_S = 120.0
 #: Results one search query may page through (HubSpot's limit is 10,000).
 MAX_RESULTS_PER_QUERY = 10_000
 PAGE_SIZE = 100
+#: One poll's budget: searches, and seconds; what is left goes to the next poll.
+MAX_PAGES = 20
+MAX_POLL_S = 30.0
+#: How far ahead of this clock HubSpot's may be; later modification times are refused.
+SKEW_S = 300.0
+#: Skipped results remembered so each is logged once (bounded, like everything here).
+MAX_REPORTED = 1000
+
+
+@dataclass
+class _Run:
+    """A poll under way: its query's start, HubSpot's paging cursor, what it has read."""
+
+    since: int
+    started: float
+    after: str | None = None
+    read: int = 0
+    pages: int = 0
 
 
 class PollContext(Protocol):
@@ -111,6 +135,9 @@ class TicketPoller:
         search_per_second: float = SEARCH_PER_SECOND,
         page_size: int = PAGE_SIZE,
         clock: Callable[[], float] = time.time,
+        max_pages: int = MAX_PAGES,
+        max_poll_s: float = MAX_POLL_S,
+        skew_s: float = SKEW_S,
     ) -> None:
         self.runtime = runtime
         self.interval_s = interval_s
@@ -124,6 +151,13 @@ class TicketPoller:
         self.limiter = SharedRateLimit(runtime.outbox.engine, lambda: runtime.settings().rate_limit)
         self._next_check = 0.0
         self._last_search = 0.0
+        self.max_pages = max_pages
+        self.max_poll_s = max_poll_s
+        self.skew_s = skew_s
+        #: The poll under way, read a page at a time.
+        self._run: _Run | None = None
+        #: What was logged already (receiver problems, skipped results), logged once each.
+        self._reported: set[object] = set()
 
     def __repr__(self) -> str:
         return f"TicketPoller(owner={self.owner!r})"
@@ -146,35 +180,76 @@ class TicketPoller:
     # -- when -----------------------------------------------------------------------------
 
     def run_if_due(self) -> int:
-        return self.poll_if_due()
+        """The worker's call between batches: starts a poll when one is due, then reads at
+        most one page per call, so delivery waits for one search, never a whole poll."""
+        if self._run is None and not self._start_if_due():
+            return 0
+        if self._search_wait() > 0:
+            return 0
+        return self._step()
 
     def seconds_until_due(self) -> float | None:
-        """When the worker should next call :meth:`poll_if_due`; None while polling is off."""
+        """When the worker should next call :meth:`run_if_due`; None while polling is off."""
         if not self.active(self.runtime.settings()):
             return None
+        if self._run is not None:
+            return self._search_wait()
         return max(0.0, self._next_check - self.clock())
 
     def poll_if_due(self) -> int:
-        """Polls when polling is on and no worker polled within the interval; returns how
-        many changes reached the host. Cheap when not due: no query until it may be."""
+        """Polls when polling is on and no worker polled within the interval, to the end of
+        the poll (at most ``max_pages`` searches and ``max_poll_s``); returns how many
+        changes reached the host. Cheap when not due: no query until it may be."""
+        if self._run is None and not self._start_if_due():
+            return 0
+        fired = 0
+        while self._run is not None:
+            wait = self._search_wait()
+            if wait > 0 and self.stop_event.wait(wait):
+                self._finish()
+                break
+            fired += self._step()
+        return fired
+
+    def _start_if_due(self) -> bool:
+        """Claims this interval's poll when it is due; False when not (or not ours)."""
         settings = self.runtime.settings()
         now = self.clock()
         if not self.active(settings) or now < self._next_check:
-            return 0
+            return False
         interval = self.interval(settings)
+        problem = receiver_problem(self.runtime.plugin_manager)
+        if problem is not None:
+            # Handing changes to nobody would lose them: the cursor stays until fixed.
+            self._next_check = now + interval
+            record_problem(self.engine, problem)
+            if problem not in self._reported:
+                self._reported.add(problem)
+                log.error(
+                    "Polling HubSpot for ticket changes waits until this is fixed: %s", problem
+                )
+            return False
         cursor = self._cursor(now)
         due_at = max(cursor.last_poll_at + interval, cursor.lease_until)
         if now < due_at:
             self._next_check = min(due_at, now + interval)
-            return 0
+            return False
         if not self._claim(now, interval):
             self._next_check = now + min(1.0, interval)
-            return 0
+            return False
         self._next_check = now + interval
-        try:
-            return self._poll(settings)
-        finally:
-            self._release()
+        since = max(0, min(cursor.modified_ms, self._latest_ms()) - self.overlap_ms)
+        self._run = _Run(since=since, started=time.monotonic())
+        return True
+
+    def _latest_ms(self) -> int:
+        """The newest modification time believed: now plus a small skew. Anything later is
+        HubSpot's (or a forger's) error, and would stop polling for good as a cursor."""
+        return int((self.clock() + self.skew_s) * 1000)
+
+    def _search_wait(self) -> float:
+        """Seconds before the search endpoint's spacing allows the next request."""
+        return max(0.0, self._last_search + self.spacing_s - time.monotonic())
 
     def _cursor(self, now: float) -> PollCursor:
         """The cursor row; created on first use, starting at the time polling began."""
@@ -228,58 +303,110 @@ class TicketPoller:
 
     # -- what -----------------------------------------------------------------------------
 
-    def _poll(self, settings: HubSpotSettings) -> int:
-        with Session(self.engine) as session:
-            cursor = session.get(PollCursor, CURSOR)
-            since = max(0, (cursor.modified_ms if cursor else 0) - self.overlap_ms)
-        service = self.runtime.service()
-        fired = read = 0
-        after: str | None = None
-        properties = (*TRACKED, api.TICKET_MODIFIED, api.TICKET_ID_PROPERTY)
-        while not self.stop_event.is_set():
-            if not self._spaced():
-                break
-            with self.limiter.calls(self.stop_event) as allowed:
-                if not allowed:
-                    break
-                self._last_search = time.monotonic()
-                try:
-                    page = service.search_tickets_modified_since(
-                        since,
-                        properties,
-                        has_property=api.TICKET_ID_PROPERTY,
-                        limit=self.page_size,
-                        after=after,
-                    )
-                except HubSpotError as exc:
-                    log.warning("Polling HubSpot for ticket changes failed: %s", exc.message)
-                    break
+    def _step(self) -> int:
+        """Reads and hands on one page of the poll under way; ends the poll at its last
+        page, its page or time budget, a failed search, or when told to stop."""
+        run = self._run
+        assert run is not None
+        if self.stop_event.is_set():
+            self._finish()
+            return 0
+        if run.pages >= self.max_pages or time.monotonic() - run.started > self.max_poll_s:
+            log.info("Polling HubSpot: a poll ends after %d searches; the next goes on", run.pages)
+            self._finish(completed=True)
+            return 0
+        settings = self.runtime.settings()
+        with self.limiter.calls(self.stop_event) as allowed:
+            if not allowed:
+                self._finish()
+                return 0
+            self._last_search = time.monotonic()
+            run.pages += 1
+            try:
+                page = self.runtime.service().search_tickets_modified_since(
+                    run.since,
+                    (*TRACKED, api.TICKET_MODIFIED, api.TICKET_ID_PROPERTY),
+                    has_property=api.TICKET_ID_PROPERTY,
+                    limit=self.page_size,
+                    after=run.after,
+                )
+            except HubSpotError as exc:
+                log.warning("Polling HubSpot for ticket changes failed: %s", exc.message)
+                self._finish()
+                return 0
+        fired = 0
+        newest = run.since
+        latest = self._latest_ms()
+        try:
             for ticket in page.results:
-                fired += self._handle(ticket, settings)
-            read += len(page.results)
-            if page.after is None or not self._renew():
-                break
-            if read + self.page_size > MAX_RESULTS_PER_QUERY:
-                # HubSpot pages one query through 10,000 results: start a new one from here.
-                newest = [modified_ms(t.properties.get(api.TICKET_MODIFIED)) for t in page.results]
-                moved = max([since, *(m for m in newest if m is not None)])
-                if moved == since:
-                    break  # 10,000 changes in one millisecond: nothing further to page to
-                since, after, read = moved, None, 0
+                changed_at = self._readable(ticket, latest)
+                if changed_at is None:
+                    continue
+                newest = max(newest, changed_at)
+                fired += self._handle(ticket, changed_at, settings)
+        except NoReceiver as exc:  # the host's hook went away mid-poll: nothing committed
+            record_problem(self.engine, exc.reason)
+            self._finish()
+            return fired
+        run.read += len(page.results)
+        # Every result up to here is handled or skipped: the cursor may pass them all.
+        with Session(self.engine) as session:
+            self._advance(session, newest, 0)
+            session.commit()
+        if page.after is None or not self._renew():
+            self._finish(completed=page.after is None)
+        elif run.read + self.page_size > MAX_RESULTS_PER_QUERY:
+            # HubSpot pages one query through 10,000 results: start a new one from here.
+            if newest == run.since:
+                self._finish(completed=True)  # 10,000 changes in one millisecond
             else:
-                after = page.after
+                run.since, run.after, run.read = newest, None, 0
+        else:
+            run.after = page.after
         return fired
 
-    def _spaced(self) -> bool:
-        """Waits for the search endpoint's spacing; False when told to stop meanwhile."""
-        wait = self._last_search + self.spacing_s - time.monotonic()
-        return not (wait > 0 and self.stop_event.wait(wait))
+    def _finish(self, *, completed: bool = False) -> None:
+        """Ends the poll under way: the lease goes back; a poll that handed everything on
+        clears a recorded receiver problem (this process has the host's hook)."""
+        self._run = None
+        self._release()
+        if completed:
+            clear_problem(self.engine)
 
-    def _handle(self, ticket: CrmObject, settings: HubSpotSettings) -> int:
+    def _readable(self, ticket: CrmObject, latest: int) -> int | None:
+        """The result's modification time, when the result can be read: an ASCII id, a
+        date no later than ``latest``, text values. Otherwise None, logged once."""
+        value = ticket.properties.get(api.TICKET_MODIFIED)
+        changed_at = modified_ms(value) if isinstance(value, str) else None
+        problem = None
+        if not (ticket.id.isascii() and ticket.id.isdigit() and len(ticket.id) <= 30):
+            problem = "an id that is not a HubSpot id"
+        elif changed_at is None:
+            problem = f"an unreadable {api.TICKET_MODIFIED}"
+        elif changed_at > latest:
+            problem = f"a {api.TICKET_MODIFIED} in the future"
+        elif any(
+            not isinstance(ticket.properties.get(p), str | int | float | None)
+            or isinstance(ticket.properties.get(p), bool)
+            for p in TRACKED
+        ):
+            problem = "a property that is not text"
+        if problem is None:
+            return changed_at
+        key = (ticket.id[:40], problem)
+        if key not in self._reported and len(self._reported) < MAX_REPORTED:
+            self._reported.add(key)
+            log.warning(
+                "Polling HubSpot: skipped a ticket search result with %s (id %r, %s %r)",
+                problem,
+                ticket.id[:40],
+                api.TICKET_MODIFIED,
+                str(value)[:40],
+            )
+        return None
+
+    def _handle(self, ticket: CrmObject, changed_at: int, settings: HubSpotSettings) -> int:
         """Hands one polled version of a ticket to the host if it changed; 1 when it did."""
-        changed_at = modified_ms(ticket.properties.get(api.TICKET_MODIFIED))
-        if changed_at is None or not (ticket.id.isascii() and ticket.id.isdigit()):
-            return 0
         values = {p: str(v) for p in TRACKED if (v := ticket.properties.get(p)) is not None}
         text = json.dumps(values, sort_keys=True)
         with Session(self.engine) as session:

@@ -67,3 +67,19 @@ class PolledTicket(PluginTable, table=True):
     hubspot_id: str = Field(primary_key=True, max_length=40)
     modified_ms: int = Field(sa_type=BigInteger)
     properties: str = Field(sa_type=Text)
+
+
+class ReceiverProblem(PluginTable, table=True):
+    """Why ticket changes made in HubSpot could not be handed to the host, while they cannot.
+
+    A process whose host hook is missing writes it when it refuses a webhook (503) or skips
+    a poll; a process that can hand changes on deletes it. ``skypanel-hubspot status`` (a
+    process of its own, without the host's hooks) reads it here.
+    """
+
+    __tablename__ = "hubspot_receiver_problems"
+
+    name: str = Field(primary_key=True, max_length=40)
+    reason: str = Field(sa_type=Text)
+    since: datetime = Field(default_factory=utcnow)
+    last_at: datetime = Field(default_factory=utcnow)
