@@ -119,8 +119,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     days = rt.settings().retention_days if args.older_than is None else args.older_than
-    count = rt.outbox.purge(timedelta(days=days))
-    print(f"Erased the personal data of {count} deliveries delivered more than {days} days ago.")
+    purged = rt.outbox.purge(timedelta(days=days))
+    print(
+        f"Erased the personal data of {purged.erased} deliveries delivered more than {days} "
+        f"days ago, and deleted {purged.deleted} parked more than {days} days ago."
+    )
     return 0
 
 
@@ -352,14 +355,15 @@ def parser() -> argparse.ArgumentParser:
     purge = command(
         "purge",
         cmd_purge,
-        "Erase the personal data of delivered events now (the rows and their outcomes stay).",
+        "Erase the personal data of delivered events now (the rows and their outcomes stay), "
+        "and delete parked ones as old.",
     )
     purge.add_argument(
         "--older-than",
         type=int,
         default=None,
         metavar="DAYS",
-        help="erase those delivered more than DAYS ago (default: the retention setting)",
+        help="erase those delivered or parked more than DAYS ago (default: the retention setting)",
     )
     deliveries = command(
         "deliveries", cmd_deliveries, "List deliveries to HubSpot, or queue parked ones again."

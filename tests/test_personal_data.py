@@ -7,12 +7,15 @@ from datetime import timedelta
 
 import pytest
 from convergence import outbox
-from sqlalchemy import Engine, update
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session
 
 from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.cli import main
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
+from skypanel_hubspot_plugin.delivery.erasure import Purged
 from skypanel_hubspot_plugin.delivery.outbox import PURGED
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, DELIVERED, OutboxRow, utcnow
 from skypanel_hubspot_plugin.delivery.worker import Worker
@@ -51,7 +54,7 @@ def test_delivered_rows_lose_their_personal_data_after_the_retention(  # type: i
 ) -> None:
     pm.hook.skypanel_on_user_created(user=ADA, session=None)
     Worker(rt).run_once()
-    assert rt.outbox.purge(timedelta(days=rt.settings().retention_days)) == 0
+    assert rt.outbox.purge(timedelta(days=rt.settings().retention_days)) == Purged(0, 0)
     assert holds_ada(engine)  # delivered today, kept 30 days by default
     with Session(engine) as session:  # 31 days go by
         session.exec(
@@ -71,20 +74,87 @@ def test_delivered_rows_lose_their_personal_data_after_the_retention(  # type: i
     assert [(r.status, r.payload) for r in outbox(engine)] == [(DELIVERED, PURGED)]
 
 
-def test_purge_on_demand_keeps_parked_rows_replayable(  # type: ignore[no-untyped-def]
+def park_ada(pm, rt: Runtime, fake: FakeHubSpot) -> None:  # type: ignore[no-untyped-def]
+    """Ada's contact refused by HubSpot with an error quoting her address: parked."""
+    fake.fail_next(
+        400,
+        body={
+            "status": "error",
+            "category": "VALIDATION_ERROR",
+            "message": "Property values were not valid: ada@example.com",
+        },
+    )
+    pm.hook.skypanel_on_user_created(user=ADA, session=None)
+    Worker(rt, policy=RetryPolicy(max_attempts=1)).run_once()
+
+
+def parked_days_ago(engine: Engine, days: float) -> None:
+    with Session(engine) as session:
+        session.exec(
+            update(OutboxRow)  # type: ignore[call-overload]
+            .where(OutboxRow.status == DEAD)
+            .values(next_attempt_at=utcnow() - timedelta(days=days))
+        )
+        session.commit()
+
+
+def holds_any_of_ada(engine: Engine) -> list[int]:
+    return [r.id for r in outbox(engine) if "ada" in f"{r.payload} {r.last_error}".lower()]  # type: ignore[misc]
+
+
+def test_purge_on_demand_erases_parked_rows_too(  # type: ignore[no-untyped-def]
     pm, rt: Runtime, fake: FakeHubSpot, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pm.hook.skypanel_on_user_created(user=ADA, session=None)
-    Worker(rt).run_once()
+    park_ada(pm, rt, fake)
+    assert [(r.status, "ada@example.com" in (r.last_error or "")) for r in outbox(engine)] == [
+        (DEAD, True)
+    ]
     other = User(id="8", email="bob@example.com", first_name="Bob")
     pm.hook.skypanel_on_user_created(user=other, session=None)
-    fake.fail_next(500)
-    Worker(rt, policy=RetryPolicy(max_attempts=1)).run_once()
-    url = engine.url.render_as_string(hide_password=False)
-    assert main(["purge", "--older-than", "0", "--database-url", url]) == 0
-    assert "Erased the personal data of 1 deliveries" in capsys.readouterr().out
-    rows = outbox(engine)
-    assert [(r.status, r.payload == PURGED) for r in rows] == [(DELIVERED, True), (DEAD, False)]
-    assert rt.outbox.replay() == 1
     Worker(rt).run_once()
-    assert fake.contact_by_email("bob@example.com") is not None
+    url = engine.url.render_as_string(hide_password=False)
+    assert main(["purge", "--database-url", url]) == 0  # the retention: parked today, kept
+    assert "deleted 0 parked" in capsys.readouterr().out
+    assert holds_any_of_ada(engine)
+    assert main(["purge", "--older-than", "0", "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "Erased the personal data of 1 deliveries" in out
+    assert "deleted 1 parked" in out
+    assert holds_any_of_ada(engine) == []
+    assert [(r.status, r.payload, r.last_error) for r in outbox(engine)] == [
+        (DELIVERED, PURGED, None)
+    ]
+
+
+def test_a_retention_of_0_keeps_no_parked_row(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    rt.store.save({"hubspot_retention_days": "0"})
+    park_ada(pm, rt, fake)  # parked by a worker, which then applies the retention
+    assert fake.contact_by_email("ada@example.com") is None  # it was refused
+    assert outbox(engine) == []
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(retention=st.integers(0, 3650), age=st.floats(0, 4000))
+def test_a_parked_row_is_kept_for_the_retention_counted_from_when_it_parked(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, engine: Engine, retention: int, age: float
+) -> None:
+    rt.outbox.record(
+        "contact.upsert",
+        "user:7",
+        {"rejected": {"email": "ada@example.com"}},
+        dead_reason="email: must be an email address like name@example.com",
+    )
+    parked_days_ago(engine, age)
+    rt.outbox.purge(timedelta(days=retention))
+    kept = outbox(engine)
+    assume(abs(age - retention) > 1e-3)  # not on the boundary, a clock tick either way
+    assert bool(kept) == (age < retention)
+    if kept:  # replayable while kept
+        assert rt.outbox.replay() == 1
+    with Session(engine) as session:
+        session.exec(delete(OutboxRow))  # type: ignore[call-overload]
+        session.commit()

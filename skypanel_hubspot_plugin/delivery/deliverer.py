@@ -265,7 +265,11 @@ class Deliverer:
             self.outbox.delivered(group.rows, self.worker_id, hubspot_id)
             if plan.delete is not None and plan.delete["action"] == "gdpr_delete":
                 # Erased in HubSpot: erase what the outbox still holds of them too.
-                self.outbox.purge_user(plan.user_id, plan.delete.get("email", ""))
+                self.outbox.erase_user(
+                    plan.user_id,
+                    [plan.delete.get("email", "")],
+                    up_to_id=max(r.id or 0 for r in group.rows),
+                )
             return
         if plan.delete is None:
             linked = self._contact_links.get(plan.user_id)

@@ -44,6 +44,7 @@ def _record(
     build: Any,
     session: Any,
     raw: Callable[[], dict[str, Any]],
+    user_id: str | None = None,
 ) -> None:
     """Records what ``build`` makes; ``raw`` (the event as given, for a parked row) is only
     built when ``build`` refuses it, so the usual path costs the host nothing more."""
@@ -51,9 +52,11 @@ def _record(
         payload = build()
     except InvalidInput as exc:
         log.warning("HubSpot %s for %s parked: %s", kind, entity, exc)
-        rt.outbox.record(kind, entity, {"rejected": raw()}, session, dead_reason=str(exc))
+        rt.outbox.record(
+            kind, entity, {"rejected": raw()}, session, dead_reason=str(exc), user_id=user_id
+        )
         return
-    rt.outbox.record(kind, entity, payload, session)
+    rt.outbox.record(kind, entity, payload, session, user_id=user_id)
 
 
 def user_created(rt: DeliveryContext, user: User, session: Any) -> None:
@@ -128,6 +131,7 @@ def ticket_created(rt: DeliveryContext, ticket: Ticket, user: User, session: Any
         },
         session,
         lambda: {"ticket": dataclasses.asdict(ticket), "user": dataclasses.asdict(user)},
+        user_id=user.id,  # outlives the payload: a GDPR delete finds the user's tickets by it
     )
 
 

@@ -37,6 +37,8 @@ from sqlmodel import Session, col, select
 
 from skypanel_hubspot_plugin.delivery import wake
 from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, TICKET_CREATE, Change
+from skypanel_hubspot_plugin.delivery.erasure import PURGED as PURGED
+from skypanel_hubspot_plugin.delivery.erasure import Purged, erase_user, purge_expired
 from skypanel_hubspot_plugin.delivery.outbox_table import (
     DEAD,
     DELIVERED,
@@ -72,6 +74,7 @@ RECORDED = (
     "attempts",
     "next_attempt_at",
     "created_at",
+    "user_id",
 )
 INSERT_ROW = insert(_OUTBOX).values({c: bindparam(c, type_=_OUTBOX.c[c].type) for c in RECORDED})
 #: On PostgreSQL: the row and the NOTIFY that wakes workers of other processes, together.
@@ -98,8 +101,6 @@ CLAIM_LOCK = "claim"
 CANDIDATE_PAGES = 4
 #: How far past the clock a claim looks for due rows (see ``claim``).
 CANDIDATE_SLACK = timedelta(seconds=1)
-#: What a row's payload becomes once its personal data is erased; the row and its outcome stay.
-PURGED = json.dumps({"purged": True})
 #: The lock row whose ``at`` holds, as a Unix time, until when delivery is paused.
 PAUSE = "daily-limit-pause"
 #: The shortest wait of a row deferred behind another record's rows.
@@ -162,8 +163,11 @@ class Outbox:
         session: Any = None,
         *,
         dead_reason: str | None = None,
+        user_id: str | None = None,
     ) -> None:
-        """Adds one row; inside ``session`` (the host's transaction) when given, else on its own."""
+        """Adds one row; inside ``session`` (the host's transaction) when given, else on its own.
+
+        ``user_id`` names the user who opened a ticket, on the ticket's creation row."""
         now = utcnow()
         values = {
             "kind": kind,
@@ -174,6 +178,7 @@ class Outbox:
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
+            "user_id": user_id,
         }
         # One cached Core statement: no ORM unit of work on the host's request path, and
         # on PostgreSQL the NOTIFY goes with the INSERT, so the panel waits one round trip.
@@ -702,42 +707,17 @@ class Outbox:
 
     # -- personal data ---------------------------------------------------------------------------
 
-    def purge(self, older_than: timedelta) -> int:
-        """Erases the payloads of rows delivered more than ``older_than`` ago; returns how many."""
-        with Session(self.engine) as session:
-            result = session.exec(
-                update(OutboxRow)
-                .where(
-                    col(OutboxRow.status) == DELIVERED,
-                    col(OutboxRow.delivered_at) <= utcnow() - older_than,
-                    col(OutboxRow.payload) != PURGED,
-                )
-                .values(payload=PURGED)
-            )
-            session.commit()
-            return int(result.rowcount)
+    def purge(self, older_than: timedelta) -> Purged:
+        """Erases the personal data of rows delivered or parked more than ``older_than`` ago
+        (see :func:`~skypanel_hubspot_plugin.delivery.erasure.purge_expired`)."""
+        return purge_expired(self.engine, older_than)
 
-    def purge_user(self, user_id: str, email: str) -> int:
-        """Erases every settled row that carried this user's data: their contact's rows,
-        their tickets' and their form submissions'. After HubSpot's GDPR delete."""
-        marks = [json.dumps({"user_id": user_id})[1:-1]]  # '"user_id": "7"', as rows store it
-        if email:
-            marks.append(json.dumps(email))
-        with Session(self.engine) as session:
-            result = session.exec(
-                update(OutboxRow)
-                .where(
-                    col(OutboxRow.status) != QUEUED,
-                    col(OutboxRow.payload) != PURGED,
-                    or_(
-                        col(OutboxRow.entity) == f"user:{user_id}",
-                        *(col(OutboxRow.payload).contains(m, autoescape=True) for m in marks),
-                    ),
-                )
-                .values(payload=PURGED)
-            )
-            session.commit()
-            return int(result.rowcount)
+    def erase_user(
+        self, user_id: str, emails: Sequence[str] = (), up_to_id: int | None = None
+    ) -> int:
+        """Erases everything the plugin holds of a user, after HubSpot's GDPR delete of
+        their contact (see :func:`~skypanel_hubspot_plugin.delivery.erasure.erase_user`)."""
+        return erase_user(self.engine, user_id, emails, up_to_id)
 
     def replay(self, ids: Sequence[int] | None = None) -> int:
         """Puts dead rows (all, or these) back in the queue with a fresh attempt count.

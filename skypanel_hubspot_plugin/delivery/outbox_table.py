@@ -58,6 +58,9 @@ class OutboxRow(PluginTable, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
     backfill_id: int | None = None
+    #: On a ticket's creation row, the panel user who opened it. It outlives the payload,
+    #: so a GDPR delete of the user finds the ticket's rows whatever their age.
+    user_id: str | None = Field(default=None, max_length=255)
 
 
 class ObjectLink(PluginTable, table=True):

@@ -172,15 +172,21 @@ class Worker:
         log.info("HubSpot delivery worker %s stopped (released %d)", self.worker_id, released)
 
     def _purge_if_due(self) -> None:
-        """Erases delivered rows' personal data past the retention, once an hour."""
+        """Erases delivered and parked rows' personal data past the retention, once an hour."""
         now = time.monotonic()
         if now < self._next_purge:
             return
         self._next_purge = now + PURGE_EVERY_S
         days = self.runtime.settings().retention_days
         purged = self.runtime.outbox.purge(timedelta(days=days))
-        if purged:
-            log.info("Erased the personal data of %d deliveries older than %d days", purged, days)
+        if purged.erased or purged.deleted:
+            log.info(
+                "Erased the personal data of %d deliveries and deleted %d parked ones, "
+                "older than %d days",
+                purged.erased,
+                purged.deleted,
+                days,
+            )
 
     def _analyze_if_due(self) -> None:
         """A full batch means a backlog, which may have come faster than autovacuum looks:

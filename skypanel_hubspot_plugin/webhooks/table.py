@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Text
-from sqlmodel import Field
+from sqlalchemy import BigInteger, Text, delete
+from sqlmodel import Field, Session, col, select
 
+from skypanel_hubspot_plugin.delivery.erasure import Erasure, eraser
 from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
 from skypanel_hubspot_plugin.settings.table import PluginTable
 
@@ -83,3 +84,22 @@ class ReceiverProblem(PluginTable, table=True):
     reason: str = Field(sa_type=Text)
     since: datetime = Field(default_factory=utcnow)
     last_at: datetime = Field(default_factory=utcnow)
+
+
+@eraser
+def erase_tickets(session: Session, erasure: Erasure) -> None:
+    """A GDPR delete: forgets the user's tickets here too (their merged ids, and the
+    subjects polling last saw), so neither webhooks nor polling report them again."""
+    panel_ids = sorted(erasure.tickets)
+    hubspot_ids = set(erasure.hubspot_tickets)
+    for start in range(0, len(panel_ids), 500):
+        part = panel_ids[start : start + 500]
+        hubspot_ids |= set(
+            session.exec(select(TicketAlias.hubspot_id).where(col(TicketAlias.panel_id).in_(part)))
+        )
+        session.exec(delete(TicketAlias).where(col(TicketAlias.panel_id).in_(part)))
+    ids = sorted(hubspot_ids)
+    for start in range(0, len(ids), 500):
+        session.exec(
+            delete(PolledTicket).where(col(PolledTicket.hubspot_id).in_(ids[start : start + 500]))
+        )
