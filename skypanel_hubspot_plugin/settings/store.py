@@ -197,7 +197,7 @@ class SettingsStore:
             for key in settings.problems
             if last is not None and key in ATTRIBUTES
         }
-        settings = replace(settings, app_secret=app_secret, **kept)  # type: ignore[arg-type]
+        settings = replace(settings, app_secret=app_secret, **kept)
         if problems:
             settings = replace(settings, problems={**settings.problems, **problems})
         return settings
@@ -338,9 +338,10 @@ class SettingsStore:
         if listener is not None and listener.listening:
             if listener.wait(LISTEN_S, until=self._stop.is_set):
                 self._check_revision()
-        elif not self._stop.wait(self.poll_interval):
-            if self.data_version is None or self.data_version.changed() is not False:
-                self._check_revision()
+        elif not self._stop.wait(self.poll_interval) and (
+            self.data_version is None or self.data_version.changed() is not False
+        ):
+            self._check_revision()
 
     def _check_revision(self) -> None:
         try:
