@@ -93,10 +93,14 @@ def cmd_test_connection(args: argparse.Namespace) -> int:
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     changed = rt.store.rotate_key()
+    key = rt.store.box.primary_key_id
     print(
-        f"Access token re-encrypted with key {rt.store.box.primary_key_id}."
+        f"Stored secrets re-encrypted with key {key}. A panel process that does not have "
+        f"key {key} yet keeps the secrets it had read and says it lacks key {key}: give it "
+        "the new key (first, keeping the old one after it) and restart it."
         if changed
-        else "Nothing to re-encrypt: the token is already under the newest key (or unset)."
+        else "Nothing to re-encrypt: the stored secrets are already under the newest key "
+        "(or unset)."
     )
     return 0
 
@@ -319,7 +323,9 @@ def parser() -> argparse.ArgumentParser:
     command(
         "rotate-key",
         cmd_rotate_key,
-        "Re-encrypt the stored token with the first key of SKYPANEL_HUBSPOT_SECRET_KEYS.",
+        "Re-encrypt the stored token and app secret with the first key of "
+        "SKYPANEL_HUBSPOT_SECRET_KEYS. Give every panel process the new key first "
+        "(newest first, the old one kept after it), then run this.",
     )
     sync = command(
         "sync-contacts",

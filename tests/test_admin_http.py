@@ -189,9 +189,14 @@ def test_settings_are_read_from_the_schema_and_the_token_is_write_only(
     secrets = {f["key"] for f in form["fields"] if f["type"] == "secret"}
     assert secrets == {"hubspot_api_key", "hubspot_app_secret"}
     assert set(form["values"]) == set(keys) - secrets
-    assert form["secrets"]["hubspot_app_secret"] == {"set": False, "last4": None}
+    assert form["secrets"]["hubspot_app_secret"] == {"set": False, "last4": None, "problem": None}
     assert form["values"]["hubspot_enabled"] is True
-    assert form["token"] == {"set": True, "last4": FAKE_TOKEN[-4:], "source": "database"}
+    assert form["token"] == {
+        "set": True,
+        "last4": FAKE_TOKEN[-4:],
+        "source": "database",
+        "problem": None,
+    }
     saved = client.post(
         f"{PREFIX}/settings",
         headers=ADMIN,

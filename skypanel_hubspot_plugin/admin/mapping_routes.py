@@ -223,28 +223,34 @@ def post_property_map(request: AdminRequest) -> AdminResponse:
     return AdminResponse(200, {"success": True, "maps": maps_json(saved), "notes": notes})
 
 
-def check_settings_change(changes: Mapping[str, object]) -> AdminResponse | None:
-    """For ``POST …/settings``: the answer refusing a changed property map, or None to save.
+def check_settings_change(changes: Mapping[str, object]) -> AdminResponse | list[str]:
+    """For ``POST …/settings``: the answer refusing a changed property map, or the notes
+    the portal's properties gave on it (an admin's warnings: the save goes ahead).
 
-    None too when the change is otherwise invalid: the save then reports every bad field.
-    Problems are joined under the setting's key, as the settings form shows one message
-    per field.
+    No notes too when the change is otherwise invalid: the save then reports every bad
+    field. Problems are joined under the setting's key, as the settings form shows one
+    message per field; each note names the map by its label and the panel field.
     """
     if not any(key in changes for key in MAP_KINDS):
-        return None
+        return []
     rt = runtime.current()
     current = rt.store.reload()
     try:
         validate_changes(current, changes)
     except InvalidSettings:
-        return None
+        return []
     parsed, _ = _parse({k: v for k, v in changes.items() if k in MAP_KINDS})
     findings = _portal_findings(rt, _changed(parsed, current))
     if isinstance(findings, AdminResponse):
         return findings
-    problems, _notes = findings
+    problems, notes = findings
     if not problems:
-        return None
+        labels = {field.key: field.label for field in keys.FIELDS}
+        warnings = []
+        for entry, note in notes.items():
+            key, _, panel_field = entry.partition(".")
+            warnings.append(f"{labels[key]}, {panel_field}: {note}")
+        return warnings
     by_setting: dict[str, list[str]] = {}
     for entry, message in problems.items():
         key, _, panel_field = entry.partition(".")

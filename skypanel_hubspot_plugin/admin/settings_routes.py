@@ -10,10 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.admin.connection_test import ConnectionResult, check_connection
 from skypanel_hubspot_plugin.admin.mapping_routes import check_settings_change
 from skypanel_hubspot_plugin.admin.pipeline_routes import check_pipeline_change
 from skypanel_hubspot_plugin.admin.responses import PREFIX, Route, body_object, error, invalid
+from skypanel_hubspot_plugin.common.secret import Secret
+from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse, SettingField
+from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.model import ATTRIBUTES, HubSpotSettings, InvalidSettings
 from skypanel_hubspot_plugin.settings.secrets import SecretsError
@@ -38,25 +42,28 @@ def settings_json(settings: HubSpotSettings) -> dict[str, object]:
     for key, attribute in ATTRIBUTES.items():
         value = getattr(settings, attribute)
         values[key] = value if isinstance(value, bool) else str(value)
+    token = secret_json(settings.token, settings.problems.get(keys.API_KEY))
     return {
         "fields": [field_json(f) for f in keys.FIELDS],
         "values": values,
-        "token": {
-            "set": settings.token is not None,
-            "last4": settings.token.last4 if settings.token else None,
-            "source": settings.token_source,
-        },
+        "token": {**token, "source": settings.token_source},
         "secrets": {
-            keys.API_KEY: {
-                "set": settings.token is not None,
-                "last4": settings.token.last4 if settings.token else None,
-            },
-            keys.APP_SECRET: {
-                "set": settings.app_secret is not None,
-                "last4": settings.app_secret.last4 if settings.app_secret else None,
-            },
+            keys.API_KEY: token,
+            keys.APP_SECRET: secret_json(
+                settings.app_secret, settings.problems.get(keys.APP_SECRET)
+            ),
         },
         "problems": dict(settings.problems),
+    }
+
+
+def secret_json(secret: Secret | None, problem: str | None) -> dict[str, object]:
+    """Whether a secret is set, its last four, and why it cannot be used. One stored under a
+    key this process lacks is set: the admin must read that, and which key, not "nothing saved"."""
+    return {
+        "set": secret is not None or problem is not None,
+        "last4": secret.last4 if secret else None,
+        "problem": problem,
     }
 
 
@@ -68,20 +75,47 @@ def get_settings(request: AdminRequest) -> AdminResponse:
 def post_settings(request: AdminRequest) -> AdminResponse:
     """POST …/settings: saves the given keys together, or nothing and 422 naming each bad one.
 
-    An empty ``hubspot_api_key`` keeps the stored token, as the form never shows it.
+    An empty ``hubspot_api_key`` keeps the stored token, as the form never shows it. The
+    answer's ``warnings`` lists what the admin should know about what was saved: the notes
+    on a property map, and, when a new token was saved, what HubSpot said of it (in full
+    under ``tokenCheck``, the connection test's answer). A token HubSpot refuses is still
+    saved: its shape is right, and an admin may save it before the app is installed or
+    while HubSpot is away; the warning says what deliveries will meet.
     """
     body = body_object(request, "Invalid settings")
     if isinstance(body, AdminResponse):
         return body
-    if (refused := check_settings_change(body)) is not None:
-        return refused  # a changed property map the portal would not take
+    map_notes = check_settings_change(body)
+    if isinstance(map_notes, AdminResponse):
+        return map_notes  # a changed property map the portal would not take
     if (refused := check_pipeline_change(body)) is not None:
         return refused  # a stage that is not in the chosen pipeline
+    rt = runtime.current()
     try:
-        saved = runtime.current().store.save(body)
+        saved = rt.store.save(body)
     except InvalidSettings as exc:
         return invalid("Invalid settings", exc.errors)
-    return AdminResponse(200, {"success": True, **settings_json(saved)})
+    answer: dict[str, object] = {"success": True, **settings_json(saved)}
+    warnings = list(map_notes)
+    if body.get(keys.API_KEY):  # a new token: tell now what HubSpot thinks of it
+        verdict = token_verdict(rt, saved)
+        answer["tokenCheck"] = verdict.as_json()
+        if not verdict.success:
+            warnings.insert(
+                0, f"Saved, but the token did not pass the connection test: {verdict.message}"
+            )
+        warnings.extend(verdict.warnings)
+    answer["warnings"] = warnings
+    return AdminResponse(200, answer)
+
+
+def token_verdict(rt: Runtime, settings: HubSpotSettings) -> ConnectionResult:
+    """The connection test of ``settings`` as just saved (before HubSpot is enabled too)."""
+    try:
+        service = rt.service(require_enabled=False)
+    except HubSpotError:
+        service = None
+    return check_connection(settings, service, public_base_url=rt.public_base_url)
 
 
 def post_rotate_key(request: AdminRequest) -> AdminResponse:

@@ -455,4 +455,6 @@ class Deliverer:
 def describe(exc: HubSpotError) -> str:
     status = f"HTTP {exc.status}" if exc.status else "no answer"
     category = f" {exc.category}" if exc.category else ""
+    if exc.remedy:  # what the admin reading it must do
+        return f"{status}{category}: {exc.message.rstrip('.')}. {exc.remedy}"
     return f"{status}{category}: {exc.message}"

@@ -19,6 +19,9 @@ class HubSpotError(Exception):
     """A HubSpot call failed; ``status`` is None when HubSpot was never reached."""
 
     transient = False
+    #: What an admin does about a delivery parked by this error, when the error says
+    #: nothing retrying could change (the same request fails until the admin acts).
+    remedy: str | None = None
 
     def __init__(
         self,
@@ -58,6 +61,11 @@ class NotConfigured(HubSpotError):
 
 class InvalidToken(HubSpotError):
     """401: the token is wrong, revoked or expired."""
+
+    remedy = (
+        "HubSpot refused the access token: fix the token in the HubSpot settings "
+        "(Test connection says when HubSpot accepts it), then Replay this delivery."
+    )
 
 
 class MissingScopes(HubSpotError):

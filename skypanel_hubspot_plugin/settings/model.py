@@ -8,7 +8,6 @@ ignored and reported in ``problems``, so a broken row never breaks a page).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from skypanel_hubspot_plugin.settings.property_map import (
     DEFAULT_CONTACT_MAP,
     DEFAULT_TICKET_MAP,
     PropertyMap,
+    json_setting,
     parse_contact_property_map,
     parse_ticket_property_map,
 )
@@ -44,9 +44,7 @@ APP_SECRET_RE = re.compile(r"[A-Za-z0-9-]{8,200}")
 TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "off", "no", ""})
 
-STATUS_STAGES_SHAPE = (
-    'must be a JSON object of panel ticket status → stage id, like {"open": "1", …}'
-)
+STATUS_STAGES_SHAPE = 'a JSON object of panel ticket status → stage id, like {"open": "1", …}'
 SYNC_MODES = tuple(mode for mode, _ in keys.SYNC_MODES)
 MIN_POLL_S = 10
 MAX_POLL_S = 3600
@@ -225,13 +223,9 @@ def parse_api_version(value: object) -> str:
 
 def parse_status_stages(value: object) -> PropertyMap:
     """Panel ticket status → stage id, as a JSON object (or its text); every status once."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ValueError(STATUS_STAGES_SHAPE) from None
+    value = json_setting(value, STATUS_STAGES_SHAPE)
     if not isinstance(value, dict):
-        raise ValueError(STATUS_STAGES_SHAPE)
+        raise ValueError(f"must be {STATUS_STAGES_SHAPE}")
     pairs: list[tuple[str, str]] = []
     for status in keys.TICKET_STATUSES:
         stage = value.get(status)
@@ -327,6 +321,8 @@ def settings_from_rows(
             values[ATTRIBUTES[key]] = parse(raw)
         except ValueError as exc:
             problems[key] = f"stored value {exc}"
+        except Exception as exc:  # a value no rule foresaw must not break a page either
+            problems[key] = f"stored value could not be read ({type(exc).__name__})"
     return HubSpotSettings(token=token, token_source=token_source, problems=problems, **values)  # type: ignore[arg-type]
 
 

@@ -14,14 +14,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
+from skypanel_hubspot_plugin.common.json_body import parse_bounded_json
 from skypanel_hubspot_plugin.hubspot import api as api
 
 PANEL_FIELD_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 PROPERTY_NAME_RE = re.compile(r"[a-z0-9_]{1,100}")
 MAX_ENTRIES = 50
-NOT_AN_OBJECT = (
-    'must be a JSON object of panel field → HubSpot property, like {"plan": "plan_tier"}'
-)
+MAP_SHAPE = 'a JSON object of panel field → HubSpot property, like {"plan": "plan_tier"}'
+NOT_AN_OBJECT = f"must be {MAP_SHAPE}"
+#: Bounds of every JSON-valued setting, however it was written: a map of MAX_ENTRIES
+#: fields with the longest names fits in MAX_JSON_CHARS; none nests more than one level.
+MAX_JSON_CHARS = 16_384
+MAX_JSON_DEPTH = 3
 
 #: The panel's built-in user fields (``User`` attributes); any other name is a ``User.extra`` key.
 USER_FIELDS = ("email", "first_name", "last_name", "company", "phone")
@@ -88,7 +93,25 @@ def quoted(text: str, limit: int = 40) -> str:
     return repr(text[:limit]) + ("…" if len(text) > limit else "")
 
 
+def json_setting(value: object, shape: str) -> object:
+    """A JSON-valued setting's value, from its text or already decoded, within the bounds
+    every JSON-valued setting has; ValueError("must be <shape>…") otherwise. The settings
+    layer decodes JSON through this function only."""
+    try:
+        return parse_bounded_json(
+            value, max_chars=MAX_JSON_CHARS, max_depth=MAX_JSON_DEPTH, field="value", expected=shape
+        )
+    except InvalidInput as exc:
+        raise ValueError(exc.errors["value"]) from None
+
+
 def _pairs_from_json(text: str) -> list[tuple[object, object]]:
+    """The outermost object's pairs in order, a name given twice included (a dict would
+    keep only the last): decoded again with a hook once :func:`json_setting` passed it."""
+    try:
+        json_setting(text, MAP_SHAPE)
+    except ValueError as exc:
+        raise MapShapeError({"": str(exc)}) from None
     pairs: list[tuple[object, object]] = []
 
     def keep_pairs(items: list[tuple[str, object]]) -> dict[str, object]:
@@ -118,6 +141,10 @@ def parse_property_map(value: object, kind: MapKind) -> PropertyMap:
         else:
             raw = _pairs_from_json(stripped)
     elif isinstance(value, dict):
+        try:
+            json_setting(value, MAP_SHAPE)
+        except ValueError as exc:
+            raise MapShapeError({"": str(exc)}) from None
         raw = list(value.items())
     else:
         raise MapShapeError({"": NOT_AN_OBJECT})

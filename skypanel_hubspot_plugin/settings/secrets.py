@@ -34,12 +34,26 @@ class MissingEncryptionKey(SecretsError):
 
 
 class KeyNeededToRead(SecretsError):
-    def __init__(self) -> None:
+    def __init__(self, name: str = "access token") -> None:
         super().__init__(
-            "An access token is saved, encrypted, but no encryption key is configured to read "
+            f"An {name} is saved, encrypted, but no encryption key is configured to read "
             "it: give the key it was saved with. "
             + HOW_TO_SET_A_KEY
             + " (The demo panel keeps its key in hubspot-secret.key in its --data-dir.)"
+        )
+
+
+class KeyMissingHere(SecretsError):
+    """A stored secret was encrypted with a key this process was not given: typically a
+    rotation (``rotate-key``) ran before every process had the new key."""
+
+    def __init__(self, name: str, missing: str | None, configured: Sequence[str]) -> None:
+        self.key_id = missing
+        super().__init__(
+            f"The stored {name} is encrypted with key {missing}, which this process does not "
+            f"have (it has {', '.join(configured)}). Add that key to {KEYS_ENV} of every "
+            "process that reads these settings (newest first) and restart them, or save the "
+            f"{name} again."
         )
 
 
@@ -103,20 +117,17 @@ class SecretBox:
             return None
         return stored[len(PREFIX) :].partition(":")[0]
 
-    def decrypt(self, stored: str) -> str:
+    def decrypt(self, stored: str, name: str = "access token") -> str:
+        """The plain secret; ``name`` says which one in the error's message."""
         if not self.is_encrypted(stored):
             return stored
         if self._multi is None:
-            raise KeyNeededToRead()
+            raise KeyNeededToRead(name)
         token = stored[len(PREFIX) :].partition(":")[2]
         try:
             return self._multi.decrypt(token.encode()).decode()
         except InvalidToken:
-            raise SecretsError(
-                f"The stored access token was encrypted with key {self.key_id_of(stored)}, "
-                f"which is not among the configured keys {list(self.key_ids)}. "
-                "Add that key back, or save the token again."
-            ) from None
+            raise KeyMissingHere(name, self.key_id_of(stored), self.key_ids) from None
 
     def needs_rewrite(self, stored: str) -> bool:
         """True for plaintext and for values encrypted with a key other than the newest."""

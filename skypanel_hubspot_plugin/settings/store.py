@@ -3,8 +3,13 @@
 The page head and the event hooks read :meth:`SettingsStore.current`, which costs no
 query once loaded. A save invalidates this process's cache at once and writes a new
 revision row; :meth:`SettingsStore.start_watching` makes other processes sharing the
-database reload: on PostgreSQL when the save's NOTIFY reaches them (no query while nothing
-changes), elsewhere by reading that one row every ``poll_interval`` seconds.
+database reload: on PostgreSQL when the save's NOTIFY reaches them, on SQLite when the
+database file's ``data_version`` moved (looked at every ``poll_interval`` seconds, no
+query while nothing changes), elsewhere by reading that one row every ``poll_interval``.
+
+A stored value that fails its rule (a hand edit, a secret under a key this process lacks)
+never breaks a reader: it is reported once, and the value this process last read well
+stays in force (the default, if it never read one).
 """
 
 from __future__ import annotations
@@ -13,17 +18,20 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.common.data_version import DataVersion, watchable
 from skypanel_hubspot_plugin.common.listen import Listener, notify
+from skypanel_hubspot_plugin.common.log_once import LogOnce
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.common.wakeup import wake_all
 from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.model import (
+    ATTRIBUTES,
     HubSpotSettings,
     InvalidSettings,
     parse_token,
@@ -42,6 +50,7 @@ CHANNEL = "skypanel_hubspot_settings"
 #: only waits again.
 LISTEN_S = 3600.0
 LOADED_KEYS = (*keys.DEFAULTS, keys.REVISION)
+KEPT = " Until then this process keeps using the one it read before."
 
 
 @dataclass(frozen=True)
@@ -64,11 +73,16 @@ class SettingsStore:
         self.poll_interval = poll_interval
         self._lock = threading.Lock()
         self._cached: HubSpotSettings | None = None
+        #: The last settings read (kept across invalidations): a stored value that fails
+        #: its rule falls back to its value here, the last one read well.
+        self._last: HubSpotSettings | None = None
         self._revision: str | None = None
         self._generation = 0  # bumped by every invalidation; see reload()
-        self._reported = -1  # the generation whose problems were logged
+        self._reported: tuple[int, dict[str, str]] = (-1, {})  # problems logged, and when
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        #: The watcher's change detector on a SQLite file (None elsewhere).
+        self.data_version: DataVersion | None = None
 
     def __repr__(self) -> str:
         return f"SettingsStore(engine={self.engine.url!r}, box={self.box!r})"
@@ -127,15 +141,18 @@ class SettingsStore:
         with self._lock:
             if generation == self._generation:
                 self._cached = settings
+                self._last = settings
                 self._revision = rows.get(keys.REVISION)
-            # Once per change, however many threads (pages, the worker) load it at once.
-            report = bool(settings.problems) and self._reported != generation
+            # Once per change, however many threads (pages, the worker, the watcher) load
+            # it: a new problem found by the watcher's reload is a change too.
+            problems = dict(settings.problems)
+            report = bool(problems) and self._reported != (generation, problems)
             if report:
-                self._reported = generation
+                self._reported = (generation, problems)
         if report:
             log.error(
-                "HubSpot settings ignored: %s",
-                "; ".join(f"{k} {v}" for k, v in settings.problems.items()),
+                "HubSpot settings ignored (the value last read well stays in force): %s",
+                "; ".join(f"{k} {v}" for k, v in problems.items()),
             )
         return settings
 
@@ -161,20 +178,35 @@ class SettingsStore:
                 )
         elif stored:
             try:
-                token, source = Secret(self.box.decrypt(stored)), "database"
+                token, source = Secret(self.box.decrypt(stored, "access token")), "database"
             except SecretsError as exc:
-                problems[keys.API_KEY] = str(exc)
+                token = self._kept(lambda s: s.token if s.token_source == "database" else None)
+                source = "database" if token is not None else None
+                problems[keys.API_KEY] = str(exc) + (KEPT if token is not None else "")
         app_secret: Secret | None = None
         if stored_secret := rows.get(keys.APP_SECRET) or "":
             try:
-                app_secret = Secret(self.box.decrypt(stored_secret))
+                app_secret = Secret(self.box.decrypt(stored_secret, "app client secret"))
             except SecretsError as exc:
-                problems[keys.APP_SECRET] = str(exc)
+                app_secret = self._kept(lambda s: s.app_secret)
+                problems[keys.APP_SECRET] = str(exc) + (KEPT if app_secret is not None else "")
         settings = settings_from_rows(rows, token, source)  # type: ignore[arg-type]
-        settings = replace(settings, app_secret=app_secret)
+        last = self._last
+        kept = {
+            ATTRIBUTES[key]: getattr(last, ATTRIBUTES[key])
+            for key in settings.problems
+            if last is not None and key in ATTRIBUTES
+        }
+        settings = replace(settings, app_secret=app_secret, **kept)
         if problems:
             settings = replace(settings, problems={**settings.problems, **problems})
         return settings
+
+    def _kept(self, secret_of: Callable[[HubSpotSettings], Secret | None]) -> Secret | None:
+        """The secret this process read well last time, while the stored one cannot be read:
+        after a key rotation elsewhere, it is the same secret under a key not given here yet."""
+        last = self._last
+        return secret_of(last) if last is not None else None
 
     def token_status(self) -> TokenStatus:
         """Whether a token is set and its last four characters; never the token."""
@@ -276,24 +308,40 @@ class SettingsStore:
 
     def _watch(self) -> None:
         """Reloads when another process saved: told by NOTIFY on PostgreSQL (checking once
-        each time listening starts, for saves made while nobody listened), else polling."""
+        each time listening starts, for saves made while nobody listened); on SQLite, when
+        the file's data_version moved; else by polling. Nothing it meets ends it: a failure
+        is logged once per reason and the next look tries again."""
         listener = (
             Listener(self.engine, CHANNEL, "settings saved elsewhere")
             if self.engine.dialect.name == "postgresql"
             else None
         )
+        self.data_version = DataVersion(self.engine) if watchable(self.engine) else None
+        failed = LogOnce(log, "Checking HubSpot settings for changes failed; trying again")
         try:
             while not self._stop.is_set():
-                if listener is not None and not listener.listening and listener.start():
-                    self._check_revision()
-                if listener is not None and listener.listening:
-                    if listener.wait(LISTEN_S, until=self._stop.is_set):
-                        self._check_revision()
-                elif not self._stop.wait(self.poll_interval):
-                    self._check_revision()
+                try:
+                    self._look(listener)
+                except Exception as exc:  # the cached settings stay in force meanwhile
+                    failed(exc)
+                    self._stop.wait(self.poll_interval)
         finally:
             if listener is not None:
                 listener.close()
+            if self.data_version is not None:
+                self.data_version.close()
+
+    def _look(self, listener: Listener | None) -> None:
+        """One wait for a change, and a reload when the revision row says there was one."""
+        if listener is not None and not listener.listening and listener.start():
+            self._check_revision()
+        if listener is not None and listener.listening:
+            if listener.wait(LISTEN_S, until=self._stop.is_set):
+                self._check_revision()
+        elif not self._stop.wait(self.poll_interval) and (
+            self.data_version is None or self.data_version.changed() is not False
+        ):
+            self._check_revision()
 
     def _check_revision(self) -> None:
         try:

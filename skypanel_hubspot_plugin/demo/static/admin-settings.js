@@ -142,6 +142,9 @@
     status.dataset.kind = token.set ? "success" : "";
     if (!token.set) {
       status.textContent = "Nothing saved yet.";
+    } else if (token.problem) {
+      status.textContent = token.problem; // saved, but this panel cannot use it: says why
+      status.dataset.kind = "error";
     } else if (token.source === "environment") {
       status.textContent = `Set by the SKYPANEL_HUBSPOT_ACCESS_TOKEN environment variable, ending in …${token.last4}; it overrides a saved one.`;
     } else {
@@ -212,7 +215,9 @@
     setFormEnabled(true);
     if (result.ok) {
       fillSettings(result.body);
-      say(settingsMessage, "Settings saved.", "success");
+      const warnings = Array.isArray(result.body.warnings) ? result.body.warnings : [];
+      if (warnings.length) say(settingsMessage, `Settings saved. Before relying on them: ${warnings.join(" ")}`, "error");
+      else say(settingsMessage, "Settings saved.", "success");
       loadContacts();
       loadMapProperties(); // a token saved just now makes HubSpot's lists readable
     } else if (result.status === 422) {
