@@ -8,8 +8,9 @@
 - A ticket is upserted by its unique ``skypanel_ticket_id``, so a retry after a timeout
   (HubSpot did the work, we did not hear) finds the ticket instead of creating another;
   search-before-create would not hold, since HubSpot's search lags behind its writes. Its
-  contact is created only if missing (never overwritten with the ticket's copy of it), and
-  the association PUT is idempotent.
+  contact is the one its user is linked to at that moment; only for a user with no link and
+  no queued rows is one created from the ticket's copy (never overwriting one that exists,
+  never moving a link another worker set), and the association PUT is idempotent.
 - A ticket's changes wait for its creation, and a new ticket for its user's pending contact
   changes, without spending attempts.
 - A form submission has no key to upsert by: it is delivered at least once, so HubSpot
@@ -386,10 +387,15 @@ class Deliverer:
         if kept != contact_id and created:
             # The user's own contact was linked, or is being written, while this one was
             # made from the ticket's older copy: a second contact must not stay behind.
+            log.info(
+                "Contact %s made from a ticket's copy of user %s archived: the user's own "
+                "contact was being written meanwhile",
+                contact_id,
+                user_id,
+            )
             self._call([group], self.service.archive_contact, contact_id)
-        if kept is None:
-            _, until = self.outbox.link_or_pending("contact", user_id, entity)
-            self.outbox.defer_until(group.rows, self.worker_id, until or utcnow())
+        if kept is None:  # the ticket looks again shortly, and then waits for those rows
+            self.outbox.defer_until(group.rows, self.worker_id, utcnow())
         return kept
 
     def _create_ticket_contact(self, group: Group, contact: dict[str, str]) -> tuple[str, bool]:

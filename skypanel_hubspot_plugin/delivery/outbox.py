@@ -588,15 +588,6 @@ class Outbox:
         delay = (until - utcnow()).total_seconds()
         self.defer(rows, worker_id, max(MIN_WAIT_S, delay))
 
-    def pending_until(self, entity: str) -> datetime | None:
-        """When the record's queued rows are due at the latest; None when it has none."""
-        with Session(self.engine) as session:
-            return session.exec(
-                select(func.max(OutboxRow.next_attempt_at)).where(
-                    col(OutboxRow.entity) == entity, by_record(OutboxRow.status, QUEUED)
-                )
-            ).one()
-
     def park(self, rows: Sequence[OutboxRow], worker_id: str, error: str) -> None:
         for row in rows:
             log.warning(
