@@ -8,7 +8,7 @@ dead worker's lease runs out. Nothing here touches how rows are claimed or deliv
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -90,6 +90,39 @@ def dies_at_write(engine: Engine, nth: int) -> Iterator[None]:
         yield
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+class FirstRequestHook:
+    """A worker's rate limit that, before the worker's first delivery request, runs ``then``.
+
+    Delivery asks the rate limit for a slot before each HubSpot request, once it has read
+    what it needs from the database: ``then`` (another worker delivering) lands exactly
+    between that reading and the request, as it can with two worker processes.
+    """
+
+    def __init__(self, limiter: Any, then: Callable[[], object]) -> None:
+        self.limiter = limiter
+        self.then: Callable[[], object] | None = then
+
+    def acquire(self, stop: Any) -> Any:
+        if self.then is not None:
+            then, self.then = self.then, None
+            then()
+        return self.limiter.acquire(stop)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.limiter, name)
+
+
+@contextmanager
+def before_first_request(worker: Any, then: Callable[[], object]) -> Iterator[None]:
+    """While inside: ``worker``'s first delivery request waits for ``then`` to run first."""
+    real = worker.limiter
+    worker.limiter = FirstRequestHook(real, then)
+    try:
+        yield
+    finally:
+        worker.limiter = real
 
 
 def expected_contact(rt: Runtime, user: User) -> dict[str, str]:

@@ -7,11 +7,16 @@ while a newer change goes ahead, a ticket change waiting for its creation.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from convergence import (
     Killed,
+    Panel,
+    before_first_request,
     dies_at_write,
     differences,
+    enable,
     outbox,
     parked,
     pending,
@@ -267,3 +272,64 @@ def test_a_new_ticket_waits_for_its_users_contact_and_says_so(  # type: ignore[n
     time_passes(engine)
     w.run_once()
     assert differences(rt, fake, {"1": ADA}, {"T-1": (TICKET, "1")}) == []
+
+
+def test_a_new_ticket_takes_the_contact_another_worker_linked_meanwhile(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    a, b = worker(rt), worker(rt)
+    panel = Panel(pm)
+    panel.user("1", {})
+    panel.ticket("T-1", "1", {})  # the ticket keeps its copy of user 1, old email included
+    panel.user("2", {})
+    panel.user("1", {"email": "new"})  # the email changes after the ticket was opened
+    held = rt.outbox.claim(b.worker_id, 1)  # worker B takes user 1's rows
+    assert [g.entity for g in held] == ["user:1"]
+
+    # Worker A claims user 2 and the ticket; B creates and links user 1's contact after A
+    # has begun its delivery and before A reaches the ticket.
+    with before_first_request(a, lambda: b.deliver(held)):
+        a.run_once()
+    assert not pending(engine) and not parked(engine)
+    assert differences(rt, fake, panel.users, panel.tickets) == []
+    panel.user("1", {"first_name": "Later"})  # a later change reaches the one contact
+    a.run_once()
+    assert differences(rt, fake, panel.users, panel.tickets) == []
+
+
+def test_a_contact_made_from_a_tickets_copy_gives_way_to_the_users_own(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    a, b = worker(rt), worker(rt)
+    panel = Panel(pm)
+    rt.store.save({"hubspot_enabled": False})
+    panel.user("1", {})  # signed up before HubSpot was enabled: no contact, nothing queued
+    enable(rt)
+    panel.ticket("T-1", "1", {})  # the ticket's copy of user 1 is all there is to go on
+    a_creates, b_writes = threading.Event(), threading.Event()
+
+    def email_changes_and_b_claims() -> None:
+        panel.user("1", {"email": "new"})
+        a_creates.set()
+        assert b_writes.wait(30)  # worker A stays just before creating the contact
+
+    def a_delivers() -> None:
+        with before_first_request(a, email_changes_and_b_claims):
+            a.run_once()
+
+    a_thread = threading.Thread(target=a_delivers)
+    a_thread.start()
+    try:
+        assert a_creates.wait(30)
+        # Worker B claims the user's change and finds the user unlinked; before it writes,
+        # worker A creates a contact from the ticket's copy (old email) and tries to link it.
+        with before_first_request(b, lambda: (b_writes.set(), a_thread.join(30))):
+            b.run_once()
+    finally:
+        b_writes.set()
+        a_thread.join(30)
+    for _ in range(3):
+        time_passes(engine)
+        a.run_once()
+    assert not pending(engine) and not parked(engine)
+    assert differences(rt, fake, panel.users, panel.tickets) == []

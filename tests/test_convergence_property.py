@@ -3,7 +3,9 @@
 Hypothesis draws a schedule: users and tickets created and changed in any order, workers
 (up to three, sharing the database) running with HubSpot answering each request ok, 500,
 429, or doing the work and losing the answer (504, or the connection dropped), workers
-dying at any write to the outbox and restarting, and time passing. When the schedule
+dying at any write to the outbox and restarting, two workers racing (one claims a few
+rows and delivers them after the other has begun delivering its own claim, before its
+first request), and time passing. When the schedule
 ends, the workers drain the queue with HubSpot healthy, and then every contact and ticket
 in HubSpot must hold the panel's latest values, once each, with nothing parked.
 """
@@ -15,13 +17,14 @@ from typing import Any
 from convergence import (
     Killed,
     Panel,
+    before_first_request,
     dies_at_write,
     differences,
     parked,
     pending,
     time_passes,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 from sqlmodel import Session
@@ -66,6 +69,12 @@ steps = st.lists(
             st.lists(st.sampled_from(FAULTS), max_size=4),
             st.one_of(st.none(), st.integers(1, 6)),
         ),
+        st.tuples(
+            st.just("race"),
+            st.integers(0, 2),
+            st.integers(1, 4),
+            st.lists(st.sampled_from(FAULTS), max_size=4),
+        ),
         st.tuples(st.just("time passes")),
     ),
     min_size=1,
@@ -81,12 +90,40 @@ def fresh_start(engine: Engine, fake: FakeHubSpot) -> None:
         session.commit()
 
 
+def race(rt: Runtime, first: Worker, second: Worker, rows: int) -> None:
+    """``second`` claims up to ``rows`` rows; ``first`` claims and begins delivering, and
+    ``second`` delivers what it holds just before ``first``'s first HubSpot request."""
+    held = rt.outbox.claim(second.worker_id, rows)
+    done: list[bool] = []
+
+    def second_delivers() -> None:
+        done.append(True)
+        if held:
+            second.deliver(held)
+
+    with before_first_request(first, second_delivers):
+        first.run_once()
+    if not done:  # the first worker made no request
+        second_delivers()
+
+
 @settings(
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(schedule=steps)
+# A new ticket racing its user's email change: worker 1 holds the user's rows, worker 0
+# claims the ticket, and the user's contact is created and linked while worker 0 delivers.
+@example(
+    schedule=[
+        ("user", "1", {}),
+        ("ticket", "T-1", {}),
+        ("user", "2", {}),
+        ("user", "1", {"email": "new"}),
+        ("race", 0, 1, []),
+    ]
+)
 def test_hubspot_ends_as_the_panel_is(  # type: ignore[no-untyped-def]
     pm, rt: Runtime, fake: FakeHubSpot, engine: Engine, schedule: list[tuple[Any, ...]]
 ) -> None:
@@ -100,6 +137,10 @@ def test_hubspot_ends_as_the_panel_is(  # type: ignore[no-untyped-def]
             panel.ticket(step[1], TICKET_OWNERS[step[1]], step[2])
         elif step[0] == "time passes":
             time_passes(engine)
+        elif step[0] == "race":
+            _, index, rows, faults = step
+            fake.script_faults(faults)
+            race(rt, workers[index], workers[(index + 1) % len(workers)], rows)
         else:
             _, index, faults, dies_at = step
             fake.script_faults(faults)

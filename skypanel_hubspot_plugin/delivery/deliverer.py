@@ -8,8 +8,9 @@
 - A ticket is upserted by its unique ``skypanel_ticket_id``, so a retry after a timeout
   (HubSpot did the work, we did not hear) finds the ticket instead of creating another;
   search-before-create would not hold, since HubSpot's search lags behind its writes. Its
-  contact is created only if missing (never overwritten with the ticket's copy of it), and
-  the association PUT is idempotent.
+  contact is the one its user is linked to at that moment; only for a user with no link and
+  no queued rows is one created from the ticket's copy (never overwriting one that exists,
+  never moving a link another worker set), and the association PUT is idempotent.
 - A ticket's changes wait for its creation, and a new ticket for its user's pending contact
   changes, without spending attempts.
 - A form submission has no key to upsert by: it is delivered at least once, so HubSpot
@@ -42,7 +43,7 @@ from skypanel_hubspot_plugin.delivery.coalesce import (
     ticket_plan,
 )
 from skypanel_hubspot_plugin.delivery.outbox import Group, Outbox
-from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow
+from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow, utcnow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.delivery.timings import HUBSPOT, RATE_LIMIT, Timings
 from skypanel_hubspot_plugin.hubspot import api as api
@@ -368,31 +369,50 @@ class Deliverer:
     def _ticket_contact(self, group: Group, user_id: str, contact: dict[str, str]) -> str | None:
         """The ticket's contact id; None when the user's own changes must reach HubSpot first.
 
-        While the user's contact has rows of its own in the queue, the ticket waits for
-        them (its copy of the contact may be older); otherwise a missing contact is created
-        from the ticket's copy, never overwriting one that exists.
+        The user's link decides, read as it is now: another worker may have created and
+        linked the user's contact since this claim began. While the user's contact has rows
+        of its own in the queue, the ticket waits for them (its copy of the contact may be
+        older). Only a user with neither gets a contact made from the ticket's copy, and the
+        user's link is then set only if still absent, never moved.
         """
-        if f"user:{user_id}" in self._claimed:  # this claim may have just linked or unlinked it
-            linked = self.outbox.link("contact", user_id)
-        else:
-            linked = self._contact_links.get(user_id)
+        entity = f"user:{user_id}"
+        # Read with the claim, a link is only a hint: this claim may have just unlinked it.
+        linked = None if entity in self._claimed else self._contact_links.get(user_id)
         if linked:
             return linked
-        until = self.outbox.pending_until(f"user:{user_id}")
+        linked, until = self.outbox.link_or_pending("contact", user_id, entity)
+        if linked:
+            return linked
         if until is not None:
             self.outbox.defer_until(group.rows, self.worker_id, until)
             return None
+        contact_id, created = self._create_ticket_contact(group, contact)
+        kept = self.outbox.link_unless_held("contact", user_id, entity, contact_id, self.worker_id)
+        if kept != contact_id and created:
+            # The user's own contact was linked, or is being written, while this one was
+            # made from the ticket's older copy: a second contact must not stay behind.
+            log.info(
+                "Contact %s made from a ticket's copy of user %s archived: the user's own "
+                "contact was being written meanwhile",
+                contact_id,
+                user_id,
+            )
+            self._call([group], self.service.archive_contact, contact_id)
+        if kept is None:  # the ticket looks again shortly, and then waits for those rows
+            self.outbox.defer_until(group.rows, self.worker_id, utcnow())
+        return kept
+
+    def _create_ticket_contact(self, group: Group, contact: dict[str, str]) -> tuple[str, bool]:
+        """Creates the contact from the ticket's copy; its id, and False when it existed."""
         try:
-            contact_id = self._call([group], self.service.create_contact, contact).id
+            return self._call([group], self.service.create_contact, contact).id, True
         except Conflict as exc:
-            contact_id = exc.existing_id or ""
-            if not contact_id:
-                found = self._call([group], self.service.get_contact_by_email, contact["email"])
-                if found is None:
-                    raise
-                contact_id = found.id
-        self.outbox.set_link("contact", user_id, contact_id)
-        return contact_id
+            if exc.existing_id:
+                return exc.existing_id, False
+            found = self._call([group], self.service.get_contact_by_email, contact["email"])
+            if found is None:
+                raise
+            return found.id, False
 
     # -- tickets -------------------------------------------------------------------------------
 

@@ -593,15 +593,6 @@ class Outbox:
         delay = (until - utcnow()).total_seconds()
         self.defer(rows, worker_id, max(MIN_WAIT_S, delay))
 
-    def pending_until(self, entity: str) -> datetime | None:
-        """When the record's queued rows are due at the latest; None when it has none."""
-        with Session(self.engine) as session:
-            return session.exec(
-                select(func.max(OutboxRow.next_attempt_at)).where(
-                    col(OutboxRow.entity) == entity, by_record(OutboxRow.status, QUEUED)
-                )
-            ).one()
-
     def park(self, rows: Sequence[OutboxRow], worker_id: str, error: str) -> None:
         for row in rows:
             log.warning(
@@ -673,6 +664,70 @@ class Outbox:
             if found is not None:
                 session.delete(found)
                 session.commit()
+
+    def link_or_pending(
+        self, kind: str, panel_id: str, entity: str
+    ) -> tuple[str | None, datetime | None]:
+        """The record's link as it is now, and when its queued rows are due at the latest
+        (None when it has none), read together: a delivery that settles the rows and links
+        the record commits both at once, so this never sees neither."""
+        link = select(_LINKS.c.hubspot_id).where(
+            _LINKS.c.kind == kind, _LINKS.c.panel_id == panel_id
+        )
+        due = select(func.max(_OUTBOX.c.next_attempt_at)).where(
+            _OUTBOX.c.entity == entity, by_record(_OUTBOX.c.status, QUEUED)
+        )
+        with Session(self.engine) as session:
+            found, until = session.exec(select(link.scalar_subquery(), due.scalar_subquery())).one()
+        if isinstance(until, datetime) and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        return found, until
+
+    def link_unless_held(
+        self, kind: str, panel_id: str, entity: str, hubspot_id: str, worker_id: str
+    ) -> str | None:
+        """Links the record to ``hubspot_id`` only where nothing else can link it: returns the
+        link it has (an existing one is never moved), or None when another worker holds
+        queued rows of ``entity`` (it may have read the record unlinked and be writing it).
+
+        Decided under the claim lock, so a claim is either before (its rows are seen here)
+        or after (its worker reads the link made here).
+        """
+        for last_try in (False, True):
+            with Session(self.engine) as session:
+                self._lock_claims(session)
+                found = session.exec(
+                    select(ObjectLink.hubspot_id).where(
+                        col(ObjectLink.kind) == kind, col(ObjectLink.panel_id) == panel_id
+                    )
+                ).first()
+                if found is not None:
+                    session.commit()
+                    return found
+                held = session.exec(
+                    select(OutboxRow.id)
+                    .where(
+                        col(OutboxRow.entity) == entity,
+                        by_record(OutboxRow.status, QUEUED),
+                        col(OutboxRow.claimed_by).is_not(None),
+                        col(OutboxRow.claimed_by) != worker_id,
+                    )
+                    .limit(1)
+                ).first()
+                if held is not None:
+                    session.commit()
+                    return None
+                try:
+                    session.connection().execute(
+                        INSERT_LINK, {"kind": kind, "panel_id": panel_id, "hubspot_id": hubspot_id}
+                    )
+                    session.commit()
+                    return hubspot_id
+                except IntegrityError:  # linked by a delivery that settled meanwhile
+                    session.rollback()
+                    if last_try:
+                        raise
+        return None  # not reached: the second try returns or raises
 
     def set_link(self, kind: str, panel_id: str, hubspot_id: str) -> None:
         """Links a panel record to its HubSpot object: one INSERT, or a move when linked."""

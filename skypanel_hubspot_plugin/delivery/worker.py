@@ -20,6 +20,7 @@ from typing import Protocol
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
 from skypanel_hubspot_plugin.delivery.context import DeliveryContext
 from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
+from skypanel_hubspot_plugin.delivery.outbox import Group
 from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.delivery.timings import (
@@ -97,6 +98,11 @@ class Worker:
             return 0
         if sum(len(g.rows) for g in groups) >= self.batch_size:
             self._analyze_if_due()
+        return self.deliver(groups)
+
+    def deliver(self, groups: list[Group]) -> int:
+        """Delivers a claim of this worker's; returns how many rows it held."""
+        settings = self.runtime.settings()
         service = self.runtime.service()
         waits = Timings()  # this batch's own, apart from other threads sharing self.timings
         deliverer = Deliverer(
