@@ -20,12 +20,12 @@ from typing import Any
 
 import pluggy
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from skypanel_hubspot_plugin import plugin_manager
 
 from .fake_hubspot import FakeHubSpot
-from .kit import HubSpotKit, hubspot_kit
+from .kit import HubSpotKit, hubspot_kit, scratch_engine
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def fake_hubspot() -> Iterator[FakeHubSpot]:
 @pytest.fixture
 def skypanel_engine(tmp_path: Path) -> Iterator[Engine]:
     """The panel's database for one test: override it to use the host's own engine."""
-    engine = create_engine(f"sqlite:///{tmp_path}/panel.sqlite3")
+    engine = scratch_engine(f"{tmp_path}/panel.sqlite3")
     yield engine
     engine.dispose()
 
