@@ -38,6 +38,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from skypanel_hubspot_plugin.common import clock as plugin_clock
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.hubspot import api as api
@@ -134,7 +135,7 @@ class TicketPoller:
         lease_s: float = 120.0,
         search_per_second: float = SEARCH_PER_SECOND,
         page_size: int = PAGE_SIZE,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = plugin_clock.now,
         max_pages: int = MAX_PAGES,
         max_poll_s: float = MAX_POLL_S,
         skew_s: float = SKEW_S,
@@ -249,7 +250,7 @@ class TicketPoller:
 
     def _search_wait(self) -> float:
         """Seconds before the search endpoint's spacing allows the next request."""
-        return max(0.0, self._last_search + self.spacing_s - time.monotonic())
+        return max(0.0, self._last_search + self.spacing_s - plugin_clock.monotonic())
 
     def _cursor(self, now: float) -> PollCursor:
         """The cursor row; created on first use, starting at the time polling began."""
@@ -320,7 +321,7 @@ class TicketPoller:
             if not allowed:
                 self._finish()
                 return 0
-            self._last_search = time.monotonic()
+            self._last_search = plugin_clock.monotonic()
             run.pages += 1
             try:
                 page = self.runtime.service().search_tickets_modified_since(
