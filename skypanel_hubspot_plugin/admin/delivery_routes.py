@@ -119,7 +119,7 @@ def post_backfill(request: AdminRequest) -> AdminResponse:
         return error(
             409,
             "The panel has not told the plugin how to list its users",
-            "The host passes HostContext(list_users=...) at start-up; see the README.",
+            "The host passes HostContext(list_users=...) at start-up; see docs/host-guide.md.",
         )
     settings = rt.settings()
     if not settings.enabled or settings.token is None:

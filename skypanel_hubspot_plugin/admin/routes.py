@@ -1,7 +1,7 @@
 """The seed's four admin handlers, framework-neutral: ``AdminRequest`` in, ``AdminResponse`` out.
 
 Paths and JSON shapes are the seed's. A host mounts them (and the rest of
-:data:`ADMIN_ROUTES`) behind its own admin check; see the README.
+:data:`ADMIN_ROUTES`) behind its own admin check; see docs/host-guide.md.
 """
 
 from __future__ import annotations

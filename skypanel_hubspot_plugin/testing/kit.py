@@ -158,7 +158,7 @@ class HubSpotKit:
         return HostContext(**values)
 
     def configure(self, **settings: object) -> HubSpotSettings:
-        """Saves settings as the admin's settings form does (the keys of the README's settings
+        """Saves settings as the admin's settings form does (the keys of the settings
         table: ``hubspot_enabled=False``, ``hubspot_ticket_sync="polling"``); a value the form
         would refuse raises InvalidSettings naming the key. Returns the settings in force."""
         self._current_runtime()
