@@ -182,7 +182,9 @@ def _split(text: str, flags: list[bool]) -> str:
 
 
 def _unicode(text: str, flags: list[bool]) -> str:
-    return "".join(f"\\u{ord(c):04x}" if f or not any(flags) else c for c, f in zip(text, flags))
+    return "".join(
+        f"\\u{ord(c):04x}" if f or not any(flags) else c for c, f in zip(text, flags, strict=True)
+    )
 
 
 ENCODINGS: dict[str, Callable[[str, list[bool]], str]] = {
@@ -194,7 +196,7 @@ ENCODINGS: dict[str, Callable[[str, list[bool]], str]] = {
         '{"authorization": "' + _unicode(text, flags) + '"}'
     ),
     "URL-encoded": lambda text, flags: "".join(
-        f"%{ord(c):02X}" if f or not any(flags) else c for c, f in zip(text, flags)
+        f"%{ord(c):02X}" if f or not any(flags) else c for c, f in zip(text, flags, strict=True)
     ),
     "upper-cased": lambda text, flags: text.upper(),
 }

@@ -15,7 +15,7 @@ HubSpot (or a proxy, or a traceback) may show a secret in another form than the 
 sent, so matching happens on a normalised view of the text: ``\\uXXXX``, ``\\xXX``, JSON
 and Python string escapes and ``%XX`` URL escapes are decoded (nested ones too), all
 whitespace is ignored (a secret split over lines) and case is ignored (an upper-cased
-echo). Any run of at least :data:`MIN_PIECE` characters of a secret is redacted, so a
+echo); a backslash left over from an escape is ignored like whitespace. Any run of at least :data:`MIN_PIECE` characters of a secret is redacted, so a
 prefix, a suffix or a middle part is too; the redaction covers the original characters,
 escapes and line breaks included.
 """
@@ -42,7 +42,7 @@ PACKAGE = "skypanel_hubspot_plugin"
 # \UXXXXXXXX (a code point, so at most 0010FFFF), \uXXXX, \xXX, \n \r \t, \/ \" \' \\, %XX.
 _ESCAPE = re.compile(
     r"\\U(00(?:0[0-9a-fA-F]|10)[0-9a-fA-F]{4})|\\[uU]([0-9a-fA-F]{4})|\\[xX]([0-9a-fA-F]{2})"
-    r"|\\([nrtNRT])|\\([\\/\"'])|%([0-9a-fA-F]{2})"
+    r"|\\([nrtNRT])|\\([/\"']|\\(?![uU][0-9a-fA-F]{4}))|%([0-9a-fA-F]{2})"
 )
 #: Escapes inside escapes (``\\u0070`` in JSON, ``%5Cu0070``) are decoded this many times.
 _DECODE_ROUNDS = 3
@@ -52,8 +52,14 @@ _known: dict[str, frozenset[str]] = {}  # normalised secret -> its MIN_PIECE-lon
 _pieces: frozenset[str] = frozenset()  # the union, swapped whole so readers need no lock
 
 
+def _ignored(char: str) -> bool:
+    """Whitespace (a secret split over lines) and backslashes (an escape's leftover, as in
+    ``\\\\u0070``, read as a backslash before ``\\u0070``) are not part of what is matched."""
+    return char.isspace() or char == "\\"
+
+
 def _normalised(value: str) -> str:
-    return "".join(_fold(c) for c in value if not c.isspace())
+    return "".join(_fold(c) for c in value if not _ignored(c))
 
 
 def _fold(char: str) -> str:
@@ -79,12 +85,13 @@ def remember(value: str) -> None:
         _pieces = frozenset().union(*_known.values())
 
 
-def _decoded(text: str) -> tuple[str, list[int], list[int]]:
-    """The normalised characters of ``text`` and, for each, where it starts and ends in it."""
+def _decoded(text: str, rounds: int) -> tuple[str, list[int], list[int]]:
+    """The normalised characters of ``text`` and, for each, where it starts and ends in it;
+    escapes decoded ``rounds`` times."""
     chars = list(text)
     starts = list(range(len(text)))
     ends = list(range(1, len(text) + 1))
-    for _ in range(_DECODE_ROUNDS):
+    for _ in range(rounds):
         joined = "".join(chars)
         if "\\" not in joined and "%" not in joined:
             break
@@ -106,7 +113,7 @@ def _decoded(text: str) -> tuple[str, list[int], list[int]]:
         chars = new_chars + chars[at:]
         starts = new_starts + starts[at:]
         ends = new_ends + ends[at:]
-    kept = [i for i, c in enumerate(chars) if not c.isspace()]
+    kept = [i for i, c in enumerate(chars) if not _ignored(c)]
     return (
         "".join(_fold(chars[i]) for i in kept),
         [starts[i] for i in kept],
@@ -128,17 +135,21 @@ def scrub(text: str) -> str:
     pieces = _pieces
     if not pieces or len(text) < MIN_PIECE:
         return text
-    normal, starts, ends = _decoded(text)
-    spans: list[list[int]] = []  # [start, end) in text, in order, merged as they come
-    for i in range(len(normal) - MIN_PIECE + 1):
-        if normal[i : i + MIN_PIECE] in pieces:
-            start, end = starts[i], ends[i + MIN_PIECE - 1]
-            if spans and start <= spans[-1][1]:
-                spans[-1][1] = max(spans[-1][1], end)
-            else:
-                spans.append([start, end])
-    if not spans:
+    found: list[tuple[int, int]] = []  # [start, end) in text
+    # Read as written too: a secret right after a "%" or "\\" is not an escape's digits.
+    for rounds in (0, _DECODE_ROUNDS):
+        normal, starts, ends = _decoded(text, rounds)
+        for i in range(len(normal) - MIN_PIECE + 1):
+            if normal[i : i + MIN_PIECE] in pieces:
+                found.append((starts[i], ends[i + MIN_PIECE - 1]))
+    if not found:
         return text
+    spans: list[list[int]] = []
+    for start, end in sorted(found):
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
     out: list[str] = []
     at = 0
     for start, end in spans:

@@ -34,10 +34,13 @@ class MissingEncryptionKey(SecretsError):
 
 
 class KeyNeededToRead(SecretsError):
-    def __init__(self) -> None:
+    """``what`` names the secret (the access token, the app client secret) for the admin."""
+
+    def __init__(self, what: str = "access token") -> None:
+        article = "An" if what[:1] in "aeiou" else "A"
         super().__init__(
-            "An access token is saved, encrypted, but no encryption key is configured to read "
-            "it: give the key it was saved with. "
+            f"{article} {what} is saved, encrypted, but no encryption key is configured to "
+            "read it: give the key it was saved with. "
             + HOW_TO_SET_A_KEY
             + " (The demo panel keeps its key in hubspot-secret.key in its --data-dir.)"
         )
@@ -103,17 +106,18 @@ class SecretBox:
             return None
         return stored[len(PREFIX) :].partition(":")[0]
 
-    def decrypt(self, stored: str) -> str:
+    def decrypt(self, stored: str, what: str = "access token") -> str:
+        """The plain value; ``what`` names it in the error when it cannot be read."""
         if not self.is_encrypted(stored):
             return stored
         if self._multi is None:
-            raise KeyNeededToRead()
+            raise KeyNeededToRead(what)
         token = stored[len(PREFIX) :].partition(":")[2]
         try:
             return self._multi.decrypt(token.encode()).decode()
         except InvalidToken:
             raise SecretsError(
-                f"The stored access token was encrypted with key {self.key_id_of(stored)}, "
+                f"The stored {what} was encrypted with key {self.key_id_of(stored)}, "
                 f"which is not among the configured keys {list(self.key_ids)}. "
                 "Add that key back, or save the token again."
             ) from None

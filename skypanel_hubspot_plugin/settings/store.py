@@ -167,7 +167,7 @@ class SettingsStore:
         app_secret: Secret | None = None
         if stored_secret := rows.get(keys.APP_SECRET) or "":
             try:
-                app_secret = Secret(self.box.decrypt(stored_secret))
+                app_secret = Secret(self.box.decrypt(stored_secret, "app client secret"))
             except SecretsError as exc:
                 problems[keys.APP_SECRET] = str(exc)
         settings = settings_from_rows(rows, token, source)  # type: ignore[arg-type]
