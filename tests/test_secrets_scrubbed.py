@@ -26,6 +26,7 @@ from skypanel_hubspot_plugin.admin.delivery_routes import get_deliveries
 from skypanel_hubspot_plugin.admin.routes import post_test_connection
 from skypanel_hubspot_plugin.admin.settings_routes import post_settings
 from skypanel_hubspot_plugin.cli import main
+from skypanel_hubspot_plugin.common import scrub as scrub_module
 from skypanel_hubspot_plugin.common.scrub import REDACTED, ScrubFilter, scrub
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.delivery.outbox_table import OutboxRow
@@ -105,7 +106,23 @@ def test_a_log_line_never_holds_the_token_or_the_app_secret(
     assert REDACTED in caplog.text and "delivery failed" in caplog.text
 
 
-@settings(max_examples=100, deadline=None)
+@pytest.fixture
+def forgets_its_secrets() -> Iterator[None]:
+    """Random secrets are forgotten after the test: hypothesis also tries strings it finds in
+    the package's code, and a remembered "hubspot-secret.key" would be redacted from the
+    messages other tests read."""
+    with scrub_module._lock:
+        saved = dict(scrub_module._known)
+    yield
+    with scrub_module._lock:
+        scrub_module._known.clear()
+        scrub_module._known.update(saved)
+        scrub_module._pieces = frozenset().union(*saved.values())
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     token=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._~+/", min_size=8, max_size=60),
     cut=st.integers(0, 60),
@@ -113,7 +130,7 @@ def test_a_log_line_never_holds_the_token_or_the_app_secret(
     after=st.text(max_size=30),
 )
 def test_a_secret_is_scrubbed_whole_escaped_or_split_by_a_line_break(
-    token: str, cut: int, before: str, after: str
+    forgets_its_secrets: None, token: str, cut: int, before: str, after: str
 ) -> None:
     cut = min(cut, len(token))
     value = token[:cut] + "\n" + token[cut:]
@@ -311,7 +328,9 @@ def test_a_secret_hubspot_echoes_in_any_encoding_reaches_no_surface(  # type: ig
     assert leaked(secret, caplog.text) == [], "log records"
 
 
-@settings(max_examples=50, deadline=None)
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     secret=st.text(
         alphabet="abcdefghijklmnopqrstuvwxyzABCDEF0123456789-._~+/", min_size=16, max_size=60
@@ -321,7 +340,7 @@ def test_a_secret_hubspot_echoes_in_any_encoding_reaches_no_surface(  # type: ig
     after=st.text(max_size=30),
 )
 def test_any_secret_is_scrubbed_in_any_encoding_whatever_surrounds_it(
-    secret: str, data: st.DataObject, before: str, after: str
+    forgets_its_secrets: None, secret: str, data: st.DataObject, before: str, after: str
 ) -> None:
     Secret(secret)
     echo = data.draw(echoes(secret), label="echo")

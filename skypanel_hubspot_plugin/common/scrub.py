@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Text
@@ -85,19 +86,25 @@ def remember(value: str) -> None:
         _pieces = frozenset().union(*_known.values())
 
 
-def _decoded(text: str, rounds: int) -> tuple[str, list[int], list[int]]:
-    """The normalised characters of ``text`` and, for each, where it starts and ends in it;
-    escapes decoded ``rounds`` times."""
+def _views(text: str) -> Iterator[tuple[str, list[int], list[int]]]:
+    """The normalised characters of ``text`` and, for each, where it starts and ends in it:
+    as written, then after each round of decoding escapes. Every reading is searched, as
+    nested escapes can be read more than one way (is ``\\\\r00`` a backslash, then
+    ``r00``, or an escaped ``\\r``?)."""
     chars = list(text)
     starts = list(range(len(text)))
     ends = list(range(1, len(text) + 1))
-    for _ in range(rounds):
+    for round_ in range(_DECODE_ROUNDS + 1):
+        kept = [i for i, c in enumerate(chars) if not _ignored(c)]
+        yield (
+            "".join(_fold(chars[i]) for i in kept),
+            [starts[i] for i in kept],
+            [ends[i] for i in kept],
+        )
         joined = "".join(chars)
-        if "\\" not in joined and "%" not in joined:
-            break
-        matches = list(_ESCAPE.finditer(joined))
+        matches = list(_ESCAPE.finditer(joined)) if round_ < _DECODE_ROUNDS else []
         if not matches:
-            break
+            return
         new_chars: list[str] = []
         new_starts: list[int] = []
         new_ends: list[int] = []
@@ -113,12 +120,6 @@ def _decoded(text: str, rounds: int) -> tuple[str, list[int], list[int]]:
         chars = new_chars + chars[at:]
         starts = new_starts + starts[at:]
         ends = new_ends + ends[at:]
-    kept = [i for i, c in enumerate(chars) if not _ignored(c)]
-    return (
-        "".join(_fold(chars[i]) for i in kept),
-        [starts[i] for i in kept],
-        [ends[i] for i in kept],
-    )
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -136,9 +137,7 @@ def scrub(text: str) -> str:
     if not pieces or len(text) < MIN_PIECE:
         return text
     found: list[tuple[int, int]] = []  # [start, end) in text
-    # Read as written too: a secret right after a "%" or "\\" is not an escape's digits.
-    for rounds in (0, _DECODE_ROUNDS):
-        normal, starts, ends = _decoded(text, rounds)
+    for normal, starts, ends in _views(text):
         for i in range(len(normal) - MIN_PIECE + 1):
             if normal[i : i + MIN_PIECE] in pieces:
                 found.append((starts[i], ends[i + MIN_PIECE - 1]))
