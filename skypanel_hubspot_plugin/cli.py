@@ -3,6 +3,9 @@
 Every command that touches the panel's database takes ``--database-url`` (or reads
 ``SKYPANEL_DATABASE_URL``); keys come from ``SKYPANEL_HUBSPOT_SECRET_KEYS``. Exit codes:
 0 success, 1 the operation failed (the message says why), 2 bad usage, 130 interrupted.
+
+Every option's value is checked before anything is opened (one line, exit 2), and only
+``init-db`` creates a SQLite database: the others refuse a path where there is none.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -27,10 +31,15 @@ from skypanel_hubspot_plugin import migrations
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import PAUSE_MESSAGE
-from skypanel_hubspot_plugin.command_options import add_panel_options
+from skypanel_hubspot_plugin.command_options import (
+    OneLineParser,
+    add_panel_options,
+    seconds,
+    whole_number,
+)
 from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
-from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
+from skypanel_hubspot_plugin.common.scrub import PACKAGE, install_log_filter, scrub
 from skypanel_hubspot_plugin.delivery.backfill import DONE
 from skypanel_hubspot_plugin.delivery.health import health
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
@@ -40,6 +49,16 @@ from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
 from skypanel_hubspot_plugin.migrations import SchemaBusy, SettingsTableMismatch
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.secrets import SecretsError, generate_key
+
+#: The bounds of each numeric option: what a person could mean, and what the database and
+#: ``timedelta`` can hold (a 20-digit id or a billion days used to end in a traceback).
+MAX_DAYS = 36_500  # a hundred years
+MAX_LISTED = 10_000
+MAX_ID = 2**63 - 1  # the largest id SQLite and PostgreSQL's bigint hold
+MAX_PAGE = 10_000  # users asked of the host per page; HubSpot gets batches of 100 anyway
+MAX_GIVE_UP_S = 86_400.0
+#: The word the admin pages use for the outbox's ``dead`` status.
+PARKED = "parked"
 
 #: How often sync-contacts reads its progress while the worker sends.
 PROGRESS_EVERY_S = 0.5
@@ -52,8 +71,8 @@ class UsageError(Exception):
     """The command line names something that cannot be used; exit code 2."""
 
 
-def _runtime(args: argparse.Namespace) -> runtime_module.Runtime:
-    engine = engine_from_url(args.database_url)
+def _runtime(args: argparse.Namespace, *, create: bool = False) -> runtime_module.Runtime:
+    engine = engine_from_url(args.database_url, existing=not create)
     rt = runtime_module.Runtime.from_host(
         HostContext(
             engine=engine, hubspot_base_url=args.base_url, hubspot_api_version=args.api_version
@@ -69,7 +88,7 @@ def cmd_generate_key(args: argparse.Namespace) -> int:
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
-    _runtime(args)  # creates or upgrades the tables, waiting for other processes doing so
+    _runtime(args, create=True)  # creates or upgrades the tables, waiting for other processes doing so
     print(
         f"HubSpot tables (schema version {migrations.head_revision()}) and default "
         "settings are in place."
@@ -137,8 +156,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         count = rt.outbox.replay(args.replay or None)
         print(f"Queued {count} parked deliver{'y' if count == 1 else 'ies'} again.")
         return 0
-    rows = rt.outbox.rows(status=args.status, limit=args.limit)
-    counts = rt.outbox.counts()
+    status = DEAD if args.status == PARKED else args.status
+    rows = rt.outbox.rows(status=status, limit=args.limit)
+    counts = {_shown(s): n for s, n in rt.outbox.counts().items()}
     print("  ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "no deliveries")
     paused = rt.outbox.paused_until()
     if paused is not None:
@@ -148,10 +168,14 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         note = waits.get(row.id or 0) or scrub(row.last_error or "")
         error = f"  {note}" if note else ""
         print(
-            f"{row.id:>8}  {row.status:<9} {row.kind:<15} {row.entity:<24} "
+            f"{row.id:>8}  {_shown(row.status):<9} {row.kind:<15} {row.entity:<24} "
             f"attempts={row.attempts}{error}"
         )
     return 0
+
+
+def _shown(status: str) -> str:
+    return PARKED if status == DEAD else status
 
 
 def users_source(spec: str, engine: Engine) -> ListUsers:
@@ -267,7 +291,7 @@ def _sync_contacts(
     )
     print(f"Time, summed over {len(senders)} senders: {timings.summary()}.", file=sys.stderr)
     if progress.dead:
-        print("See why with: skypanel-hubspot deliveries --status dead", file=sys.stderr)
+        print(f"See why with: skypanel-hubspot deliveries --status {PARKED}", file=sys.stderr)
         return 1
     return 0
 
@@ -291,7 +315,7 @@ def _stop_on_ctrl_c(*stops: threading.Event) -> Iterator[None]:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = OneLineParser(
         prog="skypanel-hubspot",
         description="Operate the HubSpot plugin of a hosting panel from a shell or a script.",
         epilog="Exit codes: 0 success, 1 the operation failed, 2 bad usage, 130 interrupted.",
@@ -341,15 +365,18 @@ def parser() -> argparse.ArgumentParser:
         f"(default: ${USERS_ENV})",
     )
     sync.add_argument(
-        "--page-size", type=int, default=500, help="users read per page (default: %(default)s)"
+        "--page-size",
+        type=whole_number(1, MAX_PAGE),
+        default=500,
+        help=f"users read from the panel per page, 1 to {MAX_PAGE} (default: %(default)s)",
     )
     sync.add_argument(
         "--give-up-after",
-        type=float,
+        type=seconds(1.0, MAX_GIVE_UP_S),
         default=120.0,
         metavar="SECONDS",
         help="stop with exit 1 when HubSpot keeps failing and no contact got through for this "
-        "long; running it again resumes (default: %(default)s)",
+        f"long, 1 to {MAX_GIVE_UP_S:g}; running it again resumes (default: %(default)s)",
     )
     status = command(
         "status",
@@ -366,25 +393,29 @@ def parser() -> argparse.ArgumentParser:
     )
     purge.add_argument(
         "--older-than",
-        type=int,
+        type=whole_number(0, MAX_DAYS),
         default=None,
         metavar="DAYS",
-        help="erase those delivered or parked more than DAYS ago (default: the retention setting)",
+        help=f"erase those delivered or parked more than DAYS ago, 0 to {MAX_DAYS} "
+        "(default: the retention setting)",
     )
     deliveries = command(
         "deliveries", cmd_deliveries, "List deliveries to HubSpot, or queue parked ones again."
     )
     deliveries.add_argument(
         "--status",
-        choices=["queued", "delivered", DEAD],
+        choices=["queued", "delivered", PARKED],
         help="only deliveries with this status (default: all)",
     )
     deliveries.add_argument(
-        "--limit", type=int, default=50, help="newest deliveries listed (default: %(default)s)"
+        "--limit",
+        type=whole_number(1, MAX_LISTED),
+        default=50,
+        help=f"newest deliveries listed, 1 to {MAX_LISTED} (default: %(default)s)",
     )
     deliveries.add_argument(
         "--replay",
-        type=int,
+        type=whole_number(1, MAX_ID),
         nargs="*",
         metavar="ID",
         help="queue parked deliveries again (all when no id is given; default: list only)",
@@ -395,6 +426,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     install_log_filter()
+    # The command says what went wrong itself, once; the plugin's log records are for the
+    # host's logs, and Python's last-resort handler would print them too (twice, for a
+    # settings problem read by two threads), so the command line keeps them quiet.
+    logging.getLogger(PACKAGE).addHandler(logging.NullHandler())
     try:
         return int(args.handler(args))
     except (UsageError, InvalidInput) as exc:

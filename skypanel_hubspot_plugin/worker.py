@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     install_log_filter()
     try:
-        engine = engine_from_url(args.database_url)
+        engine = engine_from_url(args.database_url, existing=True)  # never a new, empty one
     except InvalidInput as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

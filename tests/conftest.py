@@ -15,10 +15,34 @@ from sqlalchemy import Engine, create_engine
 from skypanel_hubspot_plugin import HostContext, plugin_manager, runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN
 
-POSTGRES_URL = os.environ.get(
-    "SKYPANEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+#: Points the PostgreSQL tests at another server or database (each test makes and drops a
+#: schema of its own in it); without it they use the local server's database ``test``.
+POSTGRES_ENV = "SKYPANEL_TEST_POSTGRES_URL"
+POSTGRES_URL = os.environ.get(POSTGRES_ENV, "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def postgres_problem(url: str, exc: sqlalchemy.exc.OperationalError) -> str:
+    """Why the test PostgreSQL cannot be used: the server is unreachable, or it answers but
+    the database is missing (its maintenance database ``postgres`` lets us tell which)."""
+    target = sqlalchemy.engine.make_url(url)
+    shown = target.render_as_string(hide_password=True)
+    server = create_engine(target.set(database="postgres"))
+    try:
+        with server.connect():
+            pass
+    except sqlalchemy.exc.OperationalError:
+        return (
+            f"PostgreSQL is not reachable at {shown}: {exc.orig}; start it, or set "
+            f"{POSTGRES_ENV} to a server that is"
+        )
+    finally:
+        server.dispose()
+    return (
+        f"PostgreSQL answers at {target.host}:{target.port or 5432}, but the database "
+        f"{target.database!r} of {shown} cannot be used ({exc.orig}); create it "
+        f"(createdb {target.database}), or set {POSTGRES_ENV} to one that exists"
+    )
 
 
 def postgres_engine() -> Iterator[Engine]:
@@ -30,7 +54,7 @@ def postgres_engine() -> Iterator[Engine]:
             conn.execute(sqlalchemy.schema.CreateSchema(schema))
     except sqlalchemy.exc.OperationalError as exc:
         admin.dispose()
-        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}"
+        reason = postgres_problem(POSTGRES_URL, exc)
         if IN_CI:
             pytest.fail(reason + " (CI=true requires it)")
         pytest.skip(reason)

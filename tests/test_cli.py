@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from panel_users import INTERRUPT_ENV, add_users
 from sqlalchemy import create_engine
 
@@ -94,9 +96,10 @@ def test_deliveries_are_listed_and_parked_ones_replayed(
     rt = configure(db, secret_key)
     outbox = Outbox(rt.store.engine)
     outbox.record("contact.upsert", "user:1", {"user_id": "1"}, dead_reason="email: is required")
-    assert main(["deliveries", "--database-url", db, "--status", "dead"]) == 0
+    assert main(["deliveries", "--database-url", db, "--status", "parked"]) == 0
     out = capsys.readouterr().out
-    assert "dead: 1" in out and "email: is required" in out
+    assert "parked: 1" in out and "email: is required" in out  # the admin pages' word
+    assert "dead" not in out
     assert main(["deliveries", "--database-url", db, "--replay"]) == 0
     assert "Queued 1 parked delivery again." in capsys.readouterr().out
     assert outbox.counts() == {QUEUED: 1}
@@ -152,7 +155,7 @@ def test_sync_contacts_sends_every_user_in_batches(
     assert sync(db, fake, "--page-size", "64") == 1  # two users HubSpot can never take
     captured = capsys.readouterr()
     assert "250 users, 248 delivered, 2 parked." in captured.out
-    assert "deliveries --status dead" in captured.err
+    assert "deliveries --status parked" in captured.err
     assert sorted(c["properties"]["email"] for c in fake.contacts()) == sorted(emails(248))
     batches = [r for r in fake.requests if r.path.endswith("/contacts/batch/upsert")]
     assert all(len(r.body["inputs"]) <= 100 for r in batches)
@@ -388,3 +391,164 @@ def test_sync_contacts_against_an_unreachable_hubspot_stops_with_the_reason(
     assert err.startswith("error: no contact reached HubSpot for 1 s; HubSpot's last answer: ")
     assert "could not be reached" in err and "run sync-contacts again to resume" in err
     assert rt.outbox.counts() == {"queued": 5}  # nothing lost, nothing parked
+
+
+# -- every option checked; nothing created by a command that reads -----------------------
+
+#: Options whose value is checked by the command itself, not by argparse (each has a test).
+CHECKED_BY_THE_COMMAND = {"--database-url", "--users"}
+
+#: Values no option of any command may accept: negative or huge numbers, not-numbers,
+#: empty, out-of-range floats, hexadecimal.
+BAD_VALUES = st.one_of(
+    st.integers(max_value=-1).map(str),
+    st.integers(min_value=10**19, max_value=10**40).map(str),
+    st.sampled_from(["", " ", "nan", "inf", "-inf", "1e999", "0x10", "abc", "5 days"]),
+)
+
+
+def valued_options() -> list[tuple[str, str, argparse.Action]]:
+    """(command, option, action) for every option of every command that takes a value."""
+    found = []
+    for action in cli_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, sub in action.choices.items():
+                for option in sub._actions:
+                    if option.option_strings and option.nargs != 0:
+                        found.append((command, option.option_strings[0], option))
+    return found
+
+
+def test_every_option_that_takes_a_value_is_checked_where_it_is_read() -> None:
+    unchecked = [
+        f"{command} {name}"
+        for command, name, action in valued_options()
+        if action.type is None and action.choices is None and name not in CHECKED_BY_THE_COMMAND
+    ]
+    assert unchecked == []
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(option=st.sampled_from(valued_options()), value=BAD_VALUES)
+def test_a_bad_value_for_any_option_is_one_line_exit_2_and_changes_nothing(
+    db_file: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    option: tuple[str, str, argparse.Action],
+    value: str,
+) -> None:
+    url, path = db_file
+    command, name, _ = option
+    if name in CHECKED_BY_THE_COMMAND:
+        return  # their own tests: a bad database URL, a bad users source
+    before = path.read_bytes()
+    argv = [command, "--database-url", url]
+    if command == "sync-contacts":
+        argv += ["--users", "panel_users:users_source"]
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, f"{name}={value}"])  # "=": a value starting with "-" is still a value
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and name in err, err
+    assert "Traceback" not in err
+    assert path.read_bytes() == before  # nothing erased, replayed or written
+
+
+@pytest.fixture
+def db_file(tmp_path: Path, secret_key: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """A configured panel database with one delivery of each status."""
+    monkeypatch.setenv("SKYPANEL_HUBSPOT_SECRET_KEYS", secret_key)
+    path = tmp_path / "panel.sqlite3"
+    rt = configure(f"sqlite:///{path}", secret_key)
+    outbox = Outbox(rt.store.engine)
+    outbox.record("contact.upsert", "user:1", {"user_id": "1"})
+    outbox.record("contact.upsert", "user:2", {"user_id": "2"}, dead_reason="email: is required")
+    rt.store.engine.dispose()
+    return f"sqlite:///{path}", path
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["purge", "--older-than", "-5"], "--older-than: -5 is out of range: use 0 to 36500"),
+        (["purge", "--older-than", "999999999"], "--older-than: 999999999 is out of range"),
+        (["deliveries", "--limit", "-1"], "--limit: -1 is out of range: use 1 to 10000"),
+        (["deliveries", "--limit", "9" * 20], "--limit: 99999999999999999999 is out of range"),
+        (["deliveries", "--replay", "9" * 20], "--replay: 99999999999999999999 is out of range"),
+        (["sync-contacts", "--users", "x:y", "--page-size", "0"], "--page-size: 0 is out of"),
+    ],
+)
+def test_the_values_that_used_to_do_harm_are_refused(
+    db_file: tuple[str, Path], capsys: pytest.CaptureFixture[str], argv: list[str], words: str
+) -> None:
+    url, path = db_file
+    before = path.read_bytes()
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--database-url", url])
+    assert stopped.value.code == 2
+    assert words in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+def database_commands() -> list[str]:
+    return sorted({command for command, name, _ in valued_options() if name == "--database-url"})
+
+
+@pytest.mark.parametrize("command", [c for c in database_commands() if c != "init-db"])
+def test_a_command_that_reads_never_creates_the_database_it_was_given(
+    command: str, tmp_path: Path, secret_key: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SKYPANEL_HUBSPOT_SECRET_KEYS", secret_key)
+    typo = tmp_path / "pannel.sqlite3"
+    extra = ["--users", "panel_users:users_source"] if command == "sync-contacts" else []
+    assert main([command, "--database-url", f"sqlite:///{typo}", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: --database-url: there is no SQLite database at {typo} (init-db creates one)"
+    ]
+    assert not typo.exists()
+
+
+def test_init_db_is_the_command_that_creates_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "new.sqlite3"
+    assert main(["init-db", "--database-url", f"sqlite:///{path}"]) == 0
+    assert path.is_file()
+    assert main(["status", "--database-url", f"sqlite:///{path}"]) == 0
+
+
+# -- words ------------------------------------------------------------------------------------
+
+
+def test_an_unreachable_base_url_is_named_in_the_advice(
+    db: str, secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(db, secret_key)
+    closed = "http://127.0.0.1:9"  # nothing listens there
+    assert main(["test-connection", "--database-url", db, "--base-url", closed]) == 1
+    out = capsys.readouterr().out
+    assert f"Check that this server can open connections to {closed}." in out
+    assert "api.hubapi.com" not in out
+
+
+def test_without_the_key_the_error_is_printed_once_and_names_each_secret_rightly(
+    db: str,
+    secret_key: str,
+    fake: FakeHubSpot,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rt = configure(db, secret_key)
+    rt.store.save({"hubspot_app_secret": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"})
+    add_users(rt.store.engine, emails(2))
+    monkeypatch.delenv("SKYPANEL_HUBSPOT_SECRET_KEYS")
+    assert sync(db, fake) == 1
+    err = capsys.readouterr().err
+    assert err.count("no encryption key is configured") == 1, err
+    assert err.startswith("error: An access token is saved, encrypted")
+    keyless = Runtime(create_engine(db), SecretBox([]))
+    problems = keyless.store.reload().problems
+    assert problems["hubspot_app_secret"].startswith("An app client secret is saved, encrypted")
+    assert problems["hubspot_api_key"].startswith("An access token is saved, encrypted")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import (
     BadRequest,
@@ -231,7 +232,15 @@ def _missing_scopes(
 
 
 def failure_message(exc: HubSpotError) -> str:
-    """What an admin should read for a failed HubSpot call; never includes the token."""
+    """What an admin should read for a failed HubSpot call; never includes a secret.
+
+    HubSpot's own words are kept where they say what to fix (a refused value, a missing
+    object), scrubbed again here although :mod:`..hubspot.errors` scrubbed them as it read
+    the answer: this text is shown to an admin, returned as JSON and printed by the CLI."""
+    return scrub(_failure_message(exc))
+
+
+def _failure_message(exc: HubSpotError) -> str:
     if isinstance(exc, InvalidToken):
         expired = exc.category == "EXPIRED_AUTHENTICATION"
         return (
@@ -251,9 +260,8 @@ def failure_message(exc: HubSpotError) -> str:
         wait = f" in {exc.retry_after:g} seconds" if exc.retry_after is not None else " shortly"
         return f"Rate limit exceeded: HubSpot is throttling this token; try again{wait}."
     if isinstance(exc, Unreachable):
-        return (
-            f"{exc.message}. Check that this server can open HTTPS connections to api.hubapi.com."
-        )
+        url = exc.url or api.DEFAULT_BASE_URL
+        return f"{exc.message}. Check that this server can open connections to {url}."
     if isinstance(exc, ServerError):
         return f"HubSpot answered with an error (HTTP {exc.status}); try again later."
     return f"HubSpot refused the request (HTTP {exc.status}): {exc.message}"

@@ -4,6 +4,10 @@ SQLAlchemy reports a bad URL with a traceback-shaped error (``NoSuchModuleError`
 unknown scheme, ``OperationalError`` on first use for a SQLite file in a missing folder);
 :func:`engine_from_url` checks what it can before connecting and says in one line what
 is wrong. The URL's password is never part of a message.
+
+SQLite creates a missing file on first use, so a mistyped path to the panel's database
+would give an empty one that looks healthy; a command that reads the panel's database
+asks for ``existing=True`` and is refused instead (only ``init-db`` creates one).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ FIELD = "--database-url"
 EXAMPLES = "sqlite:///path/to/panel.sqlite3 or postgresql+psycopg://user@host/dbname"
 
 
-def engine_from_url(url: str) -> Engine:
-    """An engine for ``url``; InvalidInput({"--database-url": ...}) naming what is wrong."""
+def engine_from_url(url: str, *, existing: bool = False) -> Engine:
+    """An engine for ``url``; InvalidInput({"--database-url": ...}) naming what is wrong.
+
+    With ``existing``, a SQLite file that is not there is refused rather than created."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -31,6 +37,11 @@ def engine_from_url(url: str) -> Engine:
         folder = Path(parsed.database).expanduser().parent
         if not folder.is_dir():
             raise InvalidInput({FIELD: f"the folder {folder} for the SQLite file does not exist"})
+        file = Path(parsed.database).expanduser()
+        if existing and not file.is_file():
+            raise InvalidInput(
+                {FIELD: f"there is no SQLite database at {file} (init-db creates one)"}
+            )
     try:
         return create_engine(parsed)
     except NoSuchModuleError:

@@ -1,7 +1,10 @@
 """The plugin's own errors for what HubSpot answered, so callers never handle client internals.
 
 Every error says whether retrying can help (:attr:`HubSpotError.transient`) and how long
-HubSpot asked us to wait. None of them ever carries the access token.
+HubSpot asked us to wait. None of them ever carries the access token or the app secret:
+HubSpot may echo what it was sent (a token in a "malformed header" message, escaped, split
+or cut short), so every text of an answer is scrubbed (:func:`~skypanel_hubspot_plugin.
+common.scrub.scrub`) as it is read, before any caller can show, store or log it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+
+from skypanel_hubspot_plugin.common.scrub import scrub
 
 EXISTING_ID_RE = re.compile(r"Existing ID:\s*(\d+)")
 
@@ -133,16 +138,23 @@ class ServerError(HubSpotError):
 
 
 class Unreachable(HubSpotError):
-    """No answer: connection refused, DNS, TLS, or the per-call timeout passed."""
+    """No answer: connection refused, DNS, TLS, or the per-call timeout passed.
+
+    ``url`` is the base URL that could not be reached, so the admin is told which one
+    (a host or a test may point the plugin elsewhere than api.hubapi.com)."""
 
     transient = True
+
+    def __init__(self, message: str, *, url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.url = url
 
 
 def error_from_response(
     status: int, body: bytes | str | None, headers: Mapping[str, str] | None
 ) -> HubSpotError:
-    """Turns one HubSpot error answer into the matching HubSpotError."""
-    parsed = _json(body)
+    """Turns one HubSpot error answer into the matching HubSpotError, its texts scrubbed."""
+    parsed = _scrubbed(_json(body))
     message = str(parsed.get("message") or f"HubSpot answered HTTP {status}")
     common: dict[str, Any] = {
         "status": status,
@@ -208,6 +220,17 @@ def naming_properties(message: str, details: list[dict[str, Any]]) -> str:
     if not named:
         return message
     return f"{message} (property {', '.join(named)})"
+
+
+def _scrubbed(value: Any) -> Any:
+    """``value`` (parsed JSON) with every string in it scrubbed of secrets."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(str(k)): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def _json(body: bytes | str | None) -> dict[str, Any]:

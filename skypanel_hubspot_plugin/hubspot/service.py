@@ -217,7 +217,9 @@ class HubSpotService:
         try:
             return fn(*args, _request_timeout=self.timeout, **kwargs)
         except urllib3.exceptions.HTTPError as exc:
-            raise Unreachable(f"HubSpot could not be reached ({type(exc).__name__})") from None
+            raise Unreachable(
+                f"HubSpot could not be reached ({type(exc).__name__})", url=self.base_url
+            ) from None
         except HubSpotError:
             raise
         except Exception as exc:
@@ -225,7 +227,9 @@ class HubSpotService:
             if not isinstance(status, int) or not hasattr(exc, "body"):
                 raise
             if status == 0:  # the client's wrapper for TLS failures
-                raise Unreachable("HubSpot could not be reached (TLS error)") from None
+                raise Unreachable(
+                    "HubSpot could not be reached (TLS error)", url=self.base_url
+                ) from None
             error = error_from_response(status, exc.body, getattr(exc, "headers", None))
             if isinstance(error, DailyLimitReached) and self._utc_offset_ms is not None:
                 error.reset_in(timezone(timedelta(milliseconds=self._utc_offset_ms)))

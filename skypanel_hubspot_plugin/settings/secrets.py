@@ -34,10 +34,13 @@ class MissingEncryptionKey(SecretsError):
 
 
 class KeyNeededToRead(SecretsError):
-    def __init__(self, name: str = "access token") -> None:
+    """``what`` names the secret (the access token, the app client secret) for the admin."""
+
+    def __init__(self, what: str = "access token") -> None:
+        article = "An" if what[:1] in "aeiou" else "A"
         super().__init__(
-            f"An {name} is saved, encrypted, but no encryption key is configured to read "
-            "it: give the key it was saved with. "
+            f"{article} {what} is saved, encrypted, but no encryption key is configured to "
+            "read it: give the key it was saved with. "
             + HOW_TO_SET_A_KEY
             + " (The demo panel keeps its key in hubspot-secret.key in its --data-dir.)"
         )
@@ -117,17 +120,17 @@ class SecretBox:
             return None
         return stored[len(PREFIX) :].partition(":")[0]
 
-    def decrypt(self, stored: str, name: str = "access token") -> str:
-        """The plain secret; ``name`` says which one in the error's message."""
+    def decrypt(self, stored: str, what: str = "access token") -> str:
+        """The plain value; ``what`` names it in the error when it cannot be read."""
         if not self.is_encrypted(stored):
             return stored
         if self._multi is None:
-            raise KeyNeededToRead(name)
+            raise KeyNeededToRead(what)
         token = stored[len(PREFIX) :].partition(":")[2]
         try:
             return self._multi.decrypt(token.encode()).decode()
         except InvalidToken:
-            raise KeyMissingHere(name, self.key_id_of(stored), self.key_ids) from None
+            raise KeyMissingHere(what, self.key_id_of(stored), self.key_ids) from None
 
     def needs_rewrite(self, stored: str) -> bool:
         """True for plaintext and for values encrypted with a key other than the newest."""
