@@ -79,7 +79,21 @@ def _runtime(args: argparse.Namespace, *, create: bool = False) -> runtime_modul
         )
     )
     rt.store.setup()
+    _say_setting_problems(rt)
     return rt
+
+
+#: Problems a command that needs the secret reports itself, as its error.
+_SECRET_KEYS = frozenset({"hubspot_api_key", "hubspot_app_secret"})
+
+
+def _say_setting_problems(rt: runtime_module.Runtime) -> None:
+    """One line on stderr for stored settings the plugin ignores (a hand edit, an old
+    install): the command goes on with the values last read well, or the defaults."""
+    problems = {k: v for k, v in rt.settings().problems.items() if k not in _SECRET_KEYS}
+    if problems:
+        listed = "; ".join(f"{key}: {problem}" for key, problem in problems.items())
+        print(f"warning: settings ignored, defaults in force: {scrub(listed)}", file=sys.stderr)
 
 
 def cmd_generate_key(args: argparse.Namespace) -> int:
@@ -88,7 +102,8 @@ def cmd_generate_key(args: argparse.Namespace) -> int:
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
-    _runtime(args, create=True)  # creates or upgrades the tables, waiting for other processes doing so
+    # creates or upgrades the tables, waiting for other processes doing so
+    _runtime(args, create=True)
     print(
         f"HubSpot tables (schema version {migrations.head_revision()}) and default "
         "settings are in place."
