@@ -3,7 +3,7 @@
 Admin routes answer only a user Django says is an admin: 401 to an anonymous caller,
 403 to a signed-in user who is not active staff (or lacks ``ADMIN_PERMISSION``). They are
 ``csrf_protect``-ed, so a state-changing request needs Django's CSRF token even where the
-host left ``CsrfViewMiddleware`` out. Public routes (the chat's configuration and
+host left ``CsrfViewMiddleware`` out (their answers set the CSRF cookie). Public routes (the chat's configuration and
 HubSpot's webhook, which checks HubSpot's signature instead) are ``csrf_exempt``.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt, csrf_protect, ensure_csrf_cookie
 
 from skypanel_hubspot_plugin import AdminRequest, AdminResponse
 from skypanel_hubspot_plugin.admin.responses import before_body_check
@@ -101,4 +101,6 @@ def route_view(handlers: Mapping[str, Handler], *, admin: bool) -> View:
             return response
         return _call(handler, request, strict_json=admin)
 
-    return csrf_protect(view) if admin else csrf_exempt(view)
+    # Every admin answer sets Django's CSRF cookie, so the admin's page script has the
+    # token for its next POST.
+    return csrf_protect(ensure_csrf_cookie(view)) if admin else csrf_exempt(view)
