@@ -1,6 +1,7 @@
 """A Django panel for the adapter's tests, on the test's own database.
 
-Importing this module sets Django up with ``django_settings``. :func:`django_database`
+Importing this module sets Django up with ``django_settings``; test modules import
+Django's models from here (``DjangoUser``, ...), as they need Django set up first. :func:`django_database`
 points Django's default database at an SQLAlchemy engine's database (the ``engine``
 fixture's SQLite file or fresh PostgreSQL schema) and makes the auth and session tables
 there; :func:`started` starts the plugin through the adapter on it, enabled, against the
@@ -19,7 +20,8 @@ from sqlalchemy import Engine
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_settings")
 django.setup()
 
-from django.contrib.auth.models import Group, Permission, User  # noqa: E402
+from django.contrib.auth.models import Group, Permission  # noqa: E402
+from django.contrib.auth.models import User as DjangoUser  # noqa: E402
 from django.contrib.contenttypes.models import ContentType  # noqa: E402
 from django.contrib.sessions.models import Session  # noqa: E402
 from django.db import connections  # noqa: E402
@@ -65,7 +67,7 @@ def use_database(settings: dict[str, Any]) -> None:
 def django_database(engine: Engine) -> Iterator[dict[str, Any]]:
     use_database(django_settings_of(engine))
     with connections["default"].schema_editor() as editor:
-        for model in (ContentType, Permission, Group, User, Session):
+        for model in (ContentType, Permission, Group, DjangoUser, Session):
             editor.create_model(model)
     try:
         yield connections.settings["default"]

@@ -11,18 +11,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django_host import django_database, started
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from sqlalchemy import Engine
-
-from django.contrib.auth.models import Permission
-from django.contrib.auth.models import User as DjangoUser
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.template import engines
 from django.test import Client, RequestFactory
+from django_host import ContentType, DjangoUser, Permission, django_database, started
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
 from skypanel_hubspot_plugin import User
 from skypanel_hubspot_plugin.django import config, hubspot
 from skypanel_hubspot_plugin.runtime import Runtime
@@ -186,7 +183,7 @@ def test_settings_are_read_into_their_fields() -> None:
         False,
         "panel.hubspot:list_users",
     )
-    with pytest.raises(ImproperlyConfigured, match="'RUN_WORKER'.*True or False"):
+    with pytest.raises(ImproperlyConfigured, match=r"'RUN_WORKER'.*True or False"):
         config.read({"RUN_WORKER": "yes"})
 
 

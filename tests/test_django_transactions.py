@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django_host import django_database, drain, started
+from django.db import close_old_connections, connection, transaction
+from django_host import DjangoUser, django_database, drain, started
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from worker_process import TESTS
 
-from django.contrib.auth.models import User as DjangoUser
-from django.db import close_old_connections, connection, transaction
 from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.delivery.outbox_table import DELIVERED, OutboxRow
 from skypanel_hubspot_plugin.delivery.worker import Worker
@@ -108,9 +107,7 @@ def test_recording_survives_django_reconnecting(plugin: Runtime, engine: Engine)
     assert DjangoUser.objects.count() == 2
 
 
-def test_a_committed_event_wakes_an_idle_worker_at_once(
-    plugin: Runtime, fake: FakeHubSpot
-) -> None:
+def test_a_committed_event_wakes_an_idle_worker_at_once(plugin: Runtime, fake: FakeHubSpot) -> None:
     worker = Worker(plugin, idle_s=HOUR)  # without a wake-up it would sleep an hour
     worker.start_thread()
     try:
