@@ -18,6 +18,4 @@ class HubSpotConfig(AppConfig):
         from skypanel_hubspot_plugin.django import config, lifecycle
 
         config.current()  # a mistyped setting stops the start here, naming the key
-        request_started.connect(
-            lifecycle.on_request_started, dispatch_uid="skypanel_hubspot_start"
-        )
+        request_started.connect(lifecycle.on_request_started, dispatch_uid="skypanel_hubspot_start")

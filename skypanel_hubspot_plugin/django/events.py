@@ -28,8 +28,8 @@ from skypanel_hubspot_plugin.django import config, database, lifecycle
 def connection(using: str | None = None) -> Iterator[Connection]:
     """The ``session`` to hand the plugin's hooks yourself, on Django's connection::
 
-        with hubspot.connection() as session:
-            pm.hook.skypanel_on_user_created(user=user, session=session)
+    with hubspot.connection() as session:
+        pm.hook.skypanel_on_user_created(user=user, session=session)
     """
     lifecycle.ensure_started()
     with database.shared_connection(using or config.current().database) as shared:
