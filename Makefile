@@ -1,6 +1,7 @@
 # Two commands on a fresh machine: `make demo` (the plugin in a demo host against the fake
 # HubSpot, on SQLite) and `make test` (the whole suite, and the example host's tests in
-# examples/fastapi_panel, written with the test kit). Both create .venv on first use.
+# examples/fastapi_panel and examples/django_panel, written with the test kit; the Django
+# one runs apart, as Django is set up once per process). Both create .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,6 +21,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+	cd examples/django_panel && $(CURDIR)/$(PY) -m pytest
 
 # The sdist and the wheel in dist/, e.g. for `pip install dist/skypanel_hubspot_plugin-*.whl`.
 # Built with this venv's setuptools (no download), from a clean dist/.

@@ -17,6 +17,7 @@ import pluggy
 
 from skypanel_hubspot_plugin import hookspecs
 from skypanel_hubspot_plugin.admin.settings_routes import save_settings
+from skypanel_hubspot_plugin.delivery.wake import wake_workers
 from skypanel_hubspot_plugin.hookspecs import PROJECT, hookimpl, hookspec
 from skypanel_hubspot_plugin.payloads import (
     AdminRequest,
@@ -76,4 +77,5 @@ __all__ = [
     "hookspec",
     "plugin_manager",
     "save_settings",
+    "wake_workers",
 ]

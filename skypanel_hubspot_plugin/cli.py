@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -72,12 +73,12 @@ class UsageError(Exception):
 
 
 def _runtime(args: argparse.Namespace, *, create: bool = False) -> runtime_module.Runtime:
-    engine = engine_from_url(args.database_url, existing=not create)
-    rt = runtime_module.Runtime.from_host(
-        HostContext(
-            engine=engine, hubspot_base_url=args.base_url, hubspot_api_version=args.api_version
-        )
+    host = getattr(args, "host", None) or HostContext(
+        engine=engine_from_url(args.database_url, existing=not create),
+        hubspot_base_url=args.base_url,
+        hubspot_api_version=args.api_version,
     )
+    rt = runtime_module.Runtime.from_host(host)
     rt.store.setup()
     _say_setting_problems(rt)
     return rt
@@ -212,7 +213,9 @@ def users_source(spec: str, engine: Engine) -> ListUsers:
 
 def cmd_sync_contacts(args: argparse.Namespace) -> int:
     rt = _runtime(args)
-    list_users = users_source(args.users, rt.store.engine)
+    list_users = users_source(args.users, rt.store.engine) if args.users else rt.list_users
+    if list_users is None:
+        raise UsageError("sync-contacts needs --users (or the host's list_users)")
     settings = rt.settings()
     if settings.token is None and (problem := settings.problems.get("hubspot_api_key")):
         print(f"error: {scrub(problem)}", file=sys.stderr)
@@ -329,63 +332,23 @@ def _stop_on_ctrl_c(*stops: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def parser() -> argparse.ArgumentParser:
-    top = OneLineParser(
-        prog="skypanel-hubspot",
-        description="Operate the HubSpot plugin of a hosting panel from a shell or a script.",
-        epilog="Exit codes: 0 success, 1 the operation failed, 2 bad usage, 130 interrupted.",
-    )
-    sub = top.add_subparsers(dest="command", required=True)
-
-    def command(
-        name: str,
-        handler: Callable[[argparse.Namespace], int],
-        help_text: str,
-        database: bool = True,
-    ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(handler=handler)
-        if database:
-            add_panel_options(p)
-        return p
-
-    command("generate-key", cmd_generate_key, "Print a new encryption key.", database=False)
-    command("init-db", cmd_init_db, "Create the plugin's tables and default settings.")
-    test = command(
-        "test-connection",
-        cmd_test_connection,
-        "Check the saved token, its portal and its scopes against HubSpot.",
-    )
-    test.add_argument(
-        "--json", action="store_true", help="print the result as JSON (default: a sentence)"
-    )
-    command(
-        "rotate-key",
-        cmd_rotate_key,
-        "Re-encrypt the stored token and app secret with the first key of "
-        "SKYPANEL_HUBSPOT_SECRET_KEYS. Give every panel process the new key first "
-        "(newest first, the old one kept after it), then run this.",
-    )
-    sync = command(
-        "sync-contacts",
-        cmd_sync_contacts,
-        "Send every panel user to HubSpot as a contact (batch upserts); resumes a run cut short.",
-    )
-    sync.add_argument(
+def _sync_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
+    given = (host is not None and host.list_users is not None) or USERS_ENV in os.environ
+    p.add_argument(
         "--users",
         default=os.environ.get(USERS_ENV),
-        required=USERS_ENV not in os.environ,
+        required=not given,
         metavar="MODULE:FACTORY",
         help=f"the host's factory(engine) returning list_users(after, limit) "
-        f"(default: ${USERS_ENV})",
+        f"(default: ${USERS_ENV}, else the host's own list_users)",
     )
-    sync.add_argument(
+    p.add_argument(
         "--page-size",
         type=whole_number(1, MAX_PAGE),
         default=500,
         help=f"users read from the panel per page, 1 to {MAX_PAGE} (default: %(default)s)",
     )
-    sync.add_argument(
+    p.add_argument(
         "--give-up-after",
         type=seconds(1.0, MAX_GIVE_UP_S),
         default=120.0,
@@ -393,20 +356,17 @@ def parser() -> argparse.ArgumentParser:
         help="stop with exit 1 when HubSpot keeps failing and no contact got through for this "
         f"long, 1 to {MAX_GIVE_UP_S:g}; running it again resumes (default: %(default)s)",
     )
-    status = command(
-        "status",
-        cmd_status,
-        "Show delivery's health: queue depth, oldest waiting row, parked rows, last delivery, "
-        "rate-limit budget left, API version.",
-    )
-    status.add_argument("--json", action="store_true", help="print it as JSON (default: text)")
-    purge = command(
-        "purge",
-        cmd_purge,
-        "Erase the personal data of delivered events now (the rows and their outcomes stay), "
-        "and delete parked ones as old.",
-    )
-    purge.add_argument(
+
+
+def _json_option(help_text: str) -> Callable[[argparse.ArgumentParser, HostContext | None], None]:
+    def add(p: argparse.ArgumentParser, host: HostContext | None) -> None:
+        p.add_argument("--json", action="store_true", help=help_text)
+
+    return add
+
+
+def _purge_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
+    p.add_argument(
         "--older-than",
         type=whole_number(0, MAX_DAYS),
         default=None,
@@ -414,32 +374,116 @@ def parser() -> argparse.ArgumentParser:
         help=f"erase those delivered or parked more than DAYS ago, 0 to {MAX_DAYS} "
         "(default: the retention setting)",
     )
-    deliveries = command(
-        "deliveries", cmd_deliveries, "List deliveries to HubSpot, or queue parked ones again."
-    )
-    deliveries.add_argument(
+
+
+def _deliveries_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
+    p.add_argument(
         "--status",
         choices=["queued", "delivered", PARKED],
         help="only deliveries with this status (default: all)",
     )
-    deliveries.add_argument(
+    p.add_argument(
         "--limit",
         type=whole_number(1, MAX_LISTED),
         default=50,
         help=f"newest deliveries listed, 1 to {MAX_LISTED} (default: %(default)s)",
     )
-    deliveries.add_argument(
+    p.add_argument(
         "--replay",
         type=whole_number(1, MAX_ID),
         nargs="*",
         metavar="ID",
         help="queue parked deliveries again (all when no id is given; default: list only)",
     )
+
+
+def _no_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: what runs it, its help, its own options (``add_options(parser, host)``)
+    and whether it opens the panel's database. Framework adapters build their own commands
+    (Django's ``manage.py hubspot_status``) from these, so the options are written once."""
+
+    handler: Callable[[argparse.Namespace], int]
+    help: str
+    add_options: Callable[[argparse.ArgumentParser, HostContext | None], None] = _no_options
+    database: bool = True
+
+
+COMMANDS: dict[str, Command] = {
+    "generate-key": Command(cmd_generate_key, "Print a new encryption key.", database=False),
+    "init-db": Command(cmd_init_db, "Create the plugin's tables and default settings."),
+    "test-connection": Command(
+        cmd_test_connection,
+        "Check the saved token, its portal and its scopes against HubSpot.",
+        _json_option("print the result as JSON (default: a sentence)"),
+    ),
+    "rotate-key": Command(
+        cmd_rotate_key,
+        "Re-encrypt the stored token and app secret with the first key of "
+        "SKYPANEL_HUBSPOT_SECRET_KEYS. Give every panel process the new key first "
+        "(newest first, the old one kept after it), then run this.",
+    ),
+    "sync-contacts": Command(
+        cmd_sync_contacts,
+        "Send every panel user to HubSpot as a contact (batch upserts); resumes a run cut short.",
+        _sync_options,
+    ),
+    "status": Command(
+        cmd_status,
+        "Show delivery's health: queue depth, oldest waiting row, parked rows, last delivery, "
+        "rate-limit budget left, API version.",
+        _json_option("print it as JSON (default: text)"),
+    ),
+    "purge": Command(
+        cmd_purge,
+        "Erase the personal data of delivered events now (the rows and their outcomes stay), "
+        "and delete parked ones as old.",
+        _purge_options,
+    ),
+    "deliveries": Command(
+        cmd_deliveries,
+        "List deliveries to HubSpot, or queue parked ones again.",
+        _deliveries_options,
+    ),
+}
+
+
+def add_command_options(
+    name: str, p: argparse.ArgumentParser, host: HostContext | None = None
+) -> None:
+    """Gives ``p`` the options of command ``name``; with ``host`` (an adapter's, which knows
+    the database) instead of ``--database-url``, ``--base-url`` and ``--api-version``."""
+    command = COMMANDS[name]
+    p.set_defaults(handler=command.handler, command=name, host=host)
+    if command.database and host is None:
+        add_panel_options(p)
+    command.add_options(p, host)
+
+
+def parser(*, host: HostContext | None = None) -> argparse.ArgumentParser:
+    top = OneLineParser(
+        prog="skypanel-hubspot",
+        description="Operate the HubSpot plugin of a hosting panel from a shell or a script.",
+        epilog="Exit codes: 0 success, 1 the operation failed, 2 bad usage, 130 interrupted.",
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        add_command_options(
+            name, sub.add_parser(name, help=command.help, description=command.help), host
+        )
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    return run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the parsed command ``args`` and returns its exit code, its error said on stderr."""
     install_log_filter()
     # The command says what went wrong itself, once; the plugin's log records are for the
     # host's logs, and Python's last-resort handler would print them too (twice, for a

@@ -12,6 +12,7 @@ import importlib
 import logging
 import signal
 import sys
+from dataclasses import replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,13 +38,9 @@ def _import(parser: argparse.ArgumentParser, spec: str) -> object:
         parser.error(f"--plugin {spec}: {exc}")
 
 
-def parser() -> argparse.ArgumentParser:
-    """The worker's options; each help text shows the default."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Deliver queued panel events to HubSpot, until SIGTERM or Ctrl-C.",
-    )
-    add_panel_options(parser)
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    """The worker's own options (lease, idle, timeout, retries, polling), each help showing
+    its default; shared with framework adapters' worker commands."""
     parser.add_argument(
         "--lease",
         type=float,
@@ -82,6 +79,16 @@ def parser() -> argparse.ArgumentParser:
         help="seconds between polls of HubSpot for changed tickets, overriding the setting "
         "(default: the setting's)",
     )
+
+
+def parser() -> argparse.ArgumentParser:
+    """The worker's options; each help text shows the default."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Deliver queued panel events to HubSpot, until SIGTERM or Ctrl-C.",
+    )
+    add_panel_options(parser)
+    add_worker_options(parser)
     parser.add_argument(
         "--plugin",
         action="append",
@@ -109,9 +116,18 @@ def main(argv: list[str] | None = None) -> None:
     host = HostContext(
         engine=engine,
         plugin_manager=pm,
-        ticket_poll_interval=args.poll_interval,
         hubspot_base_url=args.base_url,
         hubspot_api_version=args.api_version,
+    )
+    serve(host, args)
+
+
+def serve(host: HostContext, args: argparse.Namespace) -> None:
+    """Delivers for ``host`` until SIGTERM or SIGINT; ``args`` holds :func:`add_worker_options`'
+    values, which override ``host``'s timeout and ticket poll interval."""
+    host = replace(
+        host,
+        ticket_poll_interval=args.poll_interval,
         hubspot_timeout=(min(3.05, args.timeout), args.timeout),
     )
     runtime = Runtime.from_host(host, lease_s=args.lease)

@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"admin"},
     # The package's __init__ is its public face: it gathers names from every layer below.
     {"__init__", "command_options", "worker", "cli", "hooks"},
+    {"django"},  # an adapter: on top of the commands it runs
     {"testing", "demo"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

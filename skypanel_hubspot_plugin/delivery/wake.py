@@ -11,6 +11,10 @@ Two signals, both sent on the event hook's path:
   trip on the panel's request, not two.
 
 Without either (a worker process on SQLite), an idle worker falls back to a slow poll.
+
+Where the host's transaction is one the plugin cannot watch (a framework that commits on a
+DB-API connection of its own, like Django's ``atomic()``), the adapter calls
+:func:`wake_workers` once that commit is done.
 """
 
 from __future__ import annotations
@@ -73,6 +77,20 @@ def _flags(writer: Any) -> dict[Any, Any]:
         return {}
     info: dict[Any, Any] = writer.info
     return info
+
+
+def wake_workers() -> None:
+    """Wakes this process's idle workers now, to look for newly committed events.
+
+    Call it after your commit when you recorded events through a connection the plugin
+    cannot watch (its SQLAlchemy ``commit`` event never fires: Django's ``atomic()``
+    commits on Django's own connection), e.g. ``transaction.on_commit(wake_workers)``.
+    Without it a worker in this process finds the event at its next idle poll (up to
+    ``--idle`` seconds later). Calling it when nothing was recorded only costs the
+    workers one look at the outbox. Workers in other processes are woken by PostgreSQL's
+    NOTIFY, which rides on the same commit; on SQLite they poll.
+    """
+    wake_all()
 
 
 class Waker:
