@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make demo` (the plugin in a demo host against the fake
-# HubSpot, on SQLite) and `make test` (the whole suite). Both create .venv on first use.
+# HubSpot, on SQLite) and `make test` (the whole suite, and the example host's tests in
+# examples/fastapi_panel, written with the test kit). Both create .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

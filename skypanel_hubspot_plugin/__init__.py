@@ -1,8 +1,11 @@
 """HubSpot for Python hosting panels, as a ``skypanel`` pluggy plugin.
 
 A host builds its plugin manager with :func:`plugin_manager`, fires
-``skypanel_startup(host=HostContext(engine=...))`` once, and then the page and event
-hooks described in :mod:`skypanel_hubspot_plugin.hookspecs`.
+``skypanel_startup(host=HostContext(engine=..., secret_keys=[generate_key()]))`` once,
+and then the page and event hooks described in :mod:`skypanel_hubspot_plugin.hookspecs`.
+Settings are saved by the admin's settings form, or by the host with
+:func:`save_settings`. Everything a host needs is importable from here (``__all__``);
+its tests use :mod:`skypanel_hubspot_plugin.testing`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from importlib.metadata import version as _distribution_version
 import pluggy
 
 from skypanel_hubspot_plugin import hookspecs
+from skypanel_hubspot_plugin.admin.settings_routes import save_settings
 from skypanel_hubspot_plugin.hookspecs import PROJECT, hookimpl, hookspec
 from skypanel_hubspot_plugin.payloads import (
     AdminRequest,
@@ -27,6 +31,8 @@ from skypanel_hubspot_plugin.payloads import (
     User,
     Visitor,
 )
+from skypanel_hubspot_plugin.settings.model import InvalidSettings
+from skypanel_hubspot_plugin.settings.secrets import generate_key
 
 #: The installed distribution's version; setup.cfg is the one place it is written.
 __version__ = _distribution_version("skypanel-hubspot-plugin")
@@ -57,6 +63,7 @@ __all__ = [
     "AdminResponse",
     "FormConsent",
     "HostContext",
+    "InvalidSettings",
     "PageContext",
     "SettingField",
     "SubscriptionConsent",
@@ -64,7 +71,9 @@ __all__ = [
     "TicketChange",
     "User",
     "Visitor",
+    "generate_key",
     "hookimpl",
     "hookspec",
     "plugin_manager",
+    "save_settings",
 ]

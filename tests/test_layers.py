@@ -17,7 +17,7 @@ PKG = "skypanel_hubspot_plugin"
 #: Lowest first. A module may import its own layer's modules and any lower layer's.
 LAYERS: list[set[str]] = [
     {"payloads", "common"},
-    {"hookspecs", "__init__"},
+    {"hookspecs"},
     {"hubspot"},
     {"migrations"},
     {"settings"},
@@ -27,7 +27,8 @@ LAYERS: list[set[str]] = [
     {"webhooks"},
     {"runtime"},
     {"admin"},
-    {"command_options", "worker", "cli", "hooks"},
+    # The package's __init__ is its public face: it gathers names from every layer below.
+    {"__init__", "command_options", "worker", "cli", "hooks"},
     {"testing", "demo"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
@@ -58,7 +59,10 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             targets = [a.name for a in node.names]
         else:
             continue
-        # `from pkg import module` names the module; `from pkg.module import x` the module.
+        # `from pkg import module` names the module, not pkg's __init__; `from pkg.module
+        # import x` names the module.
+        if len(targets) > 1 and all(t in known for t in targets[:-1]):
+            targets = targets[:-1]
         found.update(t for t in targets if t in known and t != name)
     return found
 

@@ -7,11 +7,12 @@ from where, and its last four characters; never more.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from skypanel_hubspot_plugin import runtime
-from skypanel_hubspot_plugin.admin.mapping_routes import check_settings_change
-from skypanel_hubspot_plugin.admin.pipeline_routes import check_pipeline_change
+from skypanel_hubspot_plugin.admin.mapping_routes import MAP_KINDS, check_settings_change
+from skypanel_hubspot_plugin.admin.pipeline_routes import PIPELINE_KEYS, check_pipeline_change
 from skypanel_hubspot_plugin.admin.responses import PREFIX, Route, body_object, error, invalid
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse, SettingField
 from skypanel_hubspot_plugin.settings import schema as keys
@@ -82,6 +83,27 @@ def post_settings(request: AdminRequest) -> AdminResponse:
     except InvalidSettings as exc:
         return invalid("Invalid settings", exc.errors)
     return AdminResponse(200, {"success": True, **settings_json(saved)})
+
+
+def save_settings(values: Mapping[str, object]) -> HubSpotSettings:
+    """Saves settings as the admin's settings form does, from the host's code or a test.
+
+    ``values`` maps setting keys (``hubspot_enabled``, ``hubspot_portal_id``, …) to values;
+    the keys not given keep what is saved. Everything the form checks is checked (a
+    property map the portal would not take, a stage outside the chosen pipeline), and a
+    refusal raises :class:`InvalidSettings` naming each bad key, having saved nothing.
+    Needs the plugin started (``skypanel_startup``). Returns the settings now in force.
+    """
+    checks = ((check_settings_change, MAP_KINDS), (check_pipeline_change, PIPELINE_KEYS))
+    for check, covered in checks:
+        refused = check(values)
+        if refused is None:
+            continue
+        details, message = refused.body.get("details"), str(refused.body.get("message"))
+        if refused.status == 422 and isinstance(details, dict):
+            raise InvalidSettings({str(k): str(v) for k, v in details.items()})
+        raise InvalidSettings({k: message for k in covered if k in values})
+    return runtime.current().store.save(values)
 
 
 def post_rotate_key(request: AdminRequest) -> AdminResponse:

@@ -5,13 +5,13 @@ Read from the plugin's own tables only, so it answers while HubSpot is unreachab
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import (
     DEAD,
@@ -88,7 +88,7 @@ def health(outbox: Outbox, budget: int, api_version: str) -> Health:
         used = session.exec(
             select(func.count())
             .select_from(RateSlot)
-            .where(col(RateSlot.at) >= time.time() - WINDOW_S)
+            .where(col(RateSlot.at) >= clock.now() - WINDOW_S)
         ).one()
     oldest = _aware(oldest)
     return Health(

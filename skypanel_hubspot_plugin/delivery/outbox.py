@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.delivery import wake
 from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, TICKET_CREATE, Change
 from skypanel_hubspot_plugin.delivery.outbox_table import (
@@ -330,7 +331,7 @@ class Outbox:
             until = connection.execute(
                 select(DeliveryLock.at).where(col(DeliveryLock.name) == PAUSE)
             ).scalar()
-        if until is None or until <= time.time():
+        if until is None or until <= clock.now():
             return None
         return datetime.fromtimestamp(until, UTC)
 

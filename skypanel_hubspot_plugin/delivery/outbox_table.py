@@ -9,11 +9,12 @@ are claimed together and delivered in order.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Index, Text, column
 from sqlmodel import Field
 
+from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.common.scrub import ScrubbedText
 from skypanel_hubspot_plugin.settings.table import PluginTable
 
@@ -23,7 +24,7 @@ DEAD = "dead"
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.utcnow()
 
 
 class OutboxRow(PluginTable, table=True):

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.delivery.outbox_table import RateSlot
 
 log = logging.getLogger(__name__)
@@ -86,13 +86,13 @@ class SharedRateLimit:
         """
         try:
             with self._autocommit.connect() as connection:
-                connection.execute(update(_SLOTS).where(_SLOTS.c.id == slot).values(at=time.time()))
+                connection.execute(update(_SLOTS).where(_SLOTS.c.id == slot).values(at=clock.now()))
         except SQLAlchemyError as exc:
             log.warning("HubSpot rate limit: slot %d not stamped (%s)", slot, type(exc).__name__)
 
     def _try_take(self) -> tuple[int | None, float]:
         """Takes a slot (its id), or says how long until one frees up."""
-        now = time.time()
+        now = clock.now()
         window = self.interval_s + MARGIN_S
         horizon = now - window
         limit = self.limit()

@@ -1,7 +1,10 @@
-"""Testing helpers for hosts and for this package: a fake HubSpot on loopback.
+"""The host developer's test kit and the fake HubSpot.
 
-Import :class:`FakeHubSpot` or use the ``fake_hubspot`` pytest fixture, which installing
-the package registers.
+With pytest (installing the package registers the fixtures): take ``hubspot``, a
+:class:`HubSpotKit` with the plugin started for the test against a fresh fake HubSpot;
+override ``skypanel_engine``, ``skypanel_plugin_manager`` and ``skypanel_host`` to put it
+on the panel's own application. Anywhere else: ``with hubspot_kit(engine=...,
+plugin_manager=pm) as kit:``. :class:`FakeHubSpot` alone is the ``fake_hubspot`` fixture.
 """
 
 from .fake_hubspot import (
@@ -12,6 +15,8 @@ from .fake_hubspot import (
     RecordedRequest,
 )
 from .fake_webhooks import FAKE_APP_SECRET
+from .kit import HubSpotKit, hubspot_kit
+from .outbox_entries import DeliveryParked, KitRefusal, OutboxEntry, WebhookRefused
 
 #: Forms the demo's sandbox defines in the fake HubSpot (a contact form and a ticket form).
 FAKE_CONTACT_FORM_ID = "5b1c2d3e-4f50-4a61-8b72-c3d4e5f60718"
@@ -24,6 +29,12 @@ __all__ = [
     "FAKE_PORTAL_ID",
     "FAKE_TICKET_FORM_ID",
     "FAKE_TOKEN",
+    "DeliveryParked",
     "FakeHubSpot",
+    "HubSpotKit",
+    "KitRefusal",
+    "OutboxEntry",
     "RecordedRequest",
+    "WebhookRefused",
+    "hubspot_kit",
 ]

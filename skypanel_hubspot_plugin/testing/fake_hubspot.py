@@ -42,6 +42,7 @@ from .fake_store import (
 )
 from .fake_webhooks import (
     Subscription,
+    Transport,
     deliver,
     lifecycle_event,
     merge_event,
@@ -377,15 +378,22 @@ class FakeHubSpot:
     # -- webhooks ------------------------------------------------------------------------------
 
     def subscribe_webhooks(
-        self, target_url: str, client_secret: str, *, app_id: int = 1, format: str = "legacy"
+        self,
+        target_url: str,
+        client_secret: str,
+        *,
+        app_id: int = 1,
+        format: str = "legacy",
+        transport: Transport | None = None,
     ) -> None:
         """Sends ticket change events to ``target_url``, signed with ``client_secret``, in
         the ``legacy`` format (``ticket.propertyChange``) or the ``generic`` one
-        (``object.propertyChange`` with ``objectTypeId`` 0-5)."""
+        (``object.propertyChange`` with ``objectTypeId`` 0-5); through ``transport`` (in
+        process, see :mod:`.in_process`) instead of over HTTP when given."""
         if format not in ("legacy", "generic"):
             raise ValueError("format must be legacy or generic")
         with self._lock:
-            self._webhooks = Subscription(target_url, client_secret, app_id, format)
+            self._webhooks = Subscription(target_url, client_secret, app_id, format, transport)
 
     def unsubscribe_webhooks(self) -> None:
         """Stops sending webhooks, as for a Service Key or a panel HubSpot cannot reach."""

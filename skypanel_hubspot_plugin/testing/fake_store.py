@@ -15,8 +15,9 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from skypanel_hubspot_plugin.common import clock
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -25,8 +26,9 @@ ASSOCIATION_TYPES = {("tickets", "contacts"): 16, ("contacts", "tickets"): 15}
 
 
 def now_iso() -> str:
-    """HubSpot's timestamp format: ISO 8601, milliseconds, ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """HubSpot's timestamp format: ISO 8601, milliseconds, ``Z``; on the plugin's clock, so a
+    test that moves it (the kit's ``advance``) moves HubSpot's modification times too."""
+    return clock.utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _prop(

@@ -2,7 +2,8 @@
 
 HubSpot sends a JSON array of events to the app's target URL, signed (v3) with the app's
 client secret, and may deliver one event more than once; :func:`deliver` does the same,
-on loopback.
+on loopback, or in process through a subscription's ``transport`` (the test kit hands the
+signed request straight to the host's app or to the plugin's handler, with no server).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,16 +36,22 @@ def next_event_id() -> int:
 OBJECT_TYPE_IDS = {"contact": "0-1", "ticket": "0-5"}
 
 
+#: ``transport(url, body, headers)`` → the receiver's status: a signed POST made in process.
+Transport = Callable[[str, bytes, dict[str, str]], int]
+
+
 @dataclass(frozen=True)
 class Subscription:
     """Where an app's webhooks go, the client secret that signs them, and their format:
     ``legacy`` (``ticket.propertyChange``) or ``generic`` (``object.propertyChange`` with
-    ``objectTypeId``), as apps on HubSpot's current developer platform receive."""
+    ``objectTypeId``), as apps on HubSpot's current developer platform receive. With a
+    ``transport`` the signed requests go through it instead of over HTTP."""
 
     target_url: str
     client_secret: str
     app_id: int = 1
     format: str = "legacy"
+    transport: Transport | None = None
 
 
 def _base(sub: Subscription, portal_id: int, object_type: str, action: str) -> dict[str, Any]:
@@ -114,15 +122,18 @@ def deliver(sub: Subscription, events: list[dict[str, Any]]) -> int:
     body = json.dumps(events).encode()
     timestamp = int(time.time() * 1000)
     signature = sign_v3(sub.client_secret, "POST", sub.target_url, body, timestamp)
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature,
+        TIMESTAMP_HEADER: str(timestamp),
+    }
+    if sub.transport is not None:
+        return sub.transport(sub.target_url, body, headers)
     response = urllib3.request(
         "POST",
         sub.target_url,
         body=body,
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature,
-            TIMESTAMP_HEADER: str(timestamp),
-        },
+        headers=headers,
         timeout=urllib3.Timeout(connect=2.0, read=10.0),
         retries=False,
     )

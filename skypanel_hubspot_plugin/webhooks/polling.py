@@ -27,7 +27,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from skypanel_hubspot_plugin.common import clock as plugin_clock
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.hubspot import api as api
@@ -110,7 +110,7 @@ class TicketPoller:
         lease_s: float = 120.0,
         search_per_second: float = SEARCH_PER_SECOND,
         page_size: int = PAGE_SIZE,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = plugin_clock.now,
     ) -> None:
         self.runtime = runtime
         self.interval_s = interval_s
@@ -242,7 +242,7 @@ class TicketPoller:
             with self.limiter.calls(self.stop_event) as allowed:
                 if not allowed:
                     break
-                self._last_search = time.monotonic()
+                self._last_search = plugin_clock.monotonic()
                 try:
                     page = service.search_tickets_modified_since(
                         since,
@@ -272,7 +272,7 @@ class TicketPoller:
 
     def _spaced(self) -> bool:
         """Waits for the search endpoint's spacing; False when told to stop meanwhile."""
-        wait = self._last_search + self.spacing_s - time.monotonic()
+        wait = self._last_search + self.spacing_s - plugin_clock.monotonic()
         return not (wait > 0 and self.stop_event.wait(wait))
 
     def _handle(self, ticket: CrmObject, settings: HubSpotSettings) -> int:

@@ -1,0 +1,1 @@
+"""The example panel's tests, written with the HubSpot plugin's test kit."""
