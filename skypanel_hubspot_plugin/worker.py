@@ -12,7 +12,9 @@ import importlib
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
+import pluggy
 from sqlalchemy.exc import SQLAlchemyError
 
 from skypanel_hubspot_plugin import plugin_manager
@@ -93,7 +95,9 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, *, pm: pluggy.PluginManager | None = None) -> None:
+    """Runs a worker until SIGTERM or SIGINT. ``pm``: the host's plugin manager (a framework
+    adapter's command passes the app's, with its hook implementations), else a new one."""
     options = parser()
     args = options.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -103,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     except InvalidInput as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    pm = plugin_manager()  # the host's hooks, for ticket changes found by polling
+    if pm is None:
+        pm = plugin_manager()  # the host's hooks, for ticket changes found by polling
     for spec in args.plugin:
         pm.register(_import(options, spec))
     host = HostContext(

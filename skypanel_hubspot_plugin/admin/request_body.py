@@ -24,7 +24,9 @@ MAX_BODY = 1_000_000
 
 
 def refusal(status: int, message: str, field: str, problem: str) -> AdminResponse:
-    return AdminResponse(status, {"success": False, "message": message, "details": {field: problem}})
+    return AdminResponse(
+        status, {"success": False, "message": message, "details": {field: problem}}
+    )
 
 
 def too_large() -> AdminResponse:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import pluggy
 from starlette.concurrency import run_in_threadpool
