@@ -4,7 +4,11 @@ host's checks, the page head's nonce, the ``flask hubspot`` commands; SQLite and
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +20,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_host import create_app
 from host_kill import kill_mid_delivery_then_deliver
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from skypanel_hubspot_plugin import hookimpl, runtime
@@ -92,7 +98,7 @@ def test_a_worker_process_killed_mid_delivery_loses_and_duplicates_nothing(
 def test_the_apps_worker_wakes_at_the_commit_not_at_its_idle_poll(
     sqlite_engine: Engine, secret_key: str, fake: FakeHubSpot
 ) -> None:
-    # The request commits two seconds after the hook ran: a worker woken at the hook looks
+    # The request commits four seconds after the hook ran: a worker woken at the hook looks
     # a few times, finds nothing committed and sleeps; only the commit can wake it in time.
     app, hubspot = create_app(
         url_of(sqlite_engine), secret_key, fake.base_url, SKYPANEL_HUBSPOT_RUN_WORKER=True
@@ -103,7 +109,7 @@ def test_the_apps_worker_wakes_at_the_commit_not_at_its_idle_poll(
         worker = runtime.current().worker
         assert worker is not None and worker.idle_s >= 30
         started = time.monotonic()
-        assert signup(app.test_client(), "late@example.com", "slow-commit", seconds="2") == 201
+        assert signup(app.test_client(), "late@example.com", "slow-commit", seconds="4") == 201
         fake.wait_for(lambda f: len(f.contacts()) == 1, timeout=worker.idle_s / 3)
         assert time.monotonic() - started < worker.idle_s / 3
     finally:
@@ -289,3 +295,70 @@ def test_flask_hubspot_commands_run_on_the_apps_database(
     assert "Erased the personal data of 1 deliveries" in purged.output
     bad = cli.invoke(args=["hubspot", "deliveries", "--status", "lost"])
     assert bad.exit_code == 2
+
+
+def test_flask_hubspot_worker_delivers_until_sigterm(
+    panel: tuple[Flask, HubSpot],
+    engine: Engine,
+    fake: FakeHubSpot,
+    secret_key: str,
+    tmp_path: Path,
+) -> None:
+    app, _ = panel
+    assert signup(app.test_client(), "worked@example.com") == 201
+    env = {
+        **os.environ,
+        "PANEL_DATABASE_URL": url_of(engine),
+        "PANEL_SECRET_KEY": secret_key,
+        "PANEL_HUBSPOT_URL": fake.base_url,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    env.pop("SKYPANEL_HUBSPOT_SECRET_KEYS", None)  # the app's config gives them
+    log = tmp_path / "worker.log"
+    command = [sys.executable, "-m", "flask", "--app", "flask_host_app", "hubspot", "worker"]
+    worker = subprocess.Popen(
+        [*command, "--idle", "0.2"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        fake.wait_for(lambda f: len(f.contacts()) == 1, timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, log.read_text()
+    finally:
+        worker.kill()
+        worker.wait(10)
+    assert runtime.current().outbox.counts() == {DELIVERED: 1}
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ).map(lambda value: json.dumps(value).encode()),
+    )
+)
+def test_any_body_is_answered_in_the_plugins_shape_never_a_crash(
+    panel: tuple[Flask, HubSpot], body: bytes
+) -> None:
+    client = panel[0].test_client()
+    for path in (
+        "/api/admin/settings/hubspot/contacts",
+        "/api/admin/settings/hubspot/deliveries/replay",
+    ):
+        answer = client.post(path, data=body, headers={**ADMIN, "Content-Type": "application/json"})
+        assert answer.status_code < 500, answer.get_data(as_text=True)
+        assert isinstance(answer.get_json(), dict)
+    webhook = client.post("/api/hubspot/webhooks", data=body)
+    assert webhook.status_code == 401  # unsigned: refused before the body is read

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from skypanel_hubspot_plugin.testing import HubSpotKit
@@ -93,3 +94,20 @@ def test_the_chat_loader_carries_the_pages_csp_nonce(
     html = page.get_data(as_text=True)
     scripts = re.findall(r"<script[^>]*>", html)
     assert scripts and all(f'nonce="{nonce.group(1)}"' in s for s in scripts), scripts
+
+
+def test_flask_hubspot_sync_contacts_sends_every_customer(
+    app: Flask, panel: FlaskClient, hubspot: HubSpotKit
+) -> None:
+    hubspot.configure(hubspot_enabled=False)  # customers who signed up before HubSpot was on
+    sign_up(panel, "ann@example.com")
+    sign_up(panel, "bob@example.com")
+    hubspot.configure(hubspot_enabled=True)
+
+    result = app.test_cli_runner().invoke(args=["hubspot", "sync-contacts"])
+
+    assert result.exit_code == 0, result.output
+    assert sorted(c["properties"]["email"] for c in hubspot.fake.contacts()) == [
+        "ann@example.com",
+        "bob@example.com",
+    ]
