@@ -15,7 +15,8 @@ from .fake_hubspot import (
     RecordedRequest,
 )
 from .fake_webhooks import FAKE_APP_SECRET
-from .kit import HubSpotKit, hubspot_kit
+from .kit import HubSpotKit
+from .kit_start import hubspot_kit
 from .outbox_entries import DeliveryParked, KitRefusal, OutboxEntry, WebhookRefused
 
 #: Forms the demo's sandbox defines in the fake HubSpot (a contact form and a ticket form).

@@ -25,7 +25,8 @@ from sqlalchemy import Engine
 from skypanel_hubspot_plugin import plugin_manager
 
 from .fake_hubspot import FakeHubSpot
-from .kit import HubSpotKit, hubspot_kit, scratch_engine
+from .kit import HubSpotKit
+from .kit_start import hubspot_kit, scratch_engine
 
 
 @pytest.fixture

@@ -67,13 +67,13 @@ def test_a_parked_delivery_is_visible_and_replayable(
     hubspot.fake.fail_next(400)  # HubSpot refuses the contact once, for good
     sign_up(panel, "ann@example.com")
 
-    with pytest.raises(DeliveryParked, match=r"contact\.upsert #1 \(user:1\)"):
+    with pytest.raises(DeliveryParked, match=r"contact\.upsert #1 \(user:1\)") as parked:
         hubspot.drain()
-    parked = panel.get(DELIVERIES, params={"status": "dead"}, headers=ADMIN).json()
-    assert [d["entity"] for d in parked["deliveries"]] == ["user:1"]
-    assert parked["deliveries"][0]["lastError"]
+    [entry] = parked.value.entries
+    shown = panel.get(DELIVERIES, headers=ADMIN).json()["deliveries"]  # the admin's list
+    assert [(d["id"], d["lastError"]) for d in shown] == [(entry.id, entry.last_error)]
 
-    panel.post(f"{DELIVERIES}/replay", json={}, headers=ADMIN)
+    panel.post(f"{DELIVERIES}/replay", json={"ids": [entry.id]}, headers=ADMIN)
     hubspot.drain()
     assert hubspot.contact("ann@example.com")
     assert hubspot.outbox("parked") == []
