@@ -3,6 +3,7 @@ host's checks, the page head's nonce, the ``flask hubspot`` commands; SQLite and
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -362,3 +363,30 @@ def test_any_body_is_answered_in_the_plugins_shape_never_a_crash(
         assert isinstance(answer.get_json(), dict)
     webhook = client.post("/api/hubspot/webhooks", data=body)
     assert webhook.status_code == 401  # unsigned: refused before the body is read
+
+
+class Trickle(io.BytesIO):
+    """A request body that arrives a few bytes per read, as from a slow socket."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return super().read(7 if size is None or size < 0 else min(size, 7))
+
+    def readinto(self, buffer: Any) -> int:
+        return super().readinto(memoryview(buffer)[:7])
+
+    read1 = read
+
+
+def test_a_body_arriving_in_pieces_is_read_whole(panel: tuple[Flask, HubSpot]) -> None:
+    body = json.dumps({"hubspot_chat_enabled": True, "hubspot_region": "eu1"}).encode()
+    answer = (
+        panel[0]
+        .test_client()
+        .post(
+            SETTINGS,
+            input_stream=Trickle(body),
+            headers={**ADMIN, "Content-Type": "application/json", "Content-Length": str(len(body))},
+        )
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert runtime.current().settings().chat_enabled

@@ -138,7 +138,8 @@ class HubSpot:
 
     def _fire(self, hook: str, session: Any, **event: Any) -> None:
         self.start()
-        getattr(self._manager().hook, hook)(session=session or self.session(), **event)
+        session = session if session is not None else self.session()
+        getattr(self._manager().hook, hook)(session=session, **event)
 
     # -- what the extension holds --------------------------------------------------------------
 

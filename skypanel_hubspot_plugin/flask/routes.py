@@ -39,6 +39,7 @@ Handler = Callable[[AdminRequest], AdminResponse]
 Check = Callable[[], Any]
 
 ADMIN_BLUEPRINT = "skypanel_hubspot_admin"
+READ_CHUNK = 65536
 PUBLIC_BLUEPRINT = "skypanel_hubspot_public"
 NO_CSRF_CHECK = (
     "No CSRF check protects the HubSpot admin API: pass csrf_check=... to HubSpot.init_app, "
@@ -122,6 +123,19 @@ def _json(answer: AdminResponse) -> Response:
     return response
 
 
+def _read_body() -> bytes | None:
+    """The body, read a chunk at a time (a socket's read may return less than asked) and
+    never more than ``MAX_BODY + 1`` bytes of it; None as soon as it is larger."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := request.stream.read(min(READ_CHUNK, MAX_BODY + 1 - size)):
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None  # stop reading: the rest is never held in memory
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _serve(handler: Handler, *, strict_json: bool) -> Response:
     query = request.args.to_dict()
     headers = dict(request.headers.items())
@@ -138,8 +152,8 @@ def _serve(handler: Handler, *, strict_json: bool) -> Response:
             return _json(refused)
     if declared_too_large(request.headers.get("Content-Length")):
         return _json(too_large())
-    raw = request.stream.read(MAX_BODY + 1)  # never more than one byte past the limit
-    if len(raw) > MAX_BODY:
+    raw = _read_body()
+    if raw is None:
         return _json(too_large())
     built = admin_request(
         raw,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import abort, g, request, session
+from flask import Response, abort, g, request, session
 
 from .models import Customer, db
 
@@ -45,7 +45,7 @@ def new_csp_nonce() -> None:
     g.csp_nonce = secrets.token_urlsafe(16)  # where the HubSpot extension reads it
 
 
-def content_security_policy(response):  # type: ignore[no-untyped-def]
+def content_security_policy(response: Response) -> Response:
     nonce = getattr(g, "csp_nonce", None)
     if nonce:
         response.headers["Content-Security-Policy"] = f"script-src 'nonce-{nonce}' 'strict-dynamic'"
