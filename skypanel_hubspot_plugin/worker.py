@@ -12,12 +12,19 @@ import importlib
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 
+import pluggy
 from sqlalchemy.exc import SQLAlchemyError
 
 from skypanel_hubspot_plugin import plugin_manager
-from skypanel_hubspot_plugin.command_options import add_panel_options
+from skypanel_hubspot_plugin.command_options import (
+    OneLineParser,
+    add_panel_options,
+    seconds,
+    whole_number,
+)
 from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.scrub import install_log_filter
@@ -43,38 +50,38 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
     its default; shared with framework adapters' worker commands."""
     parser.add_argument(
         "--lease",
-        type=float,
+        type=seconds(1.0, 3600.0),
         default=60.0,
         help="seconds a claimed row stays with this worker (default: %(default)s)",
     )
     parser.add_argument(
         "--idle",
-        type=float,
+        type=seconds(0.01, 86_400.0),
         default=IDLE_S,
         help="longest sleep while idle, in seconds; new events wake the worker sooner "
         "(default: %(default)s)",
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=seconds(0.1, 600.0),
         default=10.0,
         help="seconds to wait for each HubSpot answer (default: %(default)s)",
     )
     parser.add_argument(
         "--max-attempts",
-        type=int,
+        type=whole_number(1, 1000),
         default=RetryPolicy.max_attempts,
         help="attempts before a failing delivery is parked (default: %(default)s)",
     )
     parser.add_argument(
         "--max-backoff",
-        type=float,
+        type=seconds(1.0, 86_400.0),
         default=RetryPolicy.cap_s,
         help="longest wait between two attempts, in seconds (default: %(default)s)",
     )
     parser.add_argument(
         "--poll-interval",
-        type=float,
+        type=seconds(0.1, 86_400.0),
         default=None,
         help="seconds between polls of HubSpot for changed tickets, overriding the setting "
         "(default: the setting's)",
@@ -83,7 +90,7 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The worker's options; each help text shows the default."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG,
         description="Deliver queued panel events to HubSpot, until SIGTERM or Ctrl-C.",
     )
@@ -100,7 +107,9 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, *, pm: pluggy.PluginManager | None = None) -> None:
+    """Runs a worker until SIGTERM or SIGINT. ``pm``: the host's plugin manager (a framework
+    adapter's command passes the app's, with its hook implementations), else a new one."""
     options = parser()
     args = options.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -110,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     except InvalidInput as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    pm = plugin_manager()  # the host's hooks, for ticket changes found by polling
+    if pm is None:
+        pm = plugin_manager()  # the host's hooks, for ticket changes found by polling
     for spec in args.plugin:
         pm.register(_import(options, spec))
     host = HostContext(

@@ -29,7 +29,8 @@ LAYERS: list[set[str]] = [
     {"admin"},
     # The package's __init__ is its public face: it gathers names from every layer below.
     {"__init__", "command_options", "worker", "cli", "hooks"},
-    {"django"},  # an adapter: on top of the commands it runs
+    # Framework adapters: each wires the plugin, its routes and its commands into one framework.
+    {"django", "flask"},
     {"testing", "demo"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import postgres_engine, start_plugin
 from convergence import enable
 from sqlalchemy import Engine
+from sqlalchemy.orm import scoped_session, sessionmaker
 from sqlmodel import Session
 
 from skypanel_hubspot_plugin import User
@@ -95,3 +97,23 @@ def test_a_worker_process_on_postgresql_hears_the_commit(  # type: ignore[no-unt
             worker.wait(30)
         pm.hook.skypanel_shutdown()
         next(engines, None)
+
+
+def test_an_idle_worker_is_woken_by_the_commit_of_a_scoped_session(  # type: ignore[no-untyped-def]
+    pm, rt: Runtime, fake: FakeHubSpot, engine: Engine
+) -> None:
+    # A scoped_session (Flask-SQLAlchemy's db.session is one) is a proxy, not a Session: the
+    # commit to watch is its thread's Session's. The request is still busy for four seconds
+    # after the hook ran, well past the time a worker woken at the hook keeps looking.
+    registry = scoped_session(sessionmaker(engine))
+    worker = idle_worker(rt)
+    try:
+        pm.hook.skypanel_on_user_created(
+            user=User(id="1", email="one@example.com"), session=registry
+        )
+        time.sleep(4.0)
+        registry.commit()
+        fake.wait_for(lambda f: len(f.contacts()) == 1, timeout=20)
+    finally:
+        registry.remove()
+        worker.stop()

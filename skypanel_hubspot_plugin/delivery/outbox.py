@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import scoped_session
 from sqlmodel import Session, col, select
 
 from skypanel_hubspot_plugin.common import clock
@@ -189,6 +190,11 @@ class Outbox:
                 connection.execute(statement, values)
                 wake.recorded(self.engine, connection, notified=True)
         else:  # the host's Session or Connection: its commit or rollback decides
+            if isinstance(session, scoped_session):
+                # Flask-SQLAlchemy's ``db.session`` and other registries: the thread's own
+                # Session, whose commit is watched (the proxy's is not: it would wake the
+                # workers before the row is visible, and they would miss a slow commit).
+                session = session()
             # A Session's own Connection, in the same transaction, skips the ORM's execute.
             target = session.connection() if isinstance(session, OrmSession) else session
             target.execute(statement, values)
