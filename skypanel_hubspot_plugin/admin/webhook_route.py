@@ -26,6 +26,7 @@ from skypanel_hubspot_plugin.webhooks.receiver import (
     clear_problem,
     receiver_problem,
     record_problem,
+    wants_changes,
 )
 from skypanel_hubspot_plugin.webhooks.signature import (
     SIGNATURE_HEADER,
@@ -99,8 +100,9 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
     except InvalidInput as exc:
         log.warning("HubSpot webhook refused: %s", exc)  # the field and what is wrong, no trace
         return error(400, "Malformed HubSpot webhook", exc.errors)
-    if settings.ticket_sync != "webhooks":
-        # Polling (or nothing) is the chosen way back: taking both would hand a change twice.
+    if settings.ticket_sync != "webhooks" or not wants_changes(settings):
+        # Polling (or nothing) is the chosen way back: taking both would hand a change twice;
+        # with the integration or ticket support off, no change comes back at all.
         return AdminResponse(200, {"success": True, "handled": 0, "ignored": len(events)})
     engine = rt.outbox.engine
     problem = receiver_problem(rt.plugin_manager)
