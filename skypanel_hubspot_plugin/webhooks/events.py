@@ -182,7 +182,8 @@ def handle_event(
 ) -> bool:
     """Fires the host hook for one event; False when the event is not ours, already seen,
     already told or stale (a poll or a later event reported this value or a newer one), or
-    the plugin's own write coming back. Raises NoReceiver when the host has no hook to hand it to."""
+    the plugin's own write coming back. Raises NoReceiver when the host has no hook to hand
+    it to."""
     if (
         event.portal_id != settings.portal_id
         or not event.is_ticket
