@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from skypanel_hubspot_plugin.webhooks.polling import modified_ms
+
 from .fake_store import (
     ASSOCIATION_TYPES,
     NUMBER_RE,
@@ -433,11 +435,14 @@ class FakeHubSpot:
         """Changes a ticket as an agent in HubSpot would, then delivers the change events
         (``deliveries`` times, as HubSpot's retries can); returns the receiver's statuses."""
         with self._lock:
-            self._store.update("tickets", ticket_id, dict(properties), None)
+            ticket = self._store.update("tickets", ticket_id, dict(properties), None)
+            occurred = modified_ms(ticket["properties"]["hs_lastmodifieddate"])
             sub = self._webhooks
         if sub is None:
             return []
-        events = property_change_events(sub, self.portal_id, "ticket", ticket_id, properties)
+        events = property_change_events(
+            sub, self.portal_id, "ticket", ticket_id, properties, occurred
+        )
         return [deliver(sub, events) for _ in range(deliveries)]
 
     # -- inspection ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 import urllib3
 
+from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 
 #: The client secret of the fake's app; paste it as the webhook secret in a sandbox panel.
@@ -61,7 +62,7 @@ def _base(sub: Subscription, portal_id: int, object_type: str, action: str) -> d
         "subscriptionId": 1,
         "portalId": portal_id,
         "appId": sub.app_id,
-        "occurredAt": int(time.time() * 1000),
+        "occurredAt": int(clock.now() * 1000),  # the clock the fake's modification times read
         "attemptNumber": 0,
         "changeSource": "CRM_UI",
     }
@@ -103,12 +104,20 @@ def merge_event(
 
 
 def property_change_events(
-    sub: Subscription, portal_id: int, object_type: str, object_id: str, changes: dict[str, str]
+    sub: Subscription,
+    portal_id: int,
+    object_type: str,
+    object_id: str,
+    changes: dict[str, str],
+    occurred_at_ms: int | None = None,
 ) -> list[dict[str, Any]]:
-    """One property change event per changed property, as HubSpot's UI causes."""
+    """One property change event per changed property, as HubSpot's UI causes; they occurred
+    at ``occurred_at_ms`` (the record's new modification time) when given, else now."""
+    occurred = {} if occurred_at_ms is None else {"occurredAt": occurred_at_ms}
     return [
         {
             **_base(sub, portal_id, object_type, "propertyChange"),
+            **occurred,
             "objectId": int(object_id),
             "propertyName": name,
             "propertyValue": value,

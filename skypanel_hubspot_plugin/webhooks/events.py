@@ -181,8 +181,9 @@ def handle_event(
     outbox: Outbox, plugin_manager: Any, settings: HubSpotSettings, event: Event
 ) -> bool:
     """Fires the host hook for one event; False when the event is not ours, already seen,
-    already told (a poll reported the value before a switch to webhooks), or the plugin's
-    own write coming back. Raises NoReceiver when the host has no hook to hand it to."""
+    already told or stale (a poll or a later event reported this value or a newer one), or
+    the plugin's own write coming back. Raises NoReceiver when the host has no hook to hand
+    it to."""
     if (
         event.portal_id != settings.portal_id
         or not event.is_ticket
@@ -237,13 +238,18 @@ def _handle_once(
             return False
         if event.action == PROPERTY_CHANGE:
             [(name, value)] = change.changes.items()
-            if already_told(session, event.object_id, panel_id, name, value):
-                session.commit()  # a poll told the host before the switch to webhooks
-                log.debug("HubSpot event %s: the host has this value already", event.event_id)
-                return False
+            told = already_told(session, event.object_id, panel_id, name, value, at)
             if not remember(session, event.object_id, panel_id, change.changes, at):
                 session.rollback()
                 return None
+            if told:
+                # A poll (or a later event) told the host this value or a newer one: handing
+                # it on would repeat it, or take the host back to an older value.
+                session.commit()
+                log.debug(
+                    "HubSpot event %s: the host has this value or a newer one", event.event_id
+                )
+                return False
         if event.action == MERGE:
             record_merge(session, panel_id, event.named_ids, event.surviving_id)
         fire(plugin_manager, change, session)

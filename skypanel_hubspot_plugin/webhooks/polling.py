@@ -22,7 +22,6 @@ cursor. Each change reaches the host's ``skypanel_on_hubspot_ticket_changed`` on
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -31,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, or_, update
@@ -57,7 +56,7 @@ from skypanel_hubspot_plugin.webhooks.receiver import (
     record_problem,
 )
 from skypanel_hubspot_plugin.webhooks.table import PollCursor, PolledTicket
-from skypanel_hubspot_plugin.webhooks.told import TRACKED
+from skypanel_hubspot_plugin.webhooks.told import TRACKED, poll_record, read
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +102,9 @@ class PollContext(Protocol):
     def service(self) -> HubSpotService: ...
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def modified_ms(value: str | None) -> int | None:
     """``hs_lastmodifieddate`` (ISO text, or epoch milliseconds) as epoch milliseconds."""
     if not value:
@@ -113,7 +115,8 @@ def modified_ms(value: str | None) -> int | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)  # HubSpot's times are UTC
-        return int(moment.timestamp() * 1000)
+        # Whole milliseconds, exactly (a float's ``timestamp() * 1000`` can fall 1 ms short).
+        return (moment - EPOCH) // timedelta(milliseconds=1)
     except (ValueError, OverflowError):
         return None
 
@@ -409,7 +412,7 @@ class TicketPoller:
     def _handle(self, ticket: CrmObject, changed_at: int, settings: HubSpotSettings) -> int:
         """Hands one polled version of a ticket to the host if it changed; 1 when it did."""
         values = {p: str(v) for p in TRACKED if (v := ticket.properties.get(p)) is not None}
-        text = json.dumps(values, sort_keys=True)
+        text = poll_record(values, changed_at).text()
         with Session(self.engine) as session:
             panel_id = panel_ticket_of(session, ticket.id)
             if panel_id is None:
@@ -435,7 +438,7 @@ class TicketPoller:
                     return 0  # seen already, or an older version the index shows late
                 # Since the last version seen: what the plugin wrote is its own echo.
                 writes = panel_writes(session, panel_id, polled.modified_ms)
-                before = json.loads(polled.properties)
+                before = read(polled.properties).values
                 if not self._replace(session, polled, changed_at, text):
                     session.rollback()
                     return 0
