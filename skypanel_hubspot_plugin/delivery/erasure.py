@@ -131,7 +131,7 @@ def erase_user(
         known = {e for e in emails if e}
         for row in rows:
             known |= set(_emails_in(row.payload))
-        needles = sorted({e.casefold() for e in known})
+        needles = sorted({_fold(e) for e in known})
         quoted = _quoting(session, known, own, bound)
         for row in quoted:
             names_record = row.entity.startswith(RECORD_PREFIXES)
@@ -190,16 +190,16 @@ def _quoting(
     The database narrows by a piece of each address that JSON stores as written (its
     plain ASCII), compared in lower case; the caller decides on the decoded text.
     """
-    pieces = sorted({_ascii_piece(e) for e in emails} - {""})
+    pieces = sorted({_ascii_piece(e) for e in emails})
     if not pieces:
         return []
-    payload, error = func.lower(col(OutboxRow.payload)), func.lower(col(OutboxRow.last_error))
-    mentions = [c.contains(p, autoescape=True) for p in pieces for c in (payload, error)]
-    return list(
-        session.exec(
-            select(OutboxRow).where(col(OutboxRow.entity).not_in(own), or_(*mentions), *bound)
+    where = [col(OutboxRow.entity).not_in(own), *bound]
+    if "" not in pieces:  # an address with no such piece: every row is a candidate
+        payload, error = func.lower(col(OutboxRow.payload)), func.lower(col(OutboxRow.last_error))
+        where.append(
+            or_(*(c.contains(p, autoescape=True) for p in pieces for c in (payload, error)))
         )
-    )
+    return list(session.exec(select(OutboxRow).where(*where)))
 
 
 def _forget_links(session: Session, erasure: Erasure) -> None:
@@ -263,8 +263,17 @@ def _strings(payload: str) -> list[str]:
         return [payload]
 
 
+def _fold(text: str) -> str:
+    """``text`` in the form two spellings of one address share, whatever their case.
+
+    Upper-casing first joins the letters casefold alone keeps apart: the dotless i
+    (U+0131) upper-cases to ``I``, so an address typed with it and the same address in
+    capitals (as a form may send it) fold alike."""
+    return text.upper().casefold()
+
+
 def _holds(texts: Iterable[str], needles: list[str]) -> bool:
-    folded = [t.casefold() for t in texts]
+    folded = [_fold(t) for t in texts]
     return any(n in t for n in needles for t in folded)
 
 
@@ -275,6 +284,11 @@ def _redacted(text: str, emails: Iterable[str]) -> str:
 
 
 def _ascii_piece(email: str) -> str:
-    """The longest run of ``email`` that JSON stores as written, in lower case."""
-    runs = re.findall(r"[\x20-\x7e]+", email.replace('"', "\x00").replace("\\", "\x00"))
-    return max(runs, key=len, default="").lower()
+    """The longest run of ``email`` that JSON stores as written in every spelling of the
+    address, in lower case; "" when there is none.
+
+    ASCII letters that another spelling may write as a non-ASCII one (``i`` for the dotted
+    and dotless i, ``k`` for the Kelvin sign, ``s`` for the long s) end a run too."""
+    text = email.lower().replace('"', "\x00").replace("\\", "\x00")
+    runs = re.split(r"[^\x20-\x7e]|[iks]", text)
+    return max(runs, key=len, default="")
