@@ -482,6 +482,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(parser().parse_args(argv))
 
 
+def _say_waits(logger: logging.Logger) -> None:
+    """Prints ``logger``'s warnings on stderr as they come (once per logger)."""
+    if not any(getattr(h, "says_waits", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.says_waits = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the parsed command ``args`` and returns its exit code, its error said on stderr."""
     install_log_filter()
@@ -489,6 +499,9 @@ def run(args: argparse.Namespace) -> int:
     # host's logs, and Python's last-resort handler would print them too (twice, for a
     # settings problem read by two threads), so the command line keeps them quiet.
     logging.getLogger(PACKAGE).addHandler(logging.NullHandler())
+    # Except what the command is waiting for: a wait on the database (another process
+    # creating the tables, the panel's open transaction) is said while it lasts.
+    _say_waits(logging.getLogger(f"{PACKAGE}.migrations"))
     try:
         return int(args.handler(args))
     except (UsageError, InvalidInput) as exc:

@@ -270,7 +270,12 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
         row = admin.locator(f"#{key}-rows tr").last
         row.locator("input.map-field").fill(field)
         row.locator("select").select_option(prop)
-    save_settings(admin)
+    admin.click("#settings-save")
+    # Saved, with what the portal said of the map: a number property takes numbers only.
+    message = admin.locator("#settings-message")
+    expect(message).to_contain_text("Settings saved. Before relying on them:")
+    expect(message).to_contain_text("'server_count' is a number")
+    expect(message).to_have_attribute("data-kind", "warning")
 
     admin.check("#hubspot_chat_enabled")
     save_settings(admin)

@@ -216,7 +216,7 @@
     if (result.ok) {
       fillSettings(result.body);
       const warnings = Array.isArray(result.body.warnings) ? result.body.warnings : [];
-      if (warnings.length) say(settingsMessage, `Settings saved. Before relying on them: ${warnings.join(" ")}`, "error");
+      if (warnings.length) say(settingsMessage, `Settings saved. Before relying on them: ${warnings.join(" ")}`, "warning");
       else say(settingsMessage, "Settings saved.", "success");
       loadContacts();
       loadMapProperties(); // a token saved just now makes HubSpot's lists readable
