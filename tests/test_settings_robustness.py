@@ -168,6 +168,7 @@ def test_a_bad_json_value_written_by_hand_is_reported_once_and_changes_nothing_i
         )
         assert page.body["values"][keys.TICKET_STATUS_STAGES] == STAGES
     assert dict(started.settings().ticket_status_stages)["open"] == "11"
+
     def logged() -> list[logging.LogRecord]:
         return [r for r in plugin_log.records if keys.TICKET_STATUS_STAGES in r.getMessage()]
 
