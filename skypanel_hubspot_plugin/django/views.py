@@ -9,31 +9,27 @@ HubSpot's webhook, which checks HubSpot's signature instead) are ``csrf_exempt``
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect, ensure_csrf_cookie
 
 from skypanel_hubspot_plugin import AdminRequest, AdminResponse
+from skypanel_hubspot_plugin.admin.request_body import (
+    MAX_BODY,
+    admin_request,
+    refusal,
+    too_large,
+)
 from skypanel_hubspot_plugin.admin.responses import before_body_check
-from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
-from skypanel_hubspot_plugin.common.json_body import parse_json
 from skypanel_hubspot_plugin.django import config, lifecycle
 
-log = logging.getLogger(__name__)
-
-#: Largest body a route reads, as in the FastAPI adapter.
-MAX_BODY = 1_000_000
 Handler = Callable[[AdminRequest], AdminResponse]
 View = Callable[[HttpRequest], HttpResponse]
 
 
 def _refusal(status: int, message: str, field: str, problem: str) -> JsonResponse:
-    return JsonResponse(
-        {"success": False, "message": message, "details": {field: problem}}, status=status
-    )
+    return _answer(refusal(status, message, field, problem))
 
 
 def admin_refusal(request: HttpRequest) -> JsonResponse | None:
@@ -57,33 +53,25 @@ def _call(handler: Handler, request: HttpRequest, *, strict_json: bool) -> HttpR
     headers = {k.lower(): v for k, v in request.headers.items()}
     query = {key: str(request.GET[key]) for key in request.GET}
     url = request.build_absolute_uri()
+    method = request.method or "GET"
     before_body = before_body_check(handler)
     if before_body is not None:  # refused without reading the body (the webhook's signature)
-        head = AdminRequest(query=query, method=request.method or "GET", url=url, headers=headers)
+        head = AdminRequest(query=query, method=method, url=url, headers=headers)
         refused = before_body(head)
         if refused is not None:
             return _answer(refused)
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not declared.isdigit() or int(declared) > MAX_BODY:
-        return _refusal(413, "Request body too large", "body", f"must be at most {MAX_BODY} bytes")
-    raw = request.body
-    body: Any = None
-    if raw.strip():
-        try:
-            body = parse_json(raw)
-        except InvalidInput as exc:
-            if strict_json:
-                log.info("Admin request refused: %s", exc)
-                return _refusal(422, "Invalid request", "body", exc.errors["body"])
-    admin_request = AdminRequest(
+        return _answer(too_large())
+    prepared = admin_request(
+        request.body,
+        strict_json=strict_json,
         query=query,
-        body=body,
-        method=request.method or "GET",
+        method=method,
         url=url,
         headers=headers,
-        raw_body=raw,
     )
-    return _answer(handler(admin_request))
+    return _answer(prepared if isinstance(prepared, AdminResponse) else handler(prepared))
 
 
 def route_view(handlers: Mapping[str, Handler], *, admin: bool) -> View:
