@@ -49,6 +49,7 @@ from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
 from skypanel_hubspot_plugin.migrations import SchemaBusy, SettingsTableMismatch
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
+from skypanel_hubspot_plugin.problems_report import print_problems, replay_problem
 from skypanel_hubspot_plugin.settings.secrets import SecretsError, generate_key
 
 #: The bounds of each numeric option: what a person could mean, and what the database and
@@ -188,6 +189,13 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
             f"attempts={row.attempts}{error}"
         )
     return 0
+
+
+def cmd_problems(args: argparse.Namespace) -> int:
+    outbox = _runtime(args).outbox
+    if args.replay:
+        return replay_problem(outbox, args.replay)
+    return print_problems(outbox, as_json=args.json)
 
 
 def _shown(status: str) -> str:
@@ -397,6 +405,11 @@ def _deliveries_options(p: argparse.ArgumentParser, host: HostContext | None) ->
     )
 
 
+def _problems_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
+    _json_option("print the groups as JSON (default: text)")(p, host)
+    p.add_argument("--replay", metavar="KEY", help="queue the parked rows of this group again")
+
+
 def _no_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
     pass
 
@@ -448,6 +461,12 @@ COMMANDS: dict[str, Command] = {
         cmd_deliveries,
         "List deliveries to HubSpot, or queue parked ones again.",
         _deliveries_options,
+    ),
+    "problems": Command(
+        cmd_problems,
+        "Parked and long-waiting deliveries grouped by cause, each with its fix; "
+        "--replay KEY queues one group again.",
+        _problems_options,
     ),
 }
 

@@ -106,6 +106,29 @@ def test_deliveries_are_listed_and_parked_ones_replayed(
     assert DEAD not in outbox.counts()
 
 
+def test_problems_are_listed_by_cause_and_one_group_replayed(
+    db: str, secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = configure(db, secret_key)
+    outbox = Outbox(rt.store.engine)
+    for n in (1, 2):
+        outbox.record(
+            "contact.upsert", f"user:{n}", {"user_id": n}, dead_reason="email: is required"
+        )
+    outbox.record("ticket.create", "ticket:7", {"user_id": 1}, dead_reason="subject: is required")
+    assert main(["problems", "--database-url", db]) == 0
+    out = capsys.readouterr().out
+    assert "parked x2" in out and "parked x1" in out and "fix:" in out
+    assert main(["problems", "--database-url", db, "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    email = next(g for g in groups if g["properties"] == ["email"])
+    assert email["count"] == 2
+    assert main(["problems", "--database-url", db, "--replay", email["key"]]) == 0
+    assert "Queued 2 parked deliveries again." in capsys.readouterr().out
+    assert outbox.counts() == {QUEUED: 2, DEAD: 1}
+    assert main(["problems", "--database-url", db, "--replay", email["key"]]) == 1
+
+
 def test_rotate_key_reencrypts_under_the_newest_key(
     db: str, secret_key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -26,6 +26,7 @@ COMMANDS = {
     "sync-contacts": "Send every panel user to HubSpot as a contact; resumes a run cut short.",
     "status": "Show delivery's health: queue depth, oldest waiting row, parked rows.",
     "deliveries": "List deliveries to HubSpot, or queue parked ones again.",
+    "problems": "Parked and long-waiting deliveries grouped by cause, with the fix for each.",
     "purge": "Erase the personal data of delivered events now.",
     "test-connection": "Check the saved token, its portal and its scopes against HubSpot.",
     "init-db": "Create or upgrade the plugin's tables and default settings.",

@@ -736,6 +736,62 @@
     }
   }
 
+  // -- problems ------------------------------------------------------------------------------
+
+  function renderProblems(body) {
+    const groups = body.groups ?? [];
+    $("problems-summary").textContent = groups.length
+      ? `${body.rows} rows in ${groups.length} group${groups.length === 1 ? "" : "s"}`
+      : "none";
+    const rows = groups.map((group) => {
+      const row = element("tr");
+      row.dataset.key = group.key;
+      const state = element("td");
+      state.append(element("span", group.state, `badge badge-${group.state === "parked" ? "dead" : "queued"}`));
+      const example = group.example
+        ? element("td", `#${group.example.id} ${group.example.entity}`)
+        : element("td", "");
+      if (group.example) example.title = group.example.lastError ?? "";
+      const action = element("td");
+      if (group.replayable) {
+        const button = element("button", "Replay this group", "small");
+        button.type = "button";
+        button.addEventListener("click", async () => {
+          const result = await call("POST", "/problems/replay", { key: group.key });
+          const message = result.ok ? replayedWords(result.body.replayed) : result.body.message ?? `HTTP ${result.status}`;
+          say($("problems-message"), message, result.ok ? "success" : "error");
+          refreshDeliveries();
+        });
+        action.append(button);
+      }
+      const reason = [group.status, group.category].filter(Boolean).join(" ");
+      row.append(
+        element("td", group.count),
+        state,
+        element("td", reason ? `${reason}: ${group.reason}` : group.reason, "error-text"),
+        element("td", (group.properties ?? []).join(", ")),
+        element("td", group.fix),
+        example,
+        action,
+      );
+      return row;
+    });
+    if (!rows.length) {
+      const empty = element("td", "No problems: nothing is parked or waiting long.", "muted");
+      empty.colSpan = 7;
+      const row = element("tr");
+      row.append(empty);
+      rows.push(row);
+    }
+    $("problems-rows").replaceChildren(...rows);
+  }
+
+  async function loadProblems() {
+    const result = await call("GET", "/problems");
+    if (result.ok) renderProblems(result.body);
+    else say($("problems-message"), result.body.message ?? `HTTP ${result.status}`, "error");
+  }
+
   // -- health ----------------------------------------------------------------------------------
 
   function duration(seconds) {
@@ -774,7 +830,7 @@
   }
 
   async function refreshDeliveries() {
-    await Promise.all([loadDeliveries(), loadHealth()]);
+    await Promise.all([loadDeliveries(), loadHealth(), loadProblems()]);
   }
 
   function every(seconds, task) {
