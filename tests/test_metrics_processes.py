@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def client(
 
 def post_webhook(client: TestClient, events: list[dict[str, object]]) -> int:
     body = json.dumps(events).encode()
-    timestamp = str(int(__import__("time").time() * 1000))
+    timestamp = str(int(time.time() * 1000))
     headers = {
         "Content-Type": "application/json",
         TIMESTAMP_HEADER: timestamp,

@@ -54,7 +54,10 @@ def metrics_wanted() -> bool:
         return True
     if setting in ("0", "off", "false", "no"):
         return False
-    return importlib.util.find_spec("prometheus_client") is not None
+    try:
+        return importlib.util.find_spec("prometheus_client") is not None
+    except (ImportError, ValueError):  # a module set to None, or a broken install
+        return False
 
 
 class Settled(Protocol):

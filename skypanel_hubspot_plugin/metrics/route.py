@@ -16,9 +16,17 @@ from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 NOT_INSTALLED = "Metrics need prometheus_client: pip install 'skypanel-hubspot-plugin[metrics]'"
 
 
+def installed() -> bool:
+    """Whether prometheus_client can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec("prometheus_client") is not None
+    except (ImportError, ValueError):  # a module set to None, or a broken install
+        return False
+
+
 def get_metrics(request: AdminRequest) -> AdminResponse:
     """GET …/metrics: every metric of the integration, read from the database now."""
-    if importlib.util.find_spec("prometheus_client") is None:
+    if not installed():
         return error(501, NOT_INSTALLED)
     from prometheus_client import CollectorRegistry
     from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
