@@ -231,3 +231,18 @@ def test_the_package_imports_and_runs_without_prometheus_client() -> None:
     assert status == 501
     assert "skypanel-hubspot-plugin[metrics]" in message
     assert missing is True
+
+
+def test_the_package_imports_no_prometheus_client_until_a_scrape_needs_it() -> None:
+    code = (
+        "import sys\n"
+        "import skypanel_hubspot_plugin, skypanel_hubspot_plugin.metrics\n"
+        "skypanel_hubspot_plugin.plugin_manager()\n"
+        "import skypanel_hubspot_plugin.cli, skypanel_hubspot_plugin.worker\n"
+        "import skypanel_hubspot_plugin.runtime\n"
+        "print('prometheus_client' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "False"
