@@ -217,7 +217,11 @@ class AdminRequest:
 
 @dataclass(frozen=True)
 class AdminResponse:
-    """A framework-neutral JSON answer; the host's adapter serialises ``body``."""
+    """A framework-neutral answer; the host's adapter serialises ``body`` as JSON.
+
+    With ``content_type`` set, ``body`` is text sent as it is under that type (the metrics
+    route's Prometheus text format)."""
 
     status: int
     body: Any
+    content_type: str | None = None

@@ -183,6 +183,7 @@ class Runtime:
                     base_url=self.base_url,
                     timeout=self.timeout,
                     api_version=version,
+                    on_request=self.outbox.metrics.request if self.outbox.metrics.enabled else None,
                 )
                 self._service_token = settings.token
                 self._service_version = version

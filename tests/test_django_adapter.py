@@ -191,3 +191,12 @@ def test_the_core_package_imports_no_django() -> None:
     code = "import sys, skypanel_hubspot_plugin; print('django' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_metrics_route_answers_staff_in_prometheus_text(plugin: Runtime) -> None:
+    metrics = "/api/admin/settings/hubspot/metrics"
+    assert Client().get(metrics).status_code == 401
+    answer = signed_in(staff=True).get(metrics)
+    assert answer.status_code == 200
+    assert answer["Content-Type"].startswith("text/plain")
+    assert "# TYPE skypanel_hubspot_parked_deliveries gauge" in answer.content.decode()

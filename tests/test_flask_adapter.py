@@ -390,3 +390,16 @@ def test_a_body_arriving_in_pieces_is_read_whole(panel: tuple[Flask, HubSpot]) -
     )
     assert answer.status_code == 200, answer.get_json()
     assert runtime.current().settings().chat_enabled
+
+
+def test_the_metrics_route_answers_admins_in_prometheus_text(
+    panel: tuple[Flask, HubSpot],
+) -> None:
+    client = panel[0].test_client()
+    metrics = "/api/admin/settings/hubspot/metrics"
+    assert client.get(metrics).status_code == 401
+    assert client.get(metrics, headers={"X-Role": "customer"}).status_code == 403
+    answer = client.get(metrics, headers={"X-Role": "admin"})
+    assert answer.status_code == 200
+    assert answer.content_type.startswith("text/plain")
+    assert "# TYPE skypanel_hubspot_deliveries_total counter" in answer.get_data(as_text=True)

@@ -29,6 +29,7 @@ from skypanel_hubspot_plugin.admin.ticket_routes import ROUTES as TICKET_ROUTES
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
 from skypanel_hubspot_plugin.mapping.contact_fields import contact_properties
+from skypanel_hubspot_plugin.metrics.route import ROUTES as METRICS_ROUTES
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 
 
@@ -121,6 +122,7 @@ ADMIN_ROUTES: tuple[Route, ...] = guarded_routes(
     + PIPELINE_ROUTES
     + TICKET_ROUTES
     + DELIVERY_ROUTES
-    + PROBLEM_ROUTES,
+    + PROBLEM_ROUTES
+    + METRICS_ROUTES,
     public=False,
 )

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import pluggy
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from skypanel_hubspot_plugin.admin.request_body import (
@@ -43,7 +43,7 @@ from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 Handler = Callable[[AdminRequest], AdminResponse]
 #: A host's check: returns to let the request through, raises HTTPException to refuse it.
 Check = Callable[[Request], "Awaitable[None] | None"]
-Endpoint = Callable[[Request], Awaitable[JSONResponse]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def admin_routes(
@@ -86,7 +86,9 @@ async def _run_check(check: Check, request: Request) -> None:
             await pending
 
 
-def _json(response: AdminResponse) -> JSONResponse:
+def _json(response: AdminResponse) -> Response:
+    if response.content_type is not None:  # text as it is (the metrics)
+        return Response(response.body, response.status, media_type=response.content_type)
     return JSONResponse(response.body, status_code=response.status)
 
 
@@ -114,7 +116,7 @@ def endpoint(handler: Handler, *, strict_json: bool, guards: Sequence[Check] = (
     a request it refuses has none of its body read; any body over ``MAX_BODY`` is 413."""
     before_body = before_body_check(handler)
 
-    async def serve(request: Request) -> JSONResponse:
+    async def serve(request: Request) -> Response:
         for guard in guards:
             await _run_check(guard, request)
         headers = dict(request.headers.items())

@@ -20,7 +20,7 @@ from skypanel_hubspot_plugin.admin.responses import Route, error, with_before_bo
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
-from skypanel_hubspot_plugin.webhooks.events import handle_event, parse_events
+from skypanel_hubspot_plugin.webhooks.events import Event, event_type, handle_event, parse_events
 from skypanel_hubspot_plugin.webhooks.receiver import (
     NoReceiver,
     clear_problem,
@@ -38,6 +38,14 @@ from skypanel_hubspot_plugin.webhooks.signature import (
 log = logging.getLogger(__name__)
 
 WEBHOOKS = "/api/hubspot/webhooks"
+#: Outcomes of webhook events, as counted by the metrics.
+HANDLED = "handled"
+IGNORED = "ignored"
+REFUSED = "refused"
+BAD_SIGNATURE = "bad_signature"
+MALFORMED = "malformed"
+#: The type of a request's events when it was refused before they were read.
+UNKNOWN = "unknown"
 
 
 NO_URL = (
@@ -71,6 +79,7 @@ def refuse_before_body(request: AdminRequest) -> AdminResponse | None:
     headers = request.headers
     if not headers.get(SIGNATURE_HEADER) or not fresh_timestamp(headers.get(TIMESTAMP_HEADER)):
         log.warning("HubSpot webhook refused: missing, wrong or stale signature")
+        rt.outbox.metrics.webhook_events({(UNKNOWN, BAD_SIGNATURE): 1})
         return error(401, "Invalid HubSpot signature")
     return None
 
@@ -94,15 +103,37 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
         headers.get(SIGNATURE_HEADER),
     ):
         log.warning("HubSpot webhook refused: missing, wrong or stale signature")
+        rt.outbox.metrics.webhook_events({(UNKNOWN, BAD_SIGNATURE): 1})
         return error(401, "Invalid HubSpot signature")
     try:
         events = parse_events(request.raw_body)
     except InvalidInput as exc:
         log.warning("HubSpot webhook refused: %s", exc)  # the field and what is wrong, no trace
+        rt.outbox.metrics.webhook_events({(UNKNOWN, MALFORMED): 1})
         return error(400, "Malformed HubSpot webhook", exc.errors)
+    outcomes = Outcomes()
+    try:
+        return _hand_on(rt, settings, events, outcomes)
+    finally:
+        rt.outbox.metrics.webhook_events(outcomes)
+
+
+class Outcomes(dict[tuple[str, str], int]):
+    """Events counted by (subscription type, outcome), for the metrics."""
+
+    def add(self, event: Event, outcome: str) -> None:
+        key = (event_type(event.subscription_type), outcome)
+        self[key] = self.get(key, 0) + 1
+
+
+def _hand_on(
+    rt: runtime.Runtime, settings: HubSpotSettings, events: list[Event], outcomes: Outcomes
+) -> AdminResponse:
     if settings.ticket_sync != "webhooks" or not wants_changes(settings):
         # Polling (or nothing) is the chosen way back: taking both would hand a change twice;
         # with the integration or ticket support off, no change comes back at all.
+        for event in events:
+            outcomes.add(event, IGNORED)
         return AdminResponse(200, {"success": True, "handled": 0, "ignored": len(events)})
     engine = rt.outbox.engine
     problem = receiver_problem(rt.plugin_manager)
@@ -113,11 +144,15 @@ def post_webhook(request: AdminRequest) -> AdminResponse:
         for event in events:
             if handle_event(rt.outbox, rt.plugin_manager, settings, event):
                 handled += 1
+                outcomes.add(event, HANDLED)
             else:
                 ignored += 1
+                outcomes.add(event, IGNORED)
     except NoReceiver as exc:
         # Answered 200, HubSpot would never send these again: 503 makes it retry, and
         # what was handled before stays handled (each event counts once).
+        for event in events[handled + ignored :]:
+            outcomes.add(event, REFUSED)
         record_problem(engine, exc.reason)
         refused(exc.reason)
         return error(503, f"Ticket changes cannot reach the panel: {exc.reason}")

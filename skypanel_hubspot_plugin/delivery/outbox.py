@@ -50,6 +50,8 @@ from skypanel_hubspot_plugin.delivery.outbox_table import (
     OutboxRow,
     utcnow,
 )
+from skypanel_hubspot_plugin.metrics.recorder import DELIVERED as COUNT_DELIVERED
+from skypanel_hubspot_plugin.metrics.recorder import PARKED, RETRIED, Recorder
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +146,12 @@ class Group:
 class Outbox:
     """The plugin's queue of deliveries on the host's database."""
 
-    def __init__(self, engine: Engine, *, lease_s: float = 60.0) -> None:
+    def __init__(
+        self, engine: Engine, *, lease_s: float = 60.0, metrics: Recorder | None = None
+    ) -> None:
         self.engine = engine
+        #: Counts each settled row in the transaction that settles it (when metrics are on).
+        self.metrics = metrics or Recorder(engine)
         #: For the worker's one-statement reads and writes: no BEGIN and COMMIT around
         #: them, two round trips fewer each (a single statement is atomic on its own).
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -487,8 +493,10 @@ class Outbox:
         if link is not None:
             self.delivered_many(worker_id, [(rows, hubspot_id, link)])
             return
-        with self.autocommit.connect() as connection:
-            self._settle(
+        # One statement, without a transaction around it, unless a count goes with it.
+        begin = self.engine.begin if self.metrics.enabled else self.autocommit.connect
+        with begin() as connection:
+            settled = self._settle(
                 connection,
                 rows,
                 worker_id,
@@ -497,6 +505,8 @@ class Outbox:
                 last_error=None,
                 hubspot_id=hubspot_id,
             )
+            if settled == len(rows):
+                self.metrics.settled(connection, rows, COUNT_DELIVERED)
 
     def delivered_many(
         self,
@@ -525,6 +535,9 @@ class Outbox:
                         last_error=None,
                     ),
                     [{**values, "worker": worker_id} for values in settle],
+                )
+                self.metrics.settled(
+                    session.connection(), [r for rows, _, _ in done for r in rows], COUNT_DELIVERED
                 )
                 try:
                     self._save_links(session, links)
@@ -577,8 +590,10 @@ class Outbox:
             self.park(rows, worker_id, error)
             return True
         with self.engine.begin() as connection:
-            for row in rows:
-                self._settle(
+            retried = [
+                row
+                for row in rows
+                if self._settle(
                     connection,
                     [row],
                     worker_id,
@@ -586,6 +601,8 @@ class Outbox:
                     last_error=error,
                     next_attempt_at=utcnow() + timedelta(seconds=delay_s),
                 )
+            ]
+            self.metrics.settled(connection, retried, RETRIED)
         return False
 
     def defer(self, rows: Sequence[OutboxRow], worker_id: str, delay_s: float) -> None:
@@ -606,8 +623,10 @@ class Outbox:
                 "HubSpot delivery %s (%s %s) parked: %s", row.id, row.kind, row.entity, error
             )
         with self.engine.begin() as connection:
-            for row in rows:
-                self._settle(
+            parked = [
+                row
+                for row in rows
+                if self._settle(
                     connection,
                     [row],
                     worker_id,
@@ -616,6 +635,8 @@ class Outbox:
                     last_error=error,
                     next_attempt_at=utcnow(),  # when it was parked
                 )
+            ]
+            self.metrics.settled(connection, parked, PARKED)
 
     def release(self, worker_id: str) -> int:
         """Gives back what a stopping worker claimed but did not settle."""

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from skypanel_hubspot_plugin.common import clock
@@ -32,7 +32,19 @@ log = logging.getLogger(__name__)
 #: Kept between a slot's answer and its next use: the clocks of workers on different
 #: hosts, and a request whose answer was lost (its slot keeps the time it was taken).
 MARGIN_S = 0.1
+#: The rolling window the limit counts calls in (the setting is "requests per 10 seconds").
+INTERVAL_S = 10.0
 _SLOTS = RateSlot.metadata.tables["hubspot_rate_slots"]
+
+
+def remaining(connection: Connection, limit: int, interval_s: float = INTERVAL_S) -> int:
+    """How many calls may start now, of ``limit`` per window: the slots not used within it
+    (a slot not made yet is free). One query; for the metrics and the status."""
+    horizon = clock.now() - (interval_s + MARGIN_S)
+    busy = connection.execute(
+        select(func.count()).where(_SLOTS.c.id <= limit, _SLOTS.c.at >= horizon)
+    ).scalar()
+    return max(0, limit - int(busy or 0))
 
 
 class SharedRateLimit:
@@ -42,7 +54,9 @@ class SharedRateLimit:
     left it; a raised one at once.
     """
 
-    def __init__(self, engine: Engine, limit: Callable[[], int], interval_s: float = 10.0) -> None:
+    def __init__(
+        self, engine: Engine, limit: Callable[[], int], interval_s: float = INTERVAL_S
+    ) -> None:
         self.engine = engine
         self.limit = limit
         self.interval_s = interval_s

@@ -102,6 +102,11 @@ class Worker:
 
     def deliver(self, groups: list[Group]) -> int:
         """Delivers a claim of this worker's; returns how many rows it held."""
+        # The batch's HubSpot requests are counted in one write, once it is done.
+        with self.runtime.outbox.metrics.batch():
+            return self._deliver(groups)
+
+    def _deliver(self, groups: list[Group]) -> int:
         settings = self.runtime.settings()
         service = self.runtime.service()
         waits = Timings()  # this batch's own, apart from other threads sharing self.timings

@@ -29,7 +29,8 @@ View = Callable[[HttpRequest], HttpResponse]
 
 
 def _refusal(status: int, message: str, field: str, problem: str) -> JsonResponse:
-    return _answer(refusal(status, message, field, problem))
+    answer = refusal(status, message, field, problem)
+    return JsonResponse(answer.body, status=answer.status, safe=False)
 
 
 def admin_refusal(request: HttpRequest) -> JsonResponse | None:
@@ -45,7 +46,11 @@ def admin_refusal(request: HttpRequest) -> JsonResponse | None:
     return None
 
 
-def _answer(response: AdminResponse) -> JsonResponse:
+def _answer(response: AdminResponse) -> HttpResponse:
+    if response.content_type is not None:  # text as it is (the metrics)
+        return HttpResponse(
+            response.body, status=response.status, content_type=response.content_type
+        )
     return JsonResponse(response.body, status=response.status, safe=False)
 
 

@@ -118,6 +118,8 @@ def _error_json(exc: HTTPException) -> tuple[Response, int]:
 
 
 def _json(answer: AdminResponse) -> Response:
+    if answer.content_type is not None:  # text as it is (the metrics)
+        return Response(answer.body, answer.status, content_type=answer.content_type)
     response = jsonify(answer.body)
     response.status_code = answer.status
     return response

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
@@ -66,6 +67,7 @@ from skypanel_hubspot_plugin.hubspot.errors import (
 )
 from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo, property_info
 from skypanel_hubspot_plugin.hubspot.versions import ApiVersion, version_named
+from skypanel_hubspot_plugin.metrics.areas import area_of, status_of
 
 T = TypeVar("T")
 
@@ -158,6 +160,10 @@ MODELS = ModelConfiguration()
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
+#: Hears of each HubSpot request as it ends: (API area, status label, seconds taken).
+RequestObserver = Callable[[str, str, float], None]
+
+
 class HubSpotService:
     """Calls HubSpot on behalf of one portal's token, in one API version.
 
@@ -172,8 +178,11 @@ class HubSpotService:
         base_url: str | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         api_version: str | ApiVersion | None = None,
+        on_request: RequestObserver | None = None,
     ) -> None:
         self._token = token
+        #: Told of each request as it ends (its path's API area, status and seconds): metrics.
+        self.on_request = on_request
         self.base_url = (base_url or api.DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
         self.version = (
@@ -212,8 +221,25 @@ class HubSpotService:
     def _visitor_identification(self) -> Any:
         return self._client.conversations.visitor_identification.generate_api.api_client
 
-    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Runs one client call with our timeout, turning every failure into a HubSpotError."""
+    def _call(self, fn: Callable[..., T], path: str, *args: Any, **kwargs: Any) -> T:
+        """Runs one client call on ``path`` with our timeout, turning every failure into a
+        HubSpotError; ``on_request`` hears of it, success or failure."""
+        if self.on_request is None:
+            return self._call_unobserved(fn, path, *args, **kwargs)
+        started = time.perf_counter()
+        status = "2xx"
+        try:
+            return self._call_unobserved(fn, path, *args, **kwargs)
+        except HubSpotError as exc:
+            status = status_of(exc.status)
+            raise
+        except Exception:
+            status = "other"
+            raise
+        finally:
+            self.on_request(area_of(path), status, time.perf_counter() - started)
+
+    def _call_unobserved(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, _request_timeout=self.timeout, **kwargs)
         except urllib3.exceptions.HTTPError as exc:

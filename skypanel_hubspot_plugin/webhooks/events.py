@@ -49,6 +49,16 @@ MERGE = "merge"
 RESTORE = "restore"
 #: The actions of ticket events the host hears about (creations are the plugin's own).
 HANDLED_ACTIONS = (PROPERTY_CHANGE, DELETION, MERGE, RESTORE)
+#: Subscription types a metric names as they are; any other is counted as ``other``.
+KNOWN_OBJECTS = ("ticket", "contact", "company", "deal", "object", "conversation")
+KNOWN_ACTIONS = (*HANDLED_ACTIONS, CREATION, "associationChange", "privacyDeletion")
+
+
+def event_type(subscription_type: str) -> str:
+    """``subscription_type`` when it is one HubSpot sends (``ticket.propertyChange``), else
+    ``other``: a label for the metrics, from a fixed list."""
+    prefix, _, action = subscription_type.partition(".")
+    return subscription_type if prefix in KNOWN_OBJECTS and action in KNOWN_ACTIONS else "other"
 
 
 @dataclass(frozen=True)
