@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from skypanel_hubspot_plugin.webhooks.echo import panel_writes
@@ -110,6 +111,10 @@ def remember(
         known = {k: v for k, v in sent.items() if k in TRACKED} | values
         told = Told(known, dict.fromkeys(values, at_ms))
         session.add(PolledTicket(hubspot_id=hubspot_id, modified_ms=at_ms, properties=told.text()))
+        try:
+            session.flush()
+        except IntegrityError:  # a poll (another transaction) wrote the first word meanwhile
+            return False
         return True
     told = read(found.properties)
     newer = {k: v for k, v in values.items() if not told.is_stale(k, at_ms)}
