@@ -62,6 +62,8 @@ ALL_SCOPES = frozenset(
 )
 OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5"}
 BATCH_LIMIT = 100
+#: What a batch read returns besides the properties asked for.
+READ_ALWAYS = ("hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate")
 #: Version segments the fake serves, as they appear in paths.
 DATED = r"(?:2026-03|2026-09)"
 #: Burst limit reported in the rate-limit headers when no limit is enforced (a private app's).
@@ -444,6 +446,21 @@ class FakeHubSpot:
             sub, self.portal_id, "ticket", ticket_id, properties, occurred
         )
         return [deliver(sub, events) for _ in range(deliveries)]
+
+    def change_contact(self, contact_id: str, properties: dict[str, str]) -> dict[str, Any]:
+        """Changes a contact as a user in HubSpot would (``""`` clears a property); returns
+        the contact as it is then. No webhook: the plugin subscribes to ticket events only."""
+        with self._lock:
+            return self._store.snapshot(
+                self._store.update("contacts", contact_id, dict(properties), None)
+            )
+
+    def created_properties(self, object_type: str, object_id: str) -> dict[str, Any]:
+        """The properties a record had when it was created (its first version), to tell the
+        value written at creation from later ones."""
+        with self._lock:
+            versions = self._store.first_versions.get((object_type, object_id))
+            return dict(versions) if versions is not None else {}
 
     # -- inspection ----------------------------------------------------------------------------
 
@@ -969,9 +986,14 @@ class FakeHubSpot:
             obj = self._store.create(object_type, props)
             return self._shape(obj)
         if action == "read":
-            return self._shape(
+            found = self._shape(
                 self._store.get(object_type, str(item.get("id", "")), body.get("idProperty"))
             )
+            # As HubSpot: the properties asked for (those the record has), and its own three.
+            asked = body.get("properties") if isinstance(body.get("properties"), list) else []
+            keep = {*asked, *READ_ALWAYS}
+            found["properties"] = {k: v for k, v in found["properties"].items() if k in keep}
+            return found
         if action == "update":
             return self._shape(
                 self._store.update(
