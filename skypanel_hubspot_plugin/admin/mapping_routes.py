@@ -41,11 +41,11 @@ from skypanel_hubspot_plugin.settings.model import (
 from skypanel_hubspot_plugin.settings.property_map import (
     DEFAULT_CONTACT_MAP,
     DEFAULT_TICKET_MAP,
+    MODES,
     TICKET_FIELDS,
     TICKET_PROPERTIES_SET_BY_PLUGIN,
     USER_FIELDS,
     MapKind,
-    MODES,
     MapShapeError,
     PropertyMap,
     parse_property_map,

@@ -84,9 +84,7 @@ class PropertyMap(Mapping[str, str]):
     def rows(self) -> dict[str, str | dict[str, str]]:
         """The JSON form: ``"property"`` for an overwrite row, ``{"property", "mode"}`` otherwise."""
         modes = dict(self.modes)
-        return {
-            f: {"property": p, "mode": modes[f]} if f in modes else p for f, p in self.pairs
-        }
+        return {f: {"property": p, "mode": modes[f]} if f in modes else p for f, p in self.pairs}
 
     def __getitem__(self, field: str) -> str:
         for name, prop in self.pairs:

@@ -990,8 +990,8 @@ class FakeHubSpot:
                 self._store.get(object_type, str(item.get("id", "")), body.get("idProperty"))
             )
             # As HubSpot: the properties asked for (those the record has), and its own three.
-            asked = body.get("properties") if isinstance(body.get("properties"), list) else []
-            keep = {*asked, *READ_ALWAYS}
+            asked = body.get("properties")
+            keep = {*(asked if isinstance(asked, list) else []), *READ_ALWAYS}
             found["properties"] = {k: v for k, v in found["properties"].items() if k in keep}
             return found
         if action == "update":
