@@ -178,6 +178,8 @@ def test_a_creation_retried_keeps_its_value_at_creation(  # type: ignore[no-unty
     pm.hook.skypanel_on_user_created(user=ADA, session=None)
     fake.script_faults(["ok", fault])  # the read goes through, the upsert does not answer
     Worker(owned, policy=RetryPolicy(max_attempts=8, base_s=30.0, cap_s=60.0)).run_once()
+    upserts = [r for r in fake.requests if r.path.endswith("/contacts/batch/upsert")]
+    assert [r.status for r in upserts] == [{"lost-504": 504, "lost-drop": 0, "500": 500}[fault]]
     update(pm, ADA, phone="+1 555 0299")
     drain(owned, engine)
     created = "+1 555 0100" if fault != "500" else "+1 555 0299"
