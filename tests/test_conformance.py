@@ -9,6 +9,7 @@ then each recorded exchange is validated against that version's vendored OpenAPI
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -132,6 +133,45 @@ def drive_every_flow(
     contact_id = fake.contact_by_email("user3@example.com")["id"]  # type: ignore[index]
     admin_ticket = service.create_ticket({"subject": "Opened by an admin"}, contact_id=contact_id)
     assert fake.associations("tickets", admin_ticket.id, "contacts") == [contact_id]
+
+    # Properties HubSpot's users own: batch reads by email, by id and by the panel ticket id.
+    fake.add_property("tickets", "panel_server")
+    rt.store.save(
+        {
+            "hubspot_contact_property_map": json.dumps(
+                {
+                    "email": "email",
+                    "first_name": "firstname",
+                    "company": {"property": "company", "mode": "fill_if_empty"},
+                    "phone": {"property": "phone", "mode": "on_create"},
+                }
+            ),
+            "hubspot_ticket_property_map": json.dumps(
+                {"server": {"property": "panel_server", "mode": "fill_if_empty"}}
+            ),
+        }
+    )
+    owner = User(id="6", email="user6@example.com", company="Six Co", phone="+1 555 0106")
+    pm.hook.skypanel_on_user_created(user=owner, session=None)
+    deliver_all(rt, engine)
+    pm.hook.skypanel_on_user_updated(
+        user=User(id="6", email="user6@example.com", company="Later Co", phone="+1 555 0107"),
+        changed=frozenset({"company", "phone"}),
+        session=None,
+    )
+    server = Ticket(id="T-2", subject="Slow disk", extra={"server": "vps-2"})
+    pm.hook.skypanel_on_ticket_created(ticket=server, user=owner, session=None)
+    deliver_all(rt, engine)
+    pm.hook.skypanel_on_ticket_updated(
+        ticket=Ticket(id="T-2", subject="Slow disk", extra={"server": "vps-3"}),
+        changed=frozenset({"extra"}),
+        session=None,
+    )
+    deliver_all(rt, engine)
+    assert not service.read_contacts(
+        ["nobody@example.com"], ["company"], id_property="email"
+    ).results
+    assert sum(r.path.endswith("/batch/read") for r in fake.requests) >= 4
 
     # Polling for ticket changes: the worker's search, paged.
     fake.change_ticket(ticket_id, {"hs_pipeline_stage": "2"})

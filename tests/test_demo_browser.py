@@ -269,7 +269,7 @@ def test_admin_sets_up_hubspot_and_a_customer_reaches_it(
         admin.click(f"#{key}-add")
         row = admin.locator(f"#{key}-rows tr").last
         row.locator("input.map-field").fill(field)
-        row.locator("select").select_option(prop)
+        row.locator("select.map-property").select_option(prop)
     admin.click("#settings-save")
     # Saved, with what the portal said of the map: a number property takes numbers only.
     message = admin.locator("#settings-message")
@@ -605,7 +605,7 @@ def test_admin_maps_a_ticket_field_to_a_portal_property_chosen_from_the_list(
     # With the token saved, each property is picked from the portal's list: label, name
     # and type; what the panel may not fill is shown but cannot be chosen.
     expect(admin.locator(f"#{TICKET_MAP}-note")).to_be_empty()
-    first_name = contact_rows.nth(1).locator("select")
+    first_name = contact_rows.nth(1).locator("select.map-property")
     expect(first_name).to_have_value("firstname")
     expect(first_name.locator("option[value=firstname]")).to_have_text(
         "First Name · firstname (text)"
@@ -619,7 +619,7 @@ def test_admin_maps_a_ticket_field_to_a_portal_property_chosen_from_the_list(
     row = ticket_rows.last
     expect(row.locator("input.map-field")).to_be_focused()
     row.locator("input.map-field").fill("server")
-    choice = row.locator("select")
+    choice = row.locator("select.map-property")
     expect(choice.locator("option[value=panel_server]")).to_have_text(
         "Server · panel_server (text)"
     )
@@ -631,12 +631,25 @@ def test_admin_maps_a_ticket_field_to_a_portal_property_chosen_from_the_list(
     expect(admin.locator("#settings-message")).to_have_text("Settings saved.")
     assert saved_maps(admin, panel)[TICKET_MAP] == {"server": "panel_server"}
 
+    # When the panel writes it: a select per row; the contact's email, always.
+    expect(contact_rows.nth(0).locator("select.map-mode")).to_be_disabled()
+    row.locator("select.map-mode").select_option("fill_if_empty")
+    expect(admin.locator(f"#{TICKET_MAP}")).to_have_value(
+        '{"server": {"property": "panel_server", "mode": "fill_if_empty"}}'
+    )
+    assert save_and_wait(admin).status == 200
+    assert saved_maps(admin, panel)[TICKET_MAP] == {
+        "server": {"property": "panel_server", "mode": "fill_if_empty"}
+    }
+    row.locator("select.map-mode").select_option("overwrite")
+    assert save_and_wait(admin).status == 200
+
     # Pasted as JSON, a property the portal lacks: the rows follow, and the save is refused
     # by HubSpot's list, named on the field and on its row.
     admin.locator(f"#{TICKET_MAP}-row summary").click()
     admin.fill(f"#{TICKET_MAP}", '{"server": "panel_server", "datacenter": "no_such_property"}')
     expect(ticket_rows).to_have_count(2)
-    missing = ticket_rows.nth(1).locator("select")
+    missing = ticket_rows.nth(1).locator("select.map-property")
     expect(missing).to_have_value("no_such_property")
     expect(missing.locator("option:checked")).to_have_text(
         "no_such_property (not in HubSpot's list)"

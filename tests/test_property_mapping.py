@@ -323,7 +323,8 @@ def test_a_map_the_portal_cannot_take_is_422_naming_the_entry_and_saves_nothing(
             {TICKET_MAP: "[1, 2]"},
             {
                 TICKET_MAP: "must be a JSON object of panel field → HubSpot "
-                'property, like {"plan": "plan_tier"}'
+                'property, like {"plan": "plan_tier"} or '
+                '{"plan": {"property": "plan_tier", "mode": "fill_if_empty"}}'
             },
         ),
         (

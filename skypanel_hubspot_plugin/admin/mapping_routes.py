@@ -41,6 +41,7 @@ from skypanel_hubspot_plugin.settings.model import (
 from skypanel_hubspot_plugin.settings.property_map import (
     DEFAULT_CONTACT_MAP,
     DEFAULT_TICKET_MAP,
+    MODES,
     TICKET_FIELDS,
     TICKET_PROPERTIES_SET_BY_PLUGIN,
     USER_FIELDS,
@@ -71,8 +72,10 @@ def saved_map(settings: HubSpotSettings, key: str) -> PropertyMap:
     return value
 
 
-def maps_json(settings: HubSpotSettings) -> dict[str, dict[str, str]]:
-    return {key: dict(saved_map(settings, key).pairs) for key in MAP_KINDS}
+def maps_json(settings: HubSpotSettings) -> dict[str, dict[str, str | dict[str, str]]]:
+    """Each saved map as stored: ``"property"`` for an overwrite row, ``{"property", "mode"}``
+    for a row of another mode."""
+    return {key: saved_map(settings, key).rows() for key in MAP_KINDS}
 
 
 def _parse(body: Mapping[str, object]) -> tuple[dict[str, PropertyMap], Findings]:
@@ -134,14 +137,16 @@ def _portal_findings(
 
 
 def get_property_map(request: AdminRequest) -> AdminResponse:
-    """GET …/property-map: the saved maps, the defaults and the panel's built-in field names."""
+    """GET …/property-map: the saved maps, the defaults, the panel's built-in field names and
+    the modes a row may take (the first is the default)."""
     settings = runtime.current().store.reload()
     return AdminResponse(
         200,
         {
             "maps": maps_json(settings),
-            "defaults": {key: dict(m.pairs) for key, m in DEFAULT_MAPS.items()},
+            "defaults": {key: m.rows() for key, m in DEFAULT_MAPS.items()},
             "panelFields": {"user": list(USER_FIELDS), "ticket": list(TICKET_FIELDS)},
+            "modes": list(MODES),
             "problems": {k: v for k, v in settings.problems.items() if k in MAP_KINDS},
         },
     )
@@ -195,7 +200,8 @@ def get_properties(request: AdminRequest) -> AdminResponse:
 def post_property_map(request: AdminRequest) -> AdminResponse:
     """POST …/property-map: checks the given maps against the portal, then saves them together.
 
-    Each map is a JSON object (or its JSON text). 422 names each bad entry as
+    Each map is a JSON object (or its JSON text) whose rows are a property's name or
+    ``{"property": …, "mode": …}``. 422 names each bad entry as
     ``<setting>.<panel field>``; 409/502/503 when HubSpot cannot be asked. Nothing is saved
     unless everything passes; a map equal to the saved one is not sent to HubSpot again.
     """

@@ -13,6 +13,9 @@
   never moving a link another worker set), and the association PUT is idempotent.
 - A ticket's changes wait for its creation, and a new ticket for its user's pending contact
   changes, without spending attempts.
+- Each mapped property is written as its mode says (:mod:`.ownership`): a write that carries
+  ``fill_if_empty`` or ``on_create`` properties reads the batch's records first (one batch
+  read per batch) and leaves out what HubSpot's users own.
 - A form submission has no key to upsert by: it is delivered at least once, so HubSpot
   sees it twice only when its answer to the first attempt was lost.
 - Transient failures (429, 5xx, timeouts) retry with exponential backoff and jitter,
@@ -44,6 +47,15 @@ from skypanel_hubspot_plugin.delivery.coalesce import (
 )
 from skypanel_hubspot_plugin.delivery.outbox import Group, Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow, utcnow
+from skypanel_hubspot_plugin.delivery.ownership import (
+    Call,
+    Ownership,
+    created_after_all,
+    owned_ticket_create,
+    owned_ticket_update,
+    owned_updates,
+    owned_upserts,
+)
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.delivery.timings import HUBSPOT, RATE_LIMIT, Timings
 from skypanel_hubspot_plugin.hubspot import api as api
@@ -133,8 +145,10 @@ class Deliverer:
         stop: threading.Event,
         policy: RetryPolicy,
         timings: Timings | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self.timings = timings or Timings()
+        self.ownership = ownership or Ownership()
         self.outbox = outbox
         self.service = service
         self.limiter = limiter
@@ -160,6 +174,10 @@ class Deliverer:
         finally:
             with self.timings.measure(RATE_LIMIT):
                 self.limiter.answered(slot)
+
+    def _caller(self, groups: Sequence[Group]) -> Call:
+        """``_call`` for ``groups``, for the helpers that read before writing."""
+        return lambda fn, *args: self._call(groups, fn, *args)
 
     def deliver(self, groups: list[Group]) -> None:
         """Contacts first (a ticket being created needs its contact), then tickets, then forms."""
@@ -298,7 +316,25 @@ class Deliverer:
         return None
 
     def _update_contacts(self, groups: list[Group], writes: ContactWrites) -> None:
-        updates = [(writes.ids[id(g)], writes.plans[id(g)].properties(linked=True)) for g in groups]
+        updates = owned_updates(
+            self._caller(groups),
+            self.service,
+            self.ownership.contacts,
+            [(writes.ids[id(g)], writes.plans[id(g)].properties(linked=True)) for g in groups],
+        )
+        idle = [g for g, (_, props) in zip(groups, updates, strict=True) if not props]
+        if idle:  # everything these changed belongs to HubSpot's users now
+            self.outbox.delivered_many(
+                self.worker_id,
+                [
+                    (g.rows, writes.ids[id(g)], ("contact", writes.plans[id(g)].user_id))
+                    for g in idle
+                ],
+            )
+            groups = [g for g in groups if g not in idle]
+            updates = [u for u in updates if u[1]]
+            if not groups:
+                return
         try:
             result = self._call(groups, self.service.update_contacts, updates)
         except NotFound:
@@ -332,7 +368,11 @@ class Deliverer:
             props = writes.plans[id(group)].properties(linked=False)
             emails[id(group)] = props["email"]
             merged.setdefault(props["email"], {}).update(props)
+        held = owned_upserts(self._caller(groups), self.service, self.ownership.contacts, merged)
         result = self._call(groups, self.service.upsert_contacts, list(merged.values()))
+        late = created_after_all(result.results, held)
+        if late:  # gone between the read and the upsert, which created it: it is ours
+            self._call(groups, self.service.update_contacts, late)
         ids = {(c.properties.get("email") or "").lower(): c.id for c in result.results}
         refused = {i.lower(): e.message for e in result.errors for i in e.ids}
         done: list[tuple[Sequence[OutboxRow], str | None, tuple[str, str] | None]] = []
@@ -423,9 +463,16 @@ class Deliverer:
             contact_id = self._ticket_contact(group, plan.create["user_id"], plan.create["contact"])
             if contact_id is None:
                 return  # deferred behind the user's own contact changes
-            ticket = self._call(
-                [group], self.service.upsert_ticket, plan.ticket_id, plan.properties
+            props, held = owned_ticket_create(
+                self._caller([group]),
+                self.service,
+                self.ownership.tickets,
+                plan.ticket_id,
+                plan.properties,
             )
+            ticket = self._call([group], self.service.upsert_ticket, plan.ticket_id, props)
+            if ticket.new and held:  # gone between the read and the upsert: it is ours
+                self._call([group], self.service.update_ticket, ticket.id, held)
             self.outbox.set_link("ticket", plan.ticket_id, ticket.id)
             self._call([group], self.service.associate_ticket_with_contact, ticket.id, contact_id)
             self.outbox.delivered(group.rows, self.worker_id, ticket.id)  # linked just above
@@ -434,8 +481,11 @@ class Deliverer:
         if ticket_id is None:
             self._wait_for_creation(group)
             return
-        if plan.properties:
-            self._call([group], self.service.update_ticket, ticket_id, plan.properties)
+        props = owned_ticket_update(
+            self._caller([group]), self.service, self.ownership.tickets, ticket_id, plan.properties
+        )
+        if props:
+            self._call([group], self.service.update_ticket, ticket_id, props)
         self.outbox.delivered(group.rows, self.worker_id, ticket_id, link)
 
     def _wait_for_creation(self, group: Group) -> None:

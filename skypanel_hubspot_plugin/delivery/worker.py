@@ -22,6 +22,7 @@ from skypanel_hubspot_plugin.delivery.context import DeliveryContext
 from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
 from skypanel_hubspot_plugin.delivery.outbox import Group
 from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
+from skypanel_hubspot_plugin.delivery.ownership import Ownership
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.delivery.timings import (
     CLAIMING,
@@ -118,6 +119,7 @@ class Worker:
             self.stop_event,
             self.policy,
             waits,
+            Ownership.of(settings),
         )
         started = time.perf_counter()
         creating = [g for g in groups if any(r.kind == TICKET_CREATE for r in g.rows)]

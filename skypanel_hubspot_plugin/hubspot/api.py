@@ -14,6 +14,9 @@ PRIVATE_APP_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 CONTACTS = "contacts"
 TICKETS = "tickets"
 
+#: Contacts are unique by email: HubSpot reads and upserts them by it.
+EMAIL_PROPERTY = "email"
+
 #: HUBSPOT_DEFINED association type ids (associations v4).
 TICKET_TO_CONTACT = 16
 CONTACT_TO_TICKET = 15

@@ -31,9 +31,11 @@ from hubspot.crm.associations.v4 import AssociationSpec
 from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInput,
     BatchInputSimplePublicObjectBatchInputUpsert,
+    BatchReadInputSimplePublicObjectId,
     PublicGdprDeleteInput,
     SimplePublicObjectBatchInput,
     SimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectId,
 )
 from hubspot.crm.contacts import Configuration as ModelConfiguration
 from hubspot.crm.contacts import SimplePublicObjectInput as PropertiesInput
@@ -381,6 +383,52 @@ class HubSpotService:
                 # Refused inputs come back in a 207, or (2026-09) in the 200 itself.
                 BATCH_ANSWERS,
                 body=BatchInputSimplePublicObjectBatchInput(inputs=inputs),
+            )
+            results.extend(_crm_object_json(r) for r in answer.get("results") or [])
+            errors.extend(_batch_error(e) for e in answer.get("errors") or [])
+        return BatchResult(results=results, errors=errors)
+
+    def read_contacts(
+        self, ids: Sequence[str], properties: Sequence[str], *, id_property: str | None = None
+    ) -> BatchResult:
+        """The current ``properties`` of the contacts ``ids`` (by record id, or by the unique
+        ``id_property`` such as ``email``), 100 to a request. A contact that does not exist
+        is an error of category OBJECT_NOT_FOUND naming its id, not a failure."""
+        return self._batch_read(self._contacts, api.CONTACTS, ids, properties, id_property)
+
+    def read_tickets(
+        self, ids: Sequence[str], properties: Sequence[str], *, id_property: str | None = None
+    ) -> BatchResult:
+        """As :meth:`read_contacts`, for tickets (``skypanel_ticket_id`` as ``id_property``
+        reads them by the panel's ticket id)."""
+        return self._batch_read(self._tickets, api.TICKETS, ids, properties, id_property)
+
+    def _batch_read(
+        self,
+        api_client: Any,
+        object_type: str,
+        ids: Sequence[str],
+        properties: Sequence[str],
+        id_property: str | None,
+    ) -> BatchResult:
+        results: list[CrmObject] = []
+        errors: list[BatchError] = []
+        wanted = list(dict.fromkeys([*([id_property] if id_property else []), *properties]))
+        for chunk in _chunks(ids, api.BATCH_LIMIT):
+            body = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=i, local_vars_configuration=MODELS) for i in chunk],
+                properties=wanted,
+                properties_with_history=[],
+                id_property=id_property,
+                local_vars_configuration=MODELS,
+            )
+            answer = self._send(
+                api_client,
+                "POST",
+                self.version.batch(object_type, "read"),
+                # Records that are not there come back in a 207, or (2026-09) in the 200.
+                BATCH_ANSWERS,
+                body=body,
             )
             results.extend(_crm_object_json(r) for r in answer.get("results") or [])
             errors.extend(_batch_error(e) for e in answer.get("errors") or [])

@@ -4,6 +4,12 @@ An admin maps panel user fields (the built-in ones and the panel's own ``User.ex
 to contact properties, and ``Ticket.extra`` keys to ticket properties. The shape is checked
 here, offline, on every save and every load; whether the properties exist in the portal,
 can be written and take text is :mod:`property_map_check`'s job, when an admin saves.
+
+Each row also says who owns the property (its *mode*): the panel (``overwrite``, the
+default), HubSpot's users once it holds a value (``fill_if_empty``), or HubSpot's users once
+the plugin created the record (``on_create``). A row is written ``"field": "property"`` when
+the panel owns it, so every map stored before modes existed reads as it always did, and
+``"field": {"property": "…", "mode": "…"}`` otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.json_body import parse_bounded_json
@@ -21,7 +27,10 @@ from skypanel_hubspot_plugin.hubspot import api as api
 PANEL_FIELD_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 PROPERTY_NAME_RE = re.compile(r"[a-z0-9_]{1,100}")
 MAX_ENTRIES = 50
-MAP_SHAPE = 'a JSON object of panel field → HubSpot property, like {"plan": "plan_tier"}'
+MAP_SHAPE = (
+    'a JSON object of panel field → HubSpot property, like {"plan": "plan_tier"} or '
+    '{"plan": {"property": "plan_tier", "mode": "fill_if_empty"}}'
+)
 NOT_AN_OBJECT = f"must be {MAP_SHAPE}"
 #: Bounds of every JSON-valued setting, however it was written: a map of MAX_ENTRIES
 #: fields with the longest names fits in MAX_JSON_CHARS; none nests more than one level.
@@ -37,15 +46,45 @@ TICKET_PROPERTIES_SET_BY_PLUGIN = (*api.TICKET_PROPERTIES, api.TICKET_ID_PROPERT
 
 MapKind = Literal["contact", "ticket"]
 
+#: Who owns a mapped property, i.e. when a delivery writes it:
+#: ``overwrite`` on every delivery (the panel owns it; the default);
+#: ``fill_if_empty`` only while HubSpot's current value is empty;
+#: ``on_create`` only in the request that creates the HubSpot record.
+Mode = Literal["overwrite", "fill_if_empty", "on_create"]
+OVERWRITE: Mode = "overwrite"
+FILL_IF_EMPTY: Mode = "fill_if_empty"
+ON_CREATE: Mode = "on_create"
+MODES: tuple[Mode, ...] = (OVERWRITE, FILL_IF_EMPTY, ON_CREATE)
+ROW_KEYS = ("property", "mode")
+#: The panel field each kind of record is matched by in HubSpot: always written.
+IDENTIFIER_FIELDS: dict[MapKind, str] = {"contact": "email"}
+
 
 @dataclass(frozen=True)
 class PropertyMap(Mapping[str, str]):
     """Panel field name → HubSpot property name, in the admin's order. Immutable and hashable.
 
-    ``str()`` gives the JSON text stored in the ``settings`` table.
+    ``modes`` holds the rows whose mode is not ``overwrite`` (field → mode), so a map
+    without modes equals the same map from before modes existed. ``str()`` gives the JSON
+    text stored in the ``settings`` table.
     """
 
     pairs: tuple[tuple[str, str], ...] = ()
+    modes: tuple[tuple[str, Mode], ...] = ()
+
+    def mode(self, field: str) -> Mode:
+        """The mode of ``field``'s row (``overwrite`` unless the admin chose another)."""
+        return dict(self.modes).get(field, OVERWRITE)
+
+    def property_modes(self) -> dict[str, Mode]:
+        """HubSpot property → mode, for the properties that are not ``overwrite``."""
+        by_field = dict(self.pairs)
+        return {by_field[f]: m for f, m in self.modes if f in by_field}
+
+    def rows(self) -> dict[str, str | dict[str, str]]:
+        """The JSON form: ``"property"`` for an overwrite row, ``{"property", "mode"}`` otherwise."""
+        modes = dict(self.modes)
+        return {f: {"property": p, "mode": modes[f]} if f in modes else p for f, p in self.pairs}
 
     def __getitem__(self, field: str) -> str:
         for name, prop in self.pairs:
@@ -60,11 +99,13 @@ class PropertyMap(Mapping[str, str]):
         return len(self.pairs)
 
     def __str__(self) -> str:
-        return json.dumps(dict(self.pairs))
+        return json.dumps(self.rows())
 
     def same_as(self, other: Mapping[str, str]) -> bool:
-        """Whether both map the same fields to the same properties, whatever their order."""
-        return dict(self.pairs) == dict(other)
+        """Whether both map the same fields to the same properties in the same modes,
+        whatever their order."""
+        other_modes = dict(other.modes) if isinstance(other, PropertyMap) else {}
+        return dict(self.pairs) == dict(other) and dict(self.modes) == other_modes
 
 
 #: The seed's mapping: what every contact carried before maps existed.
@@ -131,7 +172,7 @@ def parse_property_map(value: object, kind: MapKind) -> PropertyMap:
     An empty text is an empty map (which a contact map refuses: it must map email).
     """
     if isinstance(value, PropertyMap):
-        value = dict(value.pairs)
+        value = value.rows()
     if isinstance(value, str):
         stripped = value.strip()
         if not stripped:
@@ -154,14 +195,32 @@ def parse_property_map(value: object, kind: MapKind) -> PropertyMap:
     if len(raw) > MAX_ENTRIES:
         raise MapShapeError({"": f"may map at most {MAX_ENTRIES} fields, not {len(raw)}"})
     pairs: list[tuple[str, str]] = []
+    modes: list[tuple[str, Mode]] = []
     owners: dict[str, str] = {}
-    for field, prop in raw:
+    for field, row in raw:
         if not isinstance(field, str) or not PANEL_FIELD_RE.fullmatch(field):
             name = quoted(field) if isinstance(field, str) else repr(field)
             bad_names.append(name)
             continue
         if any(field == seen for seen, _ in pairs) or field in problems:
             problems[field] = "is named twice"
+            continue
+        try:
+            prop, mode = _row(row)
+        except ValueError as exc:
+            problems[field] = str(exc)
+            continue
+        if mode != OVERWRITE and IDENTIFIER_FIELDS.get(kind) == field:
+            problems[field] = (
+                f"is how {kind}s are matched in HubSpot and is always written: its mode "
+                f"must be {OVERWRITE}, not {quoted(mode)}"
+            )
+            continue
+        if mode != OVERWRITE and kind == "ticket" and prop == api.TICKET_ID_PROPERTY:
+            problems[field] = (
+                f"property {quoted(prop)} identifies the ticket and is always written by "
+                "the plugin: it takes no panel field and no mode"
+            )
             continue
         if not isinstance(prop, str) or not PROPERTY_NAME_RE.fullmatch(prop):
             problems[field] = (
@@ -185,6 +244,8 @@ def parse_property_map(value: object, kind: MapKind) -> PropertyMap:
             continue
         owners[prop] = field
         pairs.append((field, prop))
+        if mode != OVERWRITE:
+            modes.append((field, mode))
     if kind == "contact" and "email" not in problems and dict(pairs).get("email") != "email":
         problems["email"] = "must map to the email property: contacts are matched by it"
     if bad_names:
@@ -194,7 +255,28 @@ def parse_property_map(value: object, kind: MapKind) -> PropertyMap:
         )
     if problems:
         raise MapShapeError(problems)
-    return PropertyMap(tuple(pairs))
+    return PropertyMap(tuple(pairs), tuple(modes))
+
+
+def _row(row: object) -> tuple[object, Mode]:
+    """A row's property (checked by the caller) and mode; ValueError saying what is wrong.
+
+    A row is the property's name, or an object of ``property`` and an optional ``mode``.
+    """
+    if not isinstance(row, dict):
+        return row, OVERWRITE
+    unknown = [str(k) for k in row if k not in ROW_KEYS]
+    if unknown:
+        raise ValueError(
+            f"has an unknown key {quoted(unknown[0])}: a row takes {' and '.join(ROW_KEYS)}"
+        )
+    if "property" not in row:
+        raise ValueError('must name its HubSpot property ("property")')
+    mode = row.get("mode", OVERWRITE)
+    if mode not in MODES:
+        shown = quoted(mode) if isinstance(mode, str) else json.dumps(mode)[:40]
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {shown}")
+    return row["property"], cast(Mode, mode)
 
 
 def parse_contact_property_map(value: object) -> PropertyMap:

@@ -234,7 +234,10 @@ FIELDS: tuple[SettingField, ...] = (
         default=str(DEFAULT_CONTACT_MAP),
         help="Which contact property each user field fills: the built-in email, first_name, "
         "last_name, company and phone, or a key of the panel's own extra fields. email must "
-        "map to email. Checked against the portal's properties when saved.",
+        "map to email. Each row's mode says who owns the property: overwrite (the panel, "
+        "every delivery), fill_if_empty (written only while HubSpot's value is empty) or "
+        "on_create (written only when the plugin creates the contact). Checked against the "
+        "portal's properties when saved.",
     ),
     SettingField(
         TICKET_PROPERTY_MAP,
@@ -242,7 +245,8 @@ FIELDS: tuple[SettingField, ...] = (
         "mapping",
         default=str(DEFAULT_TICKET_MAP),
         help="Optional. Which ticket property each of the panel's extra ticket fields fills; "
-        "subject, content, priority, category and status are mapped by the plugin itself.",
+        "subject, content, priority, category and status are mapped by the plugin itself. "
+        "Each row's mode is overwrite, fill_if_empty or on_create, as for contacts.",
     ),
 )
 

@@ -49,6 +49,7 @@ class ControlApi:
                 ("POST", "webhooks", self._subscribe),
                 ("DELETE", "webhooks", self._unsubscribe),
                 ("POST", r"tickets/(?P<ticket_id>[0-9]+)/change", self._change_ticket),
+                ("POST", r"contacts/(?P<contact_id>[0-9]+)/change", self._change_contact),
                 ("POST", r"tickets/(?P<ticket_id>[0-9]+)/delete", self._delete_ticket),
                 ("POST", "tickets/merge", self._merge_tickets),
             )
@@ -228,6 +229,15 @@ class ControlApi:
             deliveries=_deliveries(body),
         )
         return 200, {"webhookStatuses": statuses}
+
+    def _change_contact(self, body: dict[str, Any], contact_id: str) -> Answer:
+        properties = body.get("properties")
+        if not isinstance(properties, dict) or not properties:
+            raise InvalidInput({"properties": "must be a non-empty object of property values"})
+        contact = self.fake.change_contact(
+            contact_id, {str(k): "" if v is None else str(v) for k, v in properties.items()}
+        )
+        return 200, {"contact": contact}
 
     def _delete_ticket(self, body: dict[str, Any], ticket_id: str) -> Answer:
         return 200, {

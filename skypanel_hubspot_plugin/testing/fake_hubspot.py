@@ -313,6 +313,21 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
         )
         return [deliver(sub, events) for _ in range(deliveries)]
 
+    def change_contact(self, contact_id: str, properties: dict[str, str]) -> dict[str, Any]:
+        """Changes a contact as a user in HubSpot would (``""`` clears a property); returns
+        the contact as it is then. No webhook: the plugin subscribes to ticket events only."""
+        with self._lock:
+            return self._store.snapshot(
+                self._store.update("contacts", contact_id, dict(properties), None)
+            )
+
+    def created_properties(self, object_type: str, object_id: str) -> dict[str, Any]:
+        """The properties a record had when it was created (its first version), to tell the
+        value written at creation from later ones."""
+        with self._lock:
+            versions = self._store.first_versions.get((object_type, object_id))
+            return dict(versions) if versions is not None else {}
+
     # -- inspection ----------------------------------------------------------------------------
 
     def contacts(self) -> list[dict[str, Any]]:

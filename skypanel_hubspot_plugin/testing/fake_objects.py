@@ -17,6 +17,8 @@ from .fake_state import FakeState
 from .fake_store import CrmError, now_iso
 
 BATCH_LIMIT = 100
+#: What a batch read returns besides the properties asked for.
+READ_ALWAYS = ("hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate")
 OBJECT = r"(?P<object_type>contacts|tickets)"
 
 
@@ -158,9 +160,14 @@ class ObjectsApi(FakeState):
             obj = self._store.create(object_type, props)
             return self._shape(obj)
         if action == "read":
-            return self._shape(
+            found = self._shape(
                 self._store.get(object_type, str(item.get("id", "")), body.get("idProperty"))
             )
+            # As HubSpot: the properties asked for (those the record has), and its own three.
+            asked = body.get("properties")
+            keep = {*(asked if isinstance(asked, list) else []), *READ_ALWAYS}
+            found["properties"] = {k: v for k, v in found["properties"].items() if k in keep}
+            return found
         if action == "update":
             return self._shape(
                 self._store.update(

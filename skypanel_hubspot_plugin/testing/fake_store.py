@@ -262,6 +262,8 @@ class CrmStore:
     versions: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = field(
         default_factory=dict
     )
+    #: (object type, id) → the properties the record was created with.
+    first_versions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     #: The modification time stamped on writes; a test may fix it to play ties.
     clock: Callable[[], str] = now_iso
 
@@ -387,6 +389,7 @@ class CrmStore:
         }
         self.next_id += 1
         self.objects[object_type][obj["id"]] = obj
+        self.first_versions[(object_type, obj["id"])] = dict(obj["properties"])
         self._reindex(object_type, obj, live=True)
         self._version(object_type, obj)
         return obj
@@ -457,6 +460,7 @@ class CrmStore:
         self._reindex(object_type, obj, live=False)
         del self.objects[object_type][obj["id"]]
         self.versions.pop((object_type, obj["id"]), None)
+        self.first_versions.pop((object_type, obj["id"]), None)
         self.associations = {
             a
             for a in self.associations

@@ -233,13 +233,21 @@
 
   // -- property maps as tables ---------------------------------------------------------------
 
-  // Each property map setting is a JSON object, panel field → HubSpot property name. It is
-  // edited as a table of rows; the JSON stays the form's own field (what Save sends),
-  // under "Edit as JSON", and the two follow each other both ways.
+  // Each property map setting is a JSON object, panel field → HubSpot property name, or
+  // → {"property": name, "mode": mode} for a row HubSpot's users own in part. It is edited
+  // as a table of rows; the JSON stays the form's own field (what Save sends), under
+  // "Edit as JSON", and the two follow each other both ways.
   const PROPERTY_MAPS = [
-    { key: "hubspot_contact_property_map", object: "contact", panelFields: "user", example: "plan" },
-    { key: "hubspot_ticket_property_map", object: "ticket", panelFields: "ticket", example: "server" },
+    { key: "hubspot_contact_property_map", object: "contact", panelFields: "user", example: "plan", identifier: "email" },
+    { key: "hubspot_ticket_property_map", object: "ticket", panelFields: "ticket", example: "server", identifier: null },
   ];
+  // Who owns the property: when a delivery writes it (see "Who owns a field" in the admin guide).
+  const MODES = [
+    ["overwrite", "always", "The panel owns it: every change is written (overwrite)"],
+    ["fill_if_empty", "while empty", "Written only while HubSpot's value is empty (fill_if_empty)"],
+    ["on_create", "at creation", "Written only when the plugin creates the record (on_create)"],
+  ];
+  const OVERWRITE = "overwrite";
   const TYPE_WORDS = {
     string: "text",
     phone_number: "phone number",
@@ -260,10 +268,25 @@
   }
 
   // The JSON text of the rows, in their order; a row with a field and no property (or the
-  // reverse) is sent as it is, for the server to name.
-  function mapText(pairs) {
-    const entries = pairs.map(([field, property]) => `${JSON.stringify(field)}: ${JSON.stringify(property)}`);
+  // reverse) is sent as it is, for the server to name. An overwrite row is written short.
+  function mapText(rows) {
+    const entries = rows.map(([field, property, mode]) => {
+      const row =
+        mode === OVERWRITE
+          ? JSON.stringify(property)
+          : `{"property": ${JSON.stringify(property)}, "mode": ${JSON.stringify(mode)}}`;
+      return `${JSON.stringify(field)}: ${row}`;
+    });
     return `{${entries.join(", ")}}`;
+  }
+
+  // [property, mode] of one JSON row, or null when the table cannot show it.
+  function readRow(row) {
+    if (typeof row === "string") return [row, OVERWRITE];
+    if (!row || typeof row !== "object" || Array.isArray(row)) return null;
+    if (Object.keys(row).some((key) => key !== "property" && key !== "mode")) return null;
+    const mode = row.mode ?? OVERWRITE;
+    return typeof row.property === "string" && typeof mode === "string" ? [row.property, mode] : null;
   }
 
   function readMapText(text) {
@@ -275,8 +298,9 @@
       return null;
     }
     if (!value || typeof value !== "object" || Array.isArray(value)) return null;
-    const pairs = Object.entries(value);
-    return pairs.every(([, property]) => typeof property === "string") ? pairs : null;
+    const rows = Object.entries(value).map(([field, row]) => [field, readRow(row)]);
+    if (rows.some(([, row]) => row === null)) return null;
+    return rows.map(([field, [property, mode]]) => [field, property, mode]);
   }
 
   class MapEditor {
@@ -298,7 +322,11 @@
 
       const table = element("table", null, "compact map-table");
       const head = element("tr");
-      head.append(element("th", "Panel field"), element("th", `HubSpot ${spec.object} property`), element("th", ""));
+      head.append(
+        element("th", "Panel field"),
+        element("th", `HubSpot ${spec.object} property, and when the panel writes it`),
+        element("th", ""),
+      );
       const thead = element("thead");
       thead.append(head);
       this.rows = element("tbody");
@@ -322,7 +350,7 @@
       this.group.after(this.details);
 
       this.add.addEventListener("click", () => {
-        this.addRow("", "").field.focus();
+        this.addRow("", "", OVERWRITE).field.focus();
         this.writeJson();
       });
       this.textarea.addEventListener("input", () => this.readJson());
@@ -381,7 +409,34 @@
       return select;
     }
 
-    addRow(field, property) {
+    modeControl(chosen) {
+      const select = element("select", null, "map-mode");
+      for (const [mode, label, meaning] of MODES) {
+        const option = element("option", label);
+        option.value = mode;
+        option.title = meaning;
+        select.append(option);
+      }
+      if (!MODES.some(([mode]) => mode === chosen)) {
+        // Typed in the JSON: kept, so the save says what is wrong with it.
+        const unknown = element("option", `${chosen} (not a mode)`);
+        unknown.value = chosen;
+        select.append(unknown);
+      }
+      select.value = chosen;
+      select.addEventListener("change", () => this.writeJson());
+      return select;
+    }
+
+    // The identifier row (a contact's email) is always written: its overwrite mode is
+    // locked. Another mode (typed in the JSON) stays changeable, and the save names it.
+    lockIdentifier(fieldInput, modeSelect) {
+      const locked = this.spec.identifier !== null && fieldInput.value.trim() === this.spec.identifier;
+      modeSelect.disabled = this.paused || (locked && modeSelect.value === OVERWRITE);
+      modeSelect.title = locked ? "Contacts are matched by email: it is always written." : "";
+    }
+
+    addRow(field, property, mode) {
       const row = element("tr");
       const fieldInput = element("input", null, "map-field mono");
       fieldInput.type = "text";
@@ -391,17 +446,21 @@
       fieldInput.placeholder = `e.g. ${this.spec.example}`;
       fieldInput.setAttribute("list", this.fieldNames.id);
       const control = this.propertyControl(property);
+      const modeSelect = this.modeControl(mode ?? OVERWRITE);
       const remove = element("button", "Remove", "small");
       remove.type = "button";
       const name = () => {
         const shown = fieldInput.value.trim() || "new field";
         fieldInput.setAttribute("aria-label", `Panel field (${shown})`);
         control.setAttribute("aria-label", `HubSpot property for ${shown}`);
+        modeSelect.setAttribute("aria-label", `Who owns the property of ${shown}`);
         remove.setAttribute("aria-label", `Remove ${shown}`);
       };
       name();
+      this.lockIdentifier(fieldInput, modeSelect);
       fieldInput.addEventListener("input", () => {
         name();
+        this.lockIdentifier(fieldInput, modeSelect);
         this.writeJson();
       });
       remove.addEventListener("click", () => {
@@ -410,37 +469,42 @@
         this.writeJson();
         next.focus();
       });
+      // Under the property, so the property's long names keep the row's width.
+      const modeLine = element("label", "Panel writes it: ", "map-mode-line");
+      modeLine.append(modeSelect);
       const cells = [element("td"), element("td"), element("td")];
       cells[0].append(fieldInput);
-      cells[1].append(control);
+      cells[1].append(control, modeLine);
       cells[2].append(remove);
       row.append(...cells);
       this.rows.append(row);
       return { field: fieldInput, property: control };
     }
 
-    pairs() {
-      const pairs = [];
+    // [field, property, mode] of each row that names something.
+    mapRows() {
+      const rows = [];
       for (const row of this.rows.rows) {
         const field = row.querySelector(".map-field").value.trim();
         const property = row.querySelector(".map-property").value.trim();
-        if (field || property) pairs.push([field, property]);
+        const mode = row.querySelector(".map-mode").value;
+        if (field || property) rows.push([field, property, mode]);
       }
-      return pairs;
+      return rows;
     }
 
     writeJson() {
-      this.textarea.value = mapText(this.pairs());
+      this.textarea.value = mapText(this.mapRows());
       this.setPaused(false);
     }
 
     // The rows from the JSON field; while it is not an object of names, the table waits.
     readJson() {
-      const pairs = readMapText(this.textarea.value);
-      this.setPaused(pairs === null);
-      if (pairs === null) return;
+      const rows = readMapText(this.textarea.value);
+      this.setPaused(rows === null);
+      if (rows === null) return;
       this.rows.replaceChildren();
-      for (const [field, property] of pairs) this.addRow(field, property);
+      for (const [field, property, mode] of rows) this.addRow(field, property, mode);
       this.markRows();
     }
 
@@ -448,10 +512,11 @@
       this.paused = paused;
       this.group.classList.toggle("paused", paused);
       for (const control of this.rows.querySelectorAll("input, select, button")) control.disabled = paused;
+      for (const row of this.rows.rows) this.lockIdentifier(row.querySelector(".map-field"), row.querySelector(".map-mode"));
       this.add.disabled = paused;
       if (paused) {
         this.details.open = true;
-        this.showNote("The JSON below is not an object of panel field → property name; the table follows it again once it is.", "error");
+        this.showNote("The JSON below is not an object of panel field → property name (or → {\"property\", \"mode\"}); the table follows it again once it is.", "error");
       } else if (this.note.dataset.kind === "error") {
         this.showNote(this.propertiesNote ?? "", "");
       }
@@ -465,9 +530,9 @@
       this.properties = properties;
       this.propertiesNote = why;
       if (!this.paused) {
-        const pairs = this.pairs();
+        const rows = this.mapRows();
         this.rows.replaceChildren();
-        for (const [field, property] of pairs) this.addRow(field, property);
+        for (const [field, property, mode] of rows) this.addRow(field, property, mode);
         this.markRows();
       }
       if (!this.paused) this.showNote(why ?? "", "");
