@@ -26,7 +26,8 @@ from sqlalchemy import Engine, create_engine, event
 
 from skypanel_hubspot_plugin import Ticket, User
 from skypanel_hubspot_plugin.delivery.worker import Worker
-from skypanel_hubspot_plugin.metrics import HubSpotCollector, Recorder
+from skypanel_hubspot_plugin.metrics import Recorder
+from skypanel_hubspot_plugin.prometheus import HubSpotCollector
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FakeHubSpot
 

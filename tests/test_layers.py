@@ -21,14 +21,18 @@ LAYERS: list[set[str]] = [
     {"hubspot"},
     {"migrations"},
     {"settings"},
+    # The counts behind the metrics: settled rows and requests are counted where they happen.
+    {"metrics"},
     {"mapping"},
     {"page"},
     {"delivery"},
     {"webhooks"},
     {"runtime"},
+    # The metrics as Prometheus reads them: counts and gauges from the database.
+    {"prometheus"},
     {"admin"},
     # The package's __init__ is its public face: it gathers names from every layer below.
-    {"__init__", "command_options", "worker", "cli", "hooks"},
+    {"__init__", "command_options", "worker", "cli", "hooks", "problems_report"},
     # Framework adapters: each wires the plugin, its routes and its commands into one framework.
     {"django", "flask"},
     {"testing", "demo"},

@@ -22,11 +22,12 @@ from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
 from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.hubspot.api_areas import AREAS, area_of
 from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, version_named
-from skypanel_hubspot_plugin.metrics import HubSpotCollector, Recorder
-from skypanel_hubspot_plugin.metrics.areas import AREAS, area_of
+from skypanel_hubspot_plugin.metrics import Recorder
 from skypanel_hubspot_plugin.metrics.names import REQUEST_DURATION
 from skypanel_hubspot_plugin.metrics.table import MetricCounter
+from skypanel_hubspot_plugin.prometheus import HubSpotCollector
 from skypanel_hubspot_plugin.runtime import Runtime
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -203,15 +204,15 @@ def test_the_package_imports_and_runs_without_prometheus_client() -> None:
     code = (
         "import json, sys\n"
         "sys.modules['prometheus_client'] = None\n"  # as if not installed
-        "import skypanel_hubspot_plugin, skypanel_hubspot_plugin.metrics\n"
+        "import skypanel_hubspot_plugin, skypanel_hubspot_plugin.prometheus\n"
         "skypanel_hubspot_plugin.plugin_manager()\n"
         "import skypanel_hubspot_plugin.cli, skypanel_hubspot_plugin.worker\n"
         "from skypanel_hubspot_plugin.metrics import metrics_wanted\n"
-        "from skypanel_hubspot_plugin.metrics.route import get_metrics\n"
+        "from skypanel_hubspot_plugin.admin.metrics_route import get_metrics\n"
         "from skypanel_hubspot_plugin import AdminRequest\n"
         "answer = get_metrics(AdminRequest())\n"
         "try:\n"
-        "    skypanel_hubspot_plugin.metrics.HubSpotCollector\n"
+        "    skypanel_hubspot_plugin.prometheus.HubSpotCollector\n"
         "    missing = False\n"
         "except ImportError:\n"
         "    missing = True\n"
@@ -236,7 +237,7 @@ def test_the_package_imports_and_runs_without_prometheus_client() -> None:
 def test_the_package_imports_no_prometheus_client_until_a_scrape_needs_it() -> None:
     code = (
         "import sys\n"
-        "import skypanel_hubspot_plugin, skypanel_hubspot_plugin.metrics\n"
+        "import skypanel_hubspot_plugin, skypanel_hubspot_plugin.prometheus\n"
         "skypanel_hubspot_plugin.plugin_manager()\n"
         "import skypanel_hubspot_plugin.cli, skypanel_hubspot_plugin.worker\n"
         "import skypanel_hubspot_plugin.runtime\n"

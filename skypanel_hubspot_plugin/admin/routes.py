@@ -11,6 +11,7 @@ from skypanel_hubspot_plugin.admin.availability import guarded_routes
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import ROUTES as DELIVERY_ROUTES
 from skypanel_hubspot_plugin.admin.mapping_routes import ROUTES as MAPPING_ROUTES
+from skypanel_hubspot_plugin.admin.metrics_route import ROUTES as METRICS_ROUTES
 from skypanel_hubspot_plugin.admin.pipeline_routes import ROUTES as PIPELINE_ROUTES
 from skypanel_hubspot_plugin.admin.problem_routes import ROUTES as PROBLEM_ROUTES
 from skypanel_hubspot_plugin.admin.responses import (
@@ -29,7 +30,6 @@ from skypanel_hubspot_plugin.admin.ticket_routes import ROUTES as TICKET_ROUTES
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
 from skypanel_hubspot_plugin.mapping.contact_fields import contact_properties
-from skypanel_hubspot_plugin.metrics.route import ROUTES as METRICS_ROUTES
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 
 

@@ -56,6 +56,7 @@ from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot import forms_api
+from skypanel_hubspot_plugin.hubspot.api_areas import area_of, status_of
 from skypanel_hubspot_plugin.hubspot.errors import (
     BadRequest,
     Conflict,
@@ -69,7 +70,6 @@ from skypanel_hubspot_plugin.hubspot.errors import (
 )
 from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo, property_info
 from skypanel_hubspot_plugin.hubspot.versions import ApiVersion, version_named
-from skypanel_hubspot_plugin.metrics.areas import area_of, status_of
 
 T = TypeVar("T")
 

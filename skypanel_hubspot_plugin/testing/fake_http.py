@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .fake_hubspot import FakeHubSpot
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -113,11 +111,23 @@ def status_body(status: int) -> dict[str, Any]:
     return error_body(f"HubSpot answered {status}", "INTERNAL_ERROR" if status >= 500 else "ERROR")
 
 
+class Owner(Protocol):
+    """What :class:`Handler` needs of the fake it serves."""
+
+    _lock: threading.RLock
+    _stopping: threading.Event
+    cpu_seconds: float
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any, dict[str, str], float]: ...
+
+
 class Handler(BaseHTTPRequestHandler):
     """Reads a request, lets the owning fake answer it, and writes the answer (late, or not
     at all, when the fake says so)."""
 
-    owner: FakeHubSpot
+    owner: Owner
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:

@@ -31,7 +31,7 @@ def get_metrics(request: AdminRequest) -> AdminResponse:
     from prometheus_client import CollectorRegistry
     from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-    from skypanel_hubspot_plugin.metrics.collector import HubSpotCollector
+    from skypanel_hubspot_plugin.prometheus.collector import HubSpotCollector
 
     rt = runtime.current()
     registry = CollectorRegistry(auto_describe=False)

@@ -3,7 +3,7 @@
 Needs prometheus_client (the ``metrics`` extra). A host adds it to its own registry::
 
     from prometheus_client import REGISTRY
-    from skypanel_hubspot_plugin.metrics import HubSpotCollector
+    from skypanel_hubspot_plugin.prometheus import HubSpotCollector
 
     REGISTRY.register(HubSpotCollector())  # the running plugin's database, at each scrape
 
@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.metrics import names
 from skypanel_hubspot_plugin.metrics.counters import parse_labels
-from skypanel_hubspot_plugin.metrics.gauges import INTERVAL_S, Knobs, Reading, read
+from skypanel_hubspot_plugin.prometheus.gauges import INTERVAL_S, Knobs, Reading, read
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 
 
