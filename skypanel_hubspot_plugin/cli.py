@@ -169,7 +169,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_deliveries(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     if args.replay is not None:
-        count = rt.outbox.replay(args.replay or None)
+        count = rt.outbox.replay(args.replay or None, rt.settings().contact_property_map)
         print(f"Queued {count} parked deliver{'y' if count == 1 else 'ies'} again.")
         return 0
     status = DEAD if args.status == PARKED else args.status
