@@ -32,6 +32,7 @@ from skypanel_hubspot_plugin import migrations
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import PAUSE_MESSAGE
+from skypanel_hubspot_plugin.cli_check import add_check_options, check_contacts
 from skypanel_hubspot_plugin.command_options import (
     OneLineParser,
     add_panel_options,
@@ -220,6 +221,13 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
     if settings.token is None and (problem := settings.problems.get("hubspot_api_key")):
         print(f"error: {scrub(problem)}", file=sys.stderr)
         return 1
+    if args.check:
+        if settings.token is None:
+            print("error: save an access token first", file=sys.stderr)
+            return 1
+        return check_contacts(
+            rt, list_users, shown=args.show, page_size=args.page_size, as_json=args.json
+        )
     if not settings.enabled or settings.token is None:
         print("error: enable HubSpot and save an access token first", file=sys.stderr)
         return 1
@@ -348,6 +356,7 @@ def _sync_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
         default=500,
         help=f"users read from the panel per page, 1 to {MAX_PAGE} (default: %(default)s)",
     )
+    add_check_options(p)
     p.add_argument(
         "--give-up-after",
         type=seconds(1.0, MAX_GIVE_UP_S),
@@ -429,7 +438,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "sync-contacts": Command(
         cmd_sync_contacts,
-        "Send every panel user to HubSpot as a contact (batch upserts); resumes a run cut short.",
+        "Send every panel user to HubSpot as a contact (batch upserts); resumes a run cut "
+        "short. With --check, send nothing and list the users HubSpot would refuse.",
         _sync_options,
     ),
     "status": Command(
