@@ -12,6 +12,7 @@ from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import ROUTES as DELIVERY_ROUTES
 from skypanel_hubspot_plugin.admin.mapping_routes import ROUTES as MAPPING_ROUTES
 from skypanel_hubspot_plugin.admin.pipeline_routes import ROUTES as PIPELINE_ROUTES
+from skypanel_hubspot_plugin.admin.preflight_routes import ROUTES as PREFLIGHT_ROUTES
 from skypanel_hubspot_plugin.admin.responses import (
     PREFIX,
     Route,
@@ -119,6 +120,7 @@ ADMIN_ROUTES: tuple[Route, ...] = guarded_routes(
     + MAPPING_ROUTES
     + PIPELINE_ROUTES
     + TICKET_ROUTES
-    + DELIVERY_ROUTES,
+    + DELIVERY_ROUTES
+    + PREFLIGHT_ROUTES,
     public=False,
 )
