@@ -49,8 +49,8 @@ def add_check_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--check",
         action="store_true",
-        help="send nothing: list the users whose mapped values HubSpot would refuse "
-        "(exit 1 when there are any)",
+        help="send nothing: list the users whose mapped values HubSpot would refuse, "
+        "exit 1 when there are any (default: sync them)",
     )
     p.add_argument(
         "--show",
@@ -59,4 +59,8 @@ def add_check_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"with --check, problems listed, 1 to {MAX_SHOWN} (default: %(default)s)",
     )
-    p.add_argument("--json", action="store_true", help="with --check, print the report as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="with --check, print the report as JSON (default: text)",
+    )
