@@ -590,9 +590,11 @@ def test_sync_contacts_check_lists_who_hubspot_would_refuse_and_sends_nothing(
     assert sync(db, fake, "--check", "--json") == 1
     report = json.loads(capsys.readouterr().out)
     assert report["users"] == 6 and report["refusedUsers"] == 4
-    assert {
-        k: v for k, v in report["problems"][-1].items() if k != "detail"
-    } == {"userId": "6", "property": "email", "kind": "missing required"}
+    assert {k: v for k, v in report["problems"][-1].items() if k != "detail"} == {
+        "userId": "6",
+        "property": "email",
+        "kind": "missing required",
+    }
     assert all(r.method == "GET" for r in fake.requests)
 
     fake.set_property_options(
