@@ -32,6 +32,7 @@ from skypanel_hubspot_plugin import migrations
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import PAUSE_MESSAGE
+from skypanel_hubspot_plugin.cli_check import add_check_options, check_contacts
 from skypanel_hubspot_plugin.command_options import (
     OneLineParser,
     add_panel_options,
@@ -170,7 +171,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_deliveries(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     if args.replay is not None:
-        count = rt.outbox.replay(args.replay or None)
+        count = rt.outbox.replay(args.replay or None, rt.settings().contact_property_map)
         print(f"Queued {count} parked deliver{'y' if count == 1 else 'ies'} again.")
         return 0
     status = DEAD if args.status == PARKED else args.status
@@ -228,6 +229,13 @@ def cmd_sync_contacts(args: argparse.Namespace) -> int:
     if settings.token is None and (problem := settings.problems.get("hubspot_api_key")):
         print(f"error: {scrub(problem)}", file=sys.stderr)
         return 1
+    if args.check:
+        if settings.token is None:
+            print("error: save an access token first", file=sys.stderr)
+            return 1
+        return check_contacts(
+            rt, list_users, shown=args.show, page_size=args.page_size, as_json=args.json
+        )
     if not settings.enabled or settings.token is None:
         print("error: enable HubSpot and save an access token first", file=sys.stderr)
         return 1
@@ -356,6 +364,7 @@ def _sync_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
         default=500,
         help=f"users read from the panel per page, 1 to {MAX_PAGE} (default: %(default)s)",
     )
+    add_check_options(p)
     p.add_argument(
         "--give-up-after",
         type=seconds(1.0, MAX_GIVE_UP_S),
@@ -442,7 +451,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "sync-contacts": Command(
         cmd_sync_contacts,
-        "Send every panel user to HubSpot as a contact (batch upserts); resumes a run cut short.",
+        "Send every panel user to HubSpot as a contact (batch upserts); resumes a run cut "
+        "short. With --check, send nothing and list the users HubSpot would refuse.",
         _sync_options,
     ),
     "status": Command(

@@ -575,3 +575,58 @@ def test_without_the_key_the_error_is_printed_once_and_names_each_secret_rightly
     problems = keyless.store.reload().problems
     assert problems["hubspot_app_secret"].startswith("An app client secret is saved, encrypted")
     assert problems["hubspot_api_key"].startswith("An access token is saved, encrypted")
+
+
+def test_sync_contacts_check_lists_who_hubspot_would_refuse_and_sends_nothing(
+    db: str, secret_key: str, fake: FakeHubSpot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt = configure(db, secret_key)
+    fake.add_property(
+        "contacts",
+        "support_level",
+        type="enumeration",
+        field_type="select",
+        options=["User 0", "User 1"],
+    )
+    rt.store.save(
+        {
+            "hubspot_contact_property_map": json.dumps(
+                {"email": "email", "first_name": "support_level"}
+            )
+        }
+    )
+    add_users(rt.store.engine, [*emails(5), "not-an-email"])  # ids 1-6, "User 0".."User 5"
+    assert sync(db, fake, "--check", "--show", "3") == 1
+    captured = capsys.readouterr()
+    assert "Checked 6 users: 4 would be refused by HubSpot (4 problems)." in captured.out
+    assert "unknown option: 3" in captured.out and "missing required: 1" in captured.out
+    assert "user 3: support_level: unknown option — 'User 2' is not one of its options" in (
+        captured.out
+    )
+    assert "… and 1 more" in captured.out
+    assert FAKE_TOKEN not in captured.out + captured.err
+    assert {(r.method, r.path) for r in fake.requests} == {
+        ("GET", "/crm/properties/2026-09/contacts")
+    }
+    assert rt.outbox.counts() == {}
+
+    assert sync(db, fake, "--check", "--json") == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["users"] == 6 and report["refusedUsers"] == 4
+    assert {k: v for k, v in report["problems"][-1].items() if k != "detail"} == {
+        "userId": "6",
+        "property": "email",
+        "kind": "missing required",
+    }
+    assert all(r.method == "GET" for r in fake.requests)
+
+    fake.set_property_options(
+        "contacts",
+        "support_level",
+        [{"label": f"User {i}", "value": f"User {i}"} for i in range(6)],
+    )
+    rt.store.save({"hubspot_contact_property_map": json.dumps({"email": "email"})})
+    with create_engine(db).begin() as conn:
+        conn.exec_driver_sql("DELETE FROM panel_users WHERE email = 'not-an-email'")
+    assert sync(db, fake, "--check") == 0
+    assert "Checked 5 users: 0 would be refused" in capsys.readouterr().out

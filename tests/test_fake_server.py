@@ -202,3 +202,28 @@ def test_a_taken_port_is_one_line_and_exit_2(served: Fake) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and f":{port}" in done.stderr
+
+
+def test_portal_rules_are_set_listed_and_removed_over_http(served: Fake) -> None:
+    rule = {
+        "objectType": "contacts",
+        "kind": "conditionally_required",
+        "property": "company",
+        "when": {"property": "lifecyclestage", "value": "customer"},
+    }
+    assert served.call("POST", "/_fake/rules", rule)[0] == 200
+    assert served.call("GET", "/_fake/rules")[1] == {"rules": [rule]}
+    assert served.call("GET", "/_fake/state")[1]["rules"] == [rule]
+    customer = {"properties": {"email": "a@example.com", "lifecyclestage": "customer"}}
+    status, answer = served.hubspot("POST", "/crm/objects/2026-09/contacts", customer)
+    assert status == 400 and answer["errors"][0]["code"] == "MISSING_CONDITIONAL_REQUIRED_PROPERTY"
+    assert served.hubspot("POST", "/crm/objects/2026-03/contacts", customer)[0] == 201
+    status, answer = served.call("POST", "/_fake/rules", {**rule, "property": "nope"})
+    assert status == 400 and "nope" in answer["errors"]["rule"]
+    status, answer = served.call("POST", "/_fake/rules", {**rule, "when": "always"})
+    assert status == 400 and "when" in answer["errors"]
+    removed = served.call(
+        "DELETE", "/_fake/rules", {"objectType": "contacts", "property": "company"}
+    )
+    assert removed == (200, {"removed": 1})
+    assert served.call("GET", "/_fake/rules")[1] == {"rules": []}

@@ -99,7 +99,10 @@ def post_replay(request: AdminRequest) -> AdminResponse:
         unknown["ids"] = f"must be a list of at most {MAX_REPLAY_IDS} delivery ids"
     if unknown:
         return invalid("Invalid replay", unknown)
-    replayed = runtime.current().outbox.replay(ids if isinstance(ids, list) else None)
+    rt = runtime.current()
+    replayed = rt.outbox.replay(
+        ids if isinstance(ids, list) else None, rt.settings().contact_property_map
+    )
     return AdminResponse(200, {"success": True, "replayed": replayed})
 
 

@@ -13,6 +13,7 @@ from skypanel_hubspot_plugin.admin.delivery_routes import ROUTES as DELIVERY_ROU
 from skypanel_hubspot_plugin.admin.mapping_routes import ROUTES as MAPPING_ROUTES
 from skypanel_hubspot_plugin.admin.metrics_route import ROUTES as METRICS_ROUTES
 from skypanel_hubspot_plugin.admin.pipeline_routes import ROUTES as PIPELINE_ROUTES
+from skypanel_hubspot_plugin.admin.preflight_routes import ROUTES as PREFLIGHT_ROUTES
 from skypanel_hubspot_plugin.admin.problem_routes import ROUTES as PROBLEM_ROUTES
 from skypanel_hubspot_plugin.admin.responses import (
     PREFIX,
@@ -123,6 +124,7 @@ ADMIN_ROUTES: tuple[Route, ...] = guarded_routes(
     + TICKET_ROUTES
     + DELIVERY_ROUTES
     + PROBLEM_ROUTES
-    + METRICS_ROUTES,
+    + METRICS_ROUTES
+    + PREFLIGHT_ROUTES,
     public=False,
 )

@@ -36,6 +36,7 @@ from skypanel_hubspot_plugin.delivery.outbox_table import (
     OutboxRow,
     utcnow,
 )
+from skypanel_hubspot_plugin.delivery.remap import PANEL_FIELDS, panel_fields
 from skypanel_hubspot_plugin.delivery.timings import QUEUEING, READING, Timings
 from skypanel_hubspot_plugin.mapping.contact_fields import user_contact_properties
 from skypanel_hubspot_plugin.payloads import ListUsers, User
@@ -116,6 +117,7 @@ def outbox_row(
         payload: dict[str, Any] = {
             "user_id": user.id,
             "properties": user_contact_properties(user, mapping),
+            PANEL_FIELDS: panel_fields(user),
         }
     except InvalidInput as exc:
         payload = {"rejected": dataclasses.asdict(user)}

@@ -21,6 +21,7 @@ from skypanel_hubspot_plugin.delivery.deliverer import (
     TICKET_CREATE,
     TICKET_UPDATE,
 )
+from skypanel_hubspot_plugin.delivery.remap import PANEL_FIELDS, panel_fields
 from skypanel_hubspot_plugin.mapping.contact_fields import user_contact_properties
 from skypanel_hubspot_plugin.mapping.ticket_fields import (
     ticket_changes,
@@ -69,7 +70,11 @@ def user_created(rt: DeliveryContext, user: User, session: Any) -> None:
         rt,
         CONTACT_UPSERT,
         f"user:{user.id}",
-        lambda: {"user_id": user.id, "properties": user_contact_properties(user, mapping)},
+        lambda: {
+            "user_id": user.id,
+            "properties": user_contact_properties(user, mapping),
+            PANEL_FIELDS: panel_fields(user),
+        },
         session,
         lambda: dataclasses.asdict(user),
     )
@@ -92,7 +97,12 @@ def user_updated(rt: DeliveryContext, user: User, changed: frozenset[str], sessi
             for f in fields
             if f in mapping and mapping[f] in contact
         }
-        return {"user_id": user.id, "contact": contact, "properties": props}
+        return {
+            "user_id": user.id,
+            "contact": contact,
+            "properties": props,
+            PANEL_FIELDS: panel_fields(user),
+        }
 
     _record(rt, CONTACT_UPDATE, f"user:{user.id}", build, session, lambda: dataclasses.asdict(user))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +50,7 @@ from skypanel_hubspot_plugin.delivery.outbox_table import (
     OutboxRow,
     utcnow,
 )
+from skypanel_hubspot_plugin.delivery.remap import REMAPPED_KINDS, remapped
 from skypanel_hubspot_plugin.metrics.recorder import DELIVERED as COUNT_DELIVERED
 from skypanel_hubspot_plugin.metrics.recorder import PARKED, RETRIED, Recorder
 
@@ -802,13 +803,19 @@ class Outbox:
         their contact (see :func:`~skypanel_hubspot_plugin.delivery.erasure.erase_user`)."""
         return erase_user(self.engine, user_id, emails, up_to_id)
 
-    def replay(self, ids: Sequence[int] | None = None) -> int:
+    def replay(
+        self, ids: Sequence[int] | None = None, contact_map: Mapping[str, str] | None = None
+    ) -> int:
         """Puts dead rows (all, or these) back in the queue with a fresh attempt count.
 
-        Rows of the same records that were waiting for them are woken too.
+        Rows of the same records that were waiting for them are woken too. With
+        ``contact_map`` (the map in force), parked contact rows are mapped again with it
+        first (see :mod:`~skypanel_hubspot_plugin.delivery.remap`), so a fixed map applies.
         """
         with Session(self.engine) as session:
             replayable = (col(OutboxRow.status) == DEAD, col(OutboxRow.payload) != PURGED)
+            if contact_map is not None:
+                self._remap(session, replayable, ids, contact_map)
             query = update(OutboxRow).where(*replayable)
             dead = select(OutboxRow.entity).where(*replayable)
             if ids is not None:
@@ -838,6 +845,25 @@ class Outbox:
             wake.recorded(self.engine, session)
             session.commit()
             return int(result.rowcount)
+
+    @staticmethod
+    def _remap(
+        session: Session,
+        replayable: tuple[Any, ...],
+        ids: Sequence[int] | None,
+        contact_map: Mapping[str, str],
+    ) -> None:
+        query = select(OutboxRow.id, OutboxRow.kind, OutboxRow.payload).where(
+            *replayable, col(OutboxRow.kind).in_(REMAPPED_KINDS)
+        )
+        if ids is not None:
+            query = query.where(col(OutboxRow.id).in_(list(ids)))
+        for row_id, kind, payload in session.exec(query).all():
+            rebuilt = remapped(kind, payload, contact_map)
+            if rebuilt is not None and rebuilt != payload:
+                session.exec(
+                    update(OutboxRow).where(col(OutboxRow.id) == row_id).values(payload=rebuilt)
+                )
 
     def waiting_for(self, rows: Sequence[OutboxRow]) -> dict[int, str]:
         """For queued rows behind an older row of the same record (or, for a new ticket,

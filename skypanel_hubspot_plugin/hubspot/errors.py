@@ -203,23 +203,55 @@ def _int_header(headers: Mapping[str, str] | None, wanted: str) -> int | None:
     return None
 
 
+#: HubSpot's ``errors[].code`` for a write refused by a rule the portal's admin set, which
+#: the API enforces from version 2026-09 (earlier versions ignore the rules).
+CONDITIONAL_RULE = "MISSING_CONDITIONAL_REQUIRED_PROPERTY"
+REQUIRED_RULE = "MISSING_REQUIRED_PROPERTY"
+PORTAL_RULE_CODES = frozenset({CONDITIONAL_RULE, REQUIRED_RULE})
+PORTAL_RULE_REMEDY = (
+    "Map a panel field to it (the property map in the HubSpot settings) or have the "
+    "portal's admin change the rule, then replay this delivery."
+)
+
+
 def naming_properties(message: str, details: list[dict[str, Any]]) -> str:
     """HubSpot's message, plus the properties its details name when the message does not.
 
     A write refused by a portal's validation rule says which property in ``errors[].context
-    .propertyName``; an admin needs that name to fix the rule or the mapping.
+    .propertyName``; an admin needs that name to fix the rule or the mapping. A rule the
+    portal's admin set (a conditionally required property, a property the record's creation
+    form requires) is said as such, with what to do about it.
     """
     named: list[str] = []
+    rules: list[str] = []
     for detail in details:
         context = detail.get("context")
-        if not isinstance(context, dict):
+        props = [
+            p
+            for p in (context.get("propertyName") or [] if isinstance(context, dict) else [])
+            if isinstance(p, str)
+        ]
+        if detail.get("code") in PORTAL_RULE_CODES:
+            rules.append(_portal_rule(str(detail["code"]), props, str(detail.get("message") or "")))
             continue
-        for prop in context.get("propertyName") or []:
-            if isinstance(prop, str) and prop not in named and prop not in message:
-                named.append(prop)
-    if not named:
-        return message
-    return f"{message} (property {', '.join(named)})"
+        named.extend(p for p in props if p not in named and p not in message)
+    text = message
+    if named:
+        text = f"{text} (property {', '.join(named)})"
+    if rules:
+        text = f"{text.rstrip('.')}: {'; '.join(rules)}. {PORTAL_RULE_REMEDY}"
+    return text
+
+
+def _portal_rule(code: str, props: list[str], said: str) -> str:
+    """One broken portal rule in an admin's words, naming the rule and the property."""
+    names = ", ".join(props) or "a property"
+    rule = (
+        "a conditional property rule of the portal"
+        if code == CONDITIONAL_RULE
+        else "the portal (a required property of its record creation form)"
+    )
+    return f"{names} is required by {rule} [{code}]" + (f" — {said}" if said else "")
 
 
 def _scrubbed(value: Any) -> Any:

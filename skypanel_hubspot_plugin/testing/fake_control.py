@@ -3,7 +3,7 @@
 A panel written in PHP, Go or anything else cannot import :class:`FakeHubSpot`; started
 as a server (``python -m skypanel_hubspot_plugin.testing``), the fake answers HubSpot's
 paths as usual and, under ``/_fake/``, this small JSON API to reset it, script failures,
-read its state and play an agent whose changes send signed webhooks, like moto's
+set the portal's rules on writes, read its state and play an agent whose changes send signed webhooks, like moto's
 ``/moto-api/``. Every answer is JSON; a bad request answers 400 naming the field.
 """
 
@@ -46,6 +46,9 @@ class ControlApi:
                 ("POST", "forms", self._add_form),
                 ("POST", "pipelines", self._add_pipeline),
                 ("POST", "properties", self._add_property),
+                ("GET", "rules", self._rules),
+                ("POST", "rules", self._add_rule),
+                ("DELETE", "rules", self._remove_rules),
                 ("POST", "webhooks", self._subscribe),
                 ("DELETE", "webhooks", self._unsubscribe),
                 ("POST", r"tickets/(?P<ticket_id>[0-9]+)/change", self._change_ticket),
@@ -93,6 +96,7 @@ class ControlApi:
             "tickets": tickets,
             "formSubmissions": fake.form_submissions(),
             "pipelines": fake.ticket_pipelines(),
+            "rules": fake.write_rules(),
             "requestCount": len(fake.requests),
         }
 
@@ -184,11 +188,8 @@ class ControlApi:
         return 200, {"pipeline": "added"}
 
     def _add_property(self, body: dict[str, Any]) -> Answer:
-        object_type = _string(body, "objectType")
-        if object_type not in ("contacts", "tickets"):
-            raise InvalidInput({"objectType": "must be contacts or tickets"})
         self.fake.add_property(
-            object_type,
+            _object_type(body),
             _string(body, "name"),
             type=str(body.get("type") or "string"),
             field_type=str(body.get("fieldType") or "text"),
@@ -197,6 +198,37 @@ class ControlApi:
             read_only=bool(body.get("readOnly", False)),
         )
         return 200, {"property": "added"}
+
+    def _rules(self, body: dict[str, Any]) -> Answer:
+        return 200, {"rules": self.fake.write_rules()}
+
+    def _add_rule(self, body: dict[str, Any]) -> Answer:
+        when = body.get("when")
+        if when is not None and not (
+            isinstance(when, dict)
+            and isinstance(when.get("property"), str)
+            and isinstance(when.get("value"), str)
+        ):
+            raise InvalidInput({"when": "must be null or {property, value} (strings)"})
+        try:
+            self.fake.add_write_rule(
+                _object_type(body),
+                _string(body, "kind"),
+                _string(body, "property"),
+                when=(when["property"], when["value"]) if when else None,
+            )
+        except ValueError as exc:
+            raise InvalidInput({"rule": str(exc)}) from None
+        return 200, {"rule": "added"}
+
+    def _remove_rules(self, body: dict[str, Any]) -> Answer:
+        kind = body.get("kind")
+        if kind is not None and not isinstance(kind, str):
+            raise InvalidInput({"kind": "must be null or a rule kind"})
+        removed = self.fake.remove_write_rules(
+            _object_type(body), _string(body, "property"), kind=kind
+        )
+        return 200, {"removed": removed}
 
     # -- playing HubSpot's side ------------------------------------------------------------
 
@@ -258,6 +290,13 @@ def _string(body: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput({name: "is required (a non-empty string)"})
     return value
+
+
+def _object_type(body: dict[str, Any]) -> str:
+    object_type = _string(body, "objectType")
+    if object_type not in ("contacts", "tickets"):
+        raise InvalidInput({"objectType": "must be contacts or tickets"})
+    return object_type
 
 
 def _strings(body: dict[str, Any], name: str, *, default: list[str]) -> list[str]:

@@ -480,7 +480,7 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
                     {},
                     delay,
                 )
-        with self._lock:
+        with self._lock, self._store.writing_as(params.get("api_version")):
             try:
                 status, answer = handler(token=token, query=query, body=body, **params)
             except CrmError as exc:

@@ -1,5 +1,5 @@
-"""The fake HubSpot's schema: property definitions and ticket pipelines, as the API serves
-them and as a portal admin changes them in HubSpot's settings."""
+"""The fake HubSpot's schema: property definitions, ticket pipelines and the portal's rules on
+writes, as the API serves them and as a portal admin changes them in HubSpot's settings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from .fake_http import PIPELINES, PROPERTIES, Answer, RouteSpec, error_body, read_scope
 from .fake_objects import OBJECT
+from .fake_rules import CONDITIONALLY_REQUIRED, RULE_KINDS, WriteRule
 from .fake_state import FakeState
 from .fake_store import _prop, now_iso, pipeline_body
 
@@ -117,6 +118,57 @@ class PropertiesApi(FakeState):
 
     def _pipeline_list(self) -> list[dict[str, Any]]:
         return list(self._store.pipelines["tickets"].values())
+
+    def add_write_rule(
+        self,
+        object_type: str,
+        kind: str,
+        property: str,
+        *,
+        when: tuple[str, str] | None = None,
+    ) -> None:
+        """Makes ``property`` of ``object_type`` records required: ``kind`` is "required"
+        (every write), "conditionally_required" (every write leaving ``when``'s property,
+        a ``(property, value)`` pair, at that value) or "required_by_creation_form"
+        (creates). Raises ValueError for an unknown object type, kind or property, as
+        HubSpot's settings offer only those that exist."""
+        if kind not in RULE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(RULE_KINDS)}")
+        if (kind == CONDITIONALLY_REQUIRED) != (when is not None):
+            raise ValueError("when (property, value) is given for conditionally_required only")
+        with self._lock:
+            known = self._store.properties.get(object_type)
+            if known is None:
+                raise ValueError(f"unknown object type {object_type!r}")
+            for name in (property, *(when[:1] if when else ())):
+                if name not in known:
+                    raise ValueError(f"{object_type} has no property {name!r}")
+            rule = WriteRule(object_type, kind, property, (when[0], when[1]) if when else None)
+            if rule not in self._store.rules:
+                self._store.rules.append(rule)
+
+    def remove_write_rules(
+        self, object_type: str, property: str, *, kind: str | None = None
+    ) -> int:
+        """Removes the rules on ``property`` (of ``kind`` only, when given); returns how many."""
+        with self._lock:
+            kept = [
+                r
+                for r in self._store.rules
+                if not (
+                    r.object_type == object_type
+                    and r.property == property
+                    and kind in (None, r.kind)
+                )
+            ]
+            removed = len(self._store.rules) - len(kept)
+            self._store.rules[:] = kept
+            return removed
+
+    def write_rules(self) -> list[dict[str, Any]]:
+        """The portal's rules as the control API lists them."""
+        with self._lock:
+            return [r.as_json() for r in self._store.rules]
 
     def has_property(self, object_type: str, name: str) -> bool:
         with self._lock:

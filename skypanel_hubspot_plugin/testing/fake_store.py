@@ -3,7 +3,8 @@
 It applies HubSpot's rules that the plugin must respect: unique contact email (409 with
 "Existing ID: N"), unique-value properties, enumeration options (a lower-case priority
 is refused), known property names, required ticket properties, a ticket's stage belonging
-to its pipeline, and email syntax. Records are found by a unique property through an index
+to its pipeline, email syntax, and (on the API versions that enforce them) the portal
+admin's rules of :mod:`.fake_rules`. Records are found by a unique property through an index
 (as HubSpot does), so a lookup costs the same with 100 contacts as with 100,000.
 Every method is called with the server's lock held.
 """
@@ -13,11 +14,14 @@ from __future__ import annotations
 import copy
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from skypanel_hubspot_plugin.common import clock
+
+from .fake_rules import WriteRule, enforces_rules, refusal
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -266,6 +270,30 @@ class CrmStore:
     first_versions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     #: The modification time stamped on writes; a test may fix it to play ties.
     clock: Callable[[], str] = now_iso
+    #: The portal admin's rules on writes (see :mod:`.fake_rules`).
+    rules: list[WriteRule] = field(default_factory=list)
+    #: Whether the request being handled is held to ``rules`` (its API version enforces them).
+    enforcing: bool = False
+
+    @contextmanager
+    def writing_as(self, api_version: str | None) -> Iterator[None]:
+        """Handles one request of ``api_version``: its writes are held to the portal's rules
+        when that version enforces them. Called with the server's lock held."""
+        self.enforcing = enforces_rules(api_version)
+        try:
+            yield
+        finally:
+            self.enforcing = False
+
+    def check_rules(
+        self, object_type: str, props: dict[str, Any], before: dict[str, Any] | None
+    ) -> None:
+        """HubSpot's 400 for a write breaking the portal's rules, on versions enforcing them."""
+        if not (self.enforcing and self.rules):
+            return
+        body = refusal(self.rules, object_type, props, before)
+        if body is not None:
+            raise CrmError(400, body)
 
     # -- properties --------------------------------------------------------------------------
 
@@ -365,6 +393,7 @@ class CrmStore:
     def create(self, object_type: str, props: dict[str, Any]) -> dict[str, Any]:
         props = {k: v for k, v in props.items() if v is not None}
         self.check_properties(object_type, props)
+        self.check_rules(object_type, props, None)
         if object_type == "tickets":
             for required in ("subject", "hs_pipeline_stage"):
                 if not props.get(required):
@@ -414,6 +443,7 @@ class CrmStore:
     ) -> dict[str, Any]:
         obj = self.get(object_type, object_id, id_property)
         self.check_properties(object_type, props, current_id=obj["id"])
+        self.check_rules(object_type, props, obj["properties"])
         if object_type == "tickets":
             self.check_pipeline(props, obj)
         self._reindex(object_type, obj, live=False)

@@ -227,7 +227,8 @@ class HubSpotKit:
     def replay(self, ids: Sequence[int] | None = None) -> int:
         """Queues parked deliveries again (all, or these ids), as the admin's Replay does;
         returns how many. :meth:`drain` then delivers them."""
-        return self._current_runtime().outbox.replay(ids)
+        rt = self._current_runtime()
+        return rt.outbox.replay(ids, rt.settings().contact_property_map)
 
     def advance(self, seconds: float) -> None:
         """Moves the plugin's clock (and the fake HubSpot's) forward: retries, polls and

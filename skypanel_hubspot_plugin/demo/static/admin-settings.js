@@ -992,6 +992,39 @@
     }
   });
 
+  // "Check first": which customers HubSpot would refuse, read from the portal's property
+  // definitions; nothing is sent to HubSpot.
+  $("backfill-check").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    const status = $("backfill-check-status");
+    const list = $("backfill-check-problems");
+    button.disabled = true;
+    say(status, "Checking customers against HubSpot's properties…", "");
+    list.replaceChildren();
+    list.hidden = true;
+    const result = await call("POST", "/backfill/check", {});
+    button.disabled = false;
+    if (!result.ok) {
+      say(status, result.body.message ?? `HTTP ${result.status}`, "error");
+      return;
+    }
+    const check = result.body.check;
+    if (!check.refusedUsers) {
+      say(status, `All ${check.users} customers can be sent as they are.`, "success");
+      return;
+    }
+    const more = check.problemCount - check.problems.length;
+    say(
+      status,
+      `${check.refusedUsers} of ${check.users} customers would be refused (${check.problemCount} problems${more ? `, first ${check.problems.length} shown` : ""}).`,
+      "error",
+    );
+    for (const problem of check.problems) {
+      list.append(element("li", `User ${problem.userId}: ${problem.property}: ${problem.kind} — ${problem.detail}`));
+    }
+    list.hidden = false;
+  });
+
   // -- contacts ------------------------------------------------------------------------------
 
   let contactsAfter = null;
