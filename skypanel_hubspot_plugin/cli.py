@@ -416,7 +416,11 @@ def _deliveries_options(p: argparse.ArgumentParser, host: HostContext | None) ->
 
 def _problems_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
     _json_option("print the groups as JSON (default: text)")(p, host)
-    p.add_argument("--replay", metavar="KEY", help="queue the parked rows of this group again")
+    p.add_argument(
+        "--replay",
+        metavar="KEY",
+        help="queue the parked rows of this group again (default: list only)",
+    )
 
 
 def _no_options(p: argparse.ArgumentParser, host: HostContext | None) -> None:
