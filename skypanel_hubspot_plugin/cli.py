@@ -36,6 +36,7 @@ from skypanel_hubspot_plugin.cli_check import add_check_options, check_contacts
 from skypanel_hubspot_plugin.command_options import (
     OneLineParser,
     add_panel_options,
+    group_key,
     seconds,
     whole_number,
 )
@@ -419,6 +420,7 @@ def _problems_options(p: argparse.ArgumentParser, host: HostContext | None) -> N
     p.add_argument(
         "--replay",
         metavar="KEY",
+        type=group_key,
         help="queue the parked rows of this group again (default: list only)",
     )
 

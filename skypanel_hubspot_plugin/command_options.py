@@ -48,6 +48,16 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def group_key(raw: str) -> str:
+    """An option type: the key of a group in the problems view (12 hex digits)."""
+    text = raw.strip().lower()
+    if len(text) != 12 or not all(c in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a group key (12 hex digits, as `skypanel-hubspot problems` lists)"
+        )
+    return text
+
+
 def seconds(low: float, high: float) -> Callable[[str], float]:
     """An option type: a number of seconds from ``low`` to ``high`` (no nan or infinity)."""
 

@@ -21,7 +21,7 @@ def post_replay_group(request: AdminRequest) -> AdminResponse:
         return body
     details = {k: "is not a field of a group replay (expected key)" for k in body if k != "key"}
     key = body.get("key")
-    if not (isinstance(key, str) and len(key) == 12 and key.isalnum()):
+    if not (isinstance(key, str) and len(key) == 12 and all(c in "0123456789abcdef" for c in key)):
         details["key"] = "must be the 12-character key of a group in GET …/problems"
     if details:
         return invalid("Invalid replay", details)
