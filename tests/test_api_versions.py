@@ -235,6 +235,25 @@ def test_a_burst_limit_is_not_mistaken_for_the_daily_one(fake: FakeHubSpot) -> N
     assert stopped.value.retry_after == 2
 
 
+def test_a_search_refused_without_rate_limit_headers_is_a_burst_limit(fake: FakeHubSpot) -> None:
+    # HubSpot's search answers carry no X-HubSpot-RateLimit-* headers, its 429s neither.
+    client = service(fake)
+    with pytest.raises(RateLimited) as stopped:
+        for _ in range(10):
+            client.search_tickets_modified_since(0, ["subject"], has_property="subject")
+    assert not isinstance(stopped.value, DailyLimitReached)
+    assert stopped.value.retry_after is None and stopped.value.transient
+    searches = [r for r in fake.requests if r.path.endswith("/search")]
+    assert [r.status for r in searches][-1] == 429
+
+
+def test_a_daily_limit_without_headers_is_read_from_the_body() -> None:
+    body = b'{"status": "error", "message": "daily", "policyName": "DAILY"}'
+    error = error_from_response(429, body, None)
+    assert isinstance(error, DailyLimitReached) and error.daily_limit is None
+    assert error.retry_after is not None and error.retry_after > 0
+
+
 @given(
     now=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1)),
     offset_min=st.integers(min_value=-12 * 60, max_value=14 * 60),

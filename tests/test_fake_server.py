@@ -150,6 +150,21 @@ def test_scripted_answers_and_faults(served: Fake) -> None:
     assert [r["status"] for r in requests["requests"]][-6:] == [429, 429, 200, 500, 200, 200]
 
 
+def test_an_oauth_token_is_answered_without_the_daily_headers(served: Fake) -> None:
+    added = {"token": "oauth-access", "kind": "oauth"}
+    assert served.call("POST", "/_fake/tokens", added) == (200, {"token": "added"})
+    path = served.base_url + "/crm/objects/2026-09/contacts"
+    oauth = HTTP.request("GET", path, headers={"Authorization": "Bearer oauth-access"})
+    assert oauth.status == 200 and "X-HubSpot-RateLimit-Max" in oauth.headers
+    assert "X-HubSpot-RateLimit-Daily" not in oauth.headers
+    private = HTTP.request("GET", path, headers={"Authorization": f"Bearer {served.token}"})
+    assert "X-HubSpot-RateLimit-Daily" in private.headers
+    anonymous = HTTP.request("GET", path)
+    assert anonymous.status == 401 and "X-HubSpot-RateLimit-Max" not in anonymous.headers
+    status, answer = served.call("POST", "/_fake/tokens", {"token": "t", "kind": "api-key"})
+    assert status == 400 and "kind" in answer["errors"]
+
+
 def test_bad_control_requests_name_the_field(served: Fake) -> None:
     status, answer = served.call("POST", "/_fake/fail-next", {"status": "soon"})
     assert status == 400 and "status" in answer["errors"]

@@ -43,6 +43,7 @@ _EMAIL_RE = re.compile(r"[^\s'\"@<>]+@[^\s'\"@<>]+")
 _QUOTED_RE = re.compile(r"'[^']*'|\"[^\"]*\"")
 _NUMBER_RE = re.compile(r"\b\d{2,}\b")
 _SPACES_RE = re.compile(r"\s+")
+_CODED_RE = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_.]*): .* \[(?P<code>[A-Z][A-Z0-9_]*)\]", re.S)
 _FIELD_RE = re.compile(r"[a-z][a-z0-9_.]*")
 MAX_REASON = 300
 #: The category of a row refused by the plugin itself, before any request.
@@ -225,6 +226,18 @@ def _hubspot_details(message: str) -> tuple[tuple[str, ...], str]:
                     if isinstance(code, str) and code not in codes:
                         codes.append(code)
             message = message[:start].rstrip(" :") + (f": {', '.join(codes)}" if codes else "")
+    head, sep, said = message.partition(": ")
+    coded = [_CODED_RE.fullmatch(part.strip()) for part in said.split("; ")] if sep else []
+    if coded and all(coded):
+        # The plugin's reading of HubSpot's per-property results: "name: why [CODE]; ...".
+        # The why quotes the record's value; the names and codes are the cause.
+        for match in coded:
+            assert match is not None
+            if match["name"] not in names:
+                names.append(match["name"])
+            if match["code"] not in codes:
+                codes.append(match["code"])
+        message = f"{head}: {', '.join(codes)}"
     for found in _PROPERTY_RE.findall(message):
         names.extend(n.strip() for n in found.split(",") if n.strip() and n.strip() not in names)
     message = _PROPERTY_RE.sub("", message)

@@ -173,8 +173,7 @@ def error_from_response(
     if status == 404:
         return NotFound(message, **common)
     if status == 409:
-        match = EXISTING_ID_RE.search(message)
-        return Conflict(message, existing_id=match.group(1) if match else None, **common)
+        return Conflict(message, existing_id=_existing_id(message, common["details"]), **common)
     if status == 429:
         if _is_daily(parsed, headers):
             return DailyLimitReached(
@@ -214,14 +213,28 @@ PORTAL_RULE_REMEDY = (
 )
 
 
-def naming_properties(message: str, details: list[dict[str, Any]]) -> str:
-    """HubSpot's message, plus the properties its details name when the message does not.
+def _existing_id(message: str, details: list[dict[str, Any]]) -> str | None:
+    """The id of the record holding the value, from "Existing ID: N" in the message or,
+    failing that, in one of the details (``errors[].message``) HubSpot lists."""
+    for text in [message, *(str(d.get("message") or "") for d in details)]:
+        match = EXISTING_ID_RE.search(text)
+        if match:
+            return match.group(1)
+    return None
 
-    A write refused by a portal's validation rule says which property in ``errors[].context
-    .propertyName``; an admin needs that name to fix the rule or the mapping. A rule the
-    portal's admin set (a conditionally required property, a property the record's creation
-    form requires) is said as such, with what to do about it.
+
+def naming_properties(message: str, details: list[dict[str, Any]]) -> str:
+    """HubSpot's message, said plainly, plus the properties its details name when the
+    message does not.
+
+    HubSpot embeds its per-property results as JSON in a refusal's message; they are said
+    as ``property: why [CODE]`` (:func:`readable_results`). A write refused by a portal's
+    validation rule says which property in ``errors[].context.propertyName``; an admin needs
+    that name to fix the rule or the mapping. A rule the portal's admin set (a conditionally
+    required property, a property the record's creation form requires) is said as such,
+    with what to do about it.
     """
+    message = readable_results(message)
     named: list[str] = []
     rules: list[str] = []
     for detail in details:
@@ -252,6 +265,38 @@ def _portal_rule(code: str, props: list[str], said: str) -> str:
         else "the portal (a required property of its record creation form)"
     )
     return f"{names} is required by {rule} [{code}]" + (f" — {said}" if said else "")
+
+
+def readable_results(message: str) -> str:
+    """``message`` with the JSON array of per-property results HubSpot embeds in it said as
+    text: ``Property values were not valid: [{"isValid":false,"message":"low was not one of
+    the allowed options: [LOW, HIGH]","error":"INVALID_OPTION","name":"hs_ticket_priority"}]``
+    becomes ``Property values were not valid: hs_ticket_priority: low was not one of the
+    allowed options: [LOW, HIGH]``. Any other message is returned as it is.
+    """
+    head, sep, rest = message.partition(": [")
+    if not sep:
+        return message
+    try:
+        results = json.loads("[" + rest)
+    except (ValueError, RecursionError):
+        return message
+    if not isinstance(results, list) or not results:
+        return message
+    parts: list[str] = []
+    for result in results:
+        if not isinstance(result, dict):
+            return message
+        why = result.get("message") or result.get("localizedErrorMessage") or result.get("error")
+        name = result.get("name")
+        if not isinstance(why, str) or not why:
+            return message
+        code = result.get("error")
+        if isinstance(code, str) and code.isidentifier():  # the cause, apart from the value
+            why = f"{why} [{code}]"
+        parts.append(f"{name}: {why}" if isinstance(name, str) and name else why)
+    # Decoding undid the JSON escapes, so what they hid is scrubbed again.
+    return scrub(f"{head}: {'; '.join(parts)}")
 
 
 def _scrubbed(value: Any) -> Any:

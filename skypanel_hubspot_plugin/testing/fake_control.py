@@ -150,11 +150,15 @@ class ControlApi:
         token = _string(body, "token")
         scopes = _strings(body, "scopes", default=sorted(ALL_SCOPES))
         portal = body.get("portalId")
+        kind = body.get("kind", "private-app")
+        if kind not in ("private-app", "oauth"):
+            raise InvalidInput({"kind": "must be private-app or oauth"})
         self.fake.add_token(
             token,
             scopes,
             portal_id=int(_number(body, "portalId", None, low=1)) if portal is not None else None,
             expired=bool(body.get("expired", False)),
+            kind=kind,
         )
         return 200, {"token": "added"}
 

@@ -5,10 +5,17 @@ Tests (ours and a host's) point the plugin's ``hubspot_base_url`` at
 (``/crm/objects/2026-09/…``, ``/crm/objects/2026-03/…`` and the numbered ``/crm/v3/…``,
 ``/crm/v4/…``) over one state, answers in the shapes of HubSpot's published specs (the
 conformance suite checks every 2xx answer against them), and fails the way HubSpot fails:
-401 for an unknown or expired token, 403 naming the missing scopes, 409 for a duplicate
-email or property, 400 for a stage outside its pipeline or a foreign paging cursor, 429
-with rate-limit headers (rolling or daily), 5xx, and slow answers (the work done, the
-answer late), so retries and idempotency can be tested without HubSpot.
+401 for an unknown or expired token, 403 naming the missing scopes, 409
+``OBJECT_ALREADY_EXISTS`` for a duplicate email, unique value or property, 400
+``VALIDATION_ERROR`` listing every refused value (a stage outside its pipeline, an unknown
+option or property) or refusing a foreign paging cursor or a search beyond HubSpot's limits,
+429 (rolling, daily, or the search's 4 a second per token), 5xx, and slow answers (the work
+done, the answer late), so retries and idempotency can be tested without HubSpot.
+
+Rate-limit headers (``X-HubSpot-RateLimit-*``) come as HubSpot's do: on answers to calls
+made with a token, not on search answers nor on answers to calls without a (known) token;
+and without the daily pair for an OAuth access token (``add_token(..., kind="oauth")``),
+which has no daily limit.
 
 This module holds the server and what every request goes through (tokens, scopes, rate
 limits, scripted faults); each API area is a module of its own, mixed in here:
@@ -120,6 +127,7 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
         #: Search requests a second before 429 (HubSpot's search has its own, lower limit).
         self.search_rate_limit = search_rate_limit
         self._search_hits: list[float] = []
+        self._search_windows: dict[int, deque[float]] = {}
         self.requests: list[RecordedRequest] = []
         #: CPU seconds the fake spent handling requests (its own work, not the sockets').
         self.cpu_seconds = 0.0
@@ -191,10 +199,17 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
         *,
         portal_id: int | None = None,
         expired: bool = False,
+        kind: str = "private-app",
     ) -> None:
-        """Makes ``token`` known, with these scopes, for this portal (or another one)."""
+        """Makes ``token`` known, with these scopes, for this portal (or another one):
+        a private app's access token, or with ``kind="oauth"`` an OAuth access token (no
+        daily limit, so no daily rate-limit headers)."""
+        if kind not in ("private-app", "oauth"):
+            raise ValueError("kind must be private-app or oauth")
         with self._lock:
-            self._tokens[token] = Token(frozenset(scopes), portal_id or self.portal_id, expired)
+            self._tokens[token] = Token(
+                frozenset(scopes), portal_id or self.portal_id, expired, kind
+            )
 
     def set_faults(
         self,
@@ -238,6 +253,7 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
             self._form_submissions.clear()
             self._store = CrmStore()
             self._search_hits.clear()
+            self._search_windows.clear()
             self.requests.clear()
             self.cpu_seconds = 0.0
             self._scripted.clear()
@@ -386,8 +402,27 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
             self.requests.append(
                 RecordedRequest(method, path, query, body, status, answer, bearer, time.monotonic())
             )
-            extra.update(self._rate_headers())
+            extra.update(self._rate_headers(self._rated_token(method, path, headers, status)))
         return status, answer, extra, delay + self._faults.latency_s
+
+    def _rated_token(
+        self, method: str, path: str, headers: dict[str, str], status: int
+    ) -> Token | None:
+        """The token whose limits the answer's rate-limit headers report, or None for an
+        answer HubSpot sends none with: a search's, a public endpoint's, and one to a call
+        without a token it knows (401)."""
+        if status == 401:
+            return None
+        auth = headers.get("authorization", "")
+        token = self._tokens.get(auth[7:]) if auth.lower().startswith("bearer ") else None
+        route = self._match(method, path)
+        if route is not None and (route[2] == self._search or self._is_public(route)):
+            return None
+        return token
+
+    def _is_public(self, route: Route) -> bool:
+        # Token info and form submissions are public endpoints: HubSpot asks them for no token.
+        return route[0] == "token-info" or route[2] == self._submit_form
 
     def _dispatch(
         self,
@@ -398,8 +433,7 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
         body: Any,
     ) -> tuple[int, Any, dict[str, str], float]:
         route = self._match(method, path)
-        # Token info and form submissions are public endpoints: HubSpot asks them for no token.
-        public = route is not None and (route[0] == "token-info" or route[2] == self._submit_form)
+        public = route is not None and self._is_public(route)
         token = None
         if not public:
             auth = headers.get("authorization", "")
@@ -425,7 +459,7 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
                     0.0,
                 )
         with self._lock:
-            if not public:
+            if token is not None and token.kind != "oauth":  # OAuth calls have no daily limit
                 if self.daily_limit is not None and self._daily_used >= self.daily_limit:
                     return 429, daily_limit_body(), {}, 0.0
                 self._daily_used += 1
@@ -509,19 +543,22 @@ class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsAp
         self._hits.append(now)
         return None
 
-    def _rate_headers(self) -> dict[str, str]:
-        """HubSpot's rate-limit headers, on every answer: the rolling window and the day."""
+    def _rate_headers(self, token: Token | None) -> dict[str, str]:
+        """HubSpot's rate-limit headers for an answer to ``token``'s call: the rolling
+        window, and the day unless it is an OAuth token; none without a token."""
+        if token is None:
+            return {}
         limit = self.rate_limit if self.rate_limit is not None else NOMINAL_RATE_LIMIT
-        daily = self.daily_limit if self.daily_limit is not None else 1_000_000
-        return {
+        headers = {
             "X-HubSpot-RateLimit-Max": str(limit),
             "X-HubSpot-RateLimit-Remaining": str(max(0, limit - len(self._hits))),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.rate_interval_s * 1000)),
-            "X-HubSpot-RateLimit-Daily": str(daily),
-            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, daily - self._daily_used)),
         }
-
-    # -- routes --------------------------------------------------------------------------------
+        if token.kind != "oauth":
+            daily = self.daily_limit if self.daily_limit is not None else 1_000_000
+            headers["X-HubSpot-RateLimit-Daily"] = str(daily)
+            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, daily - self._daily_used))
+        return headers
 
     # -- routes --------------------------------------------------------------------------------
 

@@ -189,9 +189,11 @@ class PropertiesApi(FakeState):
             )
         name = body["name"]
         if name in self._store.properties[object_type]:
-            return 409, error_body(
-                f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS"
-            )
+            message = f"Property named '{name}' already exists."
+            return 409, {
+                **error_body(message, "OBJECT_ALREADY_EXISTS"),
+                "errors": [{"message": message, "in": "name"}],
+            }
         definition = _prop(
             name,
             body["label"],

@@ -1,20 +1,33 @@
 """The fake HubSpot's CRM search: filters, sorts, paging, its own rate limit and an index
-that lags behind writes, as HubSpot's does."""
+that lags behind writes, as HubSpot's does.
+
+It refuses what HubSpot's refuses, with 400 ``VALIDATION_ERROR``: a ``limit`` above 200
+(not clamped), more than 5 filter groups, more than 6 filters in a group or more than 18
+in all, a cursor that is not a number, and paging past 10,000 results. Its cursors are
+numeric strings (``"200"``), as HubSpot's search cursors are; its answers carry no
+rate-limit headers, and each token may search 4 times a second.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from datetime import datetime
 from typing import Any
 
 from .fake_http import OBJECTS, Answer, RouteSpec, error_body, read_scope, search_limit_body
-from .fake_objects import OBJECT, cursor, read_cursor
-from .fake_state import FakeState
-from .fake_store import NUMBER_RE, now_iso
+from .fake_objects import OBJECT
+from .fake_state import FakeState, Token
+from .fake_store import NUMBER_RE, CrmError, now_iso
 
-#: HubSpot's CRM search: requests a second per account, and results one query pages through.
-SEARCH_PER_SECOND = 5
+#: HubSpot's CRM search: requests a second per token, and results one query pages through.
+SEARCH_PER_SECOND = 4
 SEARCH_MAX_RESULTS = 10_000
+#: Results one search page holds at most, and the filters one query may hold.
+SEARCH_MAX_LIMIT = 200
+MAX_FILTER_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
 
 
 class SearchApi(FakeState):
@@ -30,17 +43,18 @@ class SearchApi(FakeState):
             )
         ]
 
-    def _search(self, *, object_type: str, body: Any, **_: Any) -> Answer:
+    def _search(self, *, object_type: str, body: Any, token: Token | None, **_: Any) -> Answer:
         """HubSpot's CRM search: filter groups (OR of ANDs), sorts, paging up to 10,000
-        results, its own per-second limit, and an index that lags writes by
+        results, its own per-second limit per token, and an index that lags writes by
         ``search_lag_s`` (a record shows its last version written before then)."""
         now = time.monotonic()
         self._search_hits.append(now)
-        recent = [t for t in self._search_hits if t > now - 1.0]
-        if self.search_rate_limit is not None and len(recent) > self.search_rate_limit:
+        if self._search_limited(token, now):
             return 429, search_limit_body()
         body = body if isinstance(body, dict) else {}
-        groups = body.get("filterGroups") or []
+        groups = _filter_groups(body.get("filterGroups"))
+        limit = _limit(body.get("limit"))
+        start = _offset(body.get("after"))
 
         def matches(obj: dict[str, Any]) -> bool:
             if not groups:
@@ -60,19 +74,23 @@ class SearchApi(FakeState):
         for sort in reversed(body.get("sorts") or []):
             name, descending = _sort_spec(sort)
             found.sort(key=lambda o: _comparable(o["properties"].get(name)), reverse=descending)
-        limit = min(int(body.get("limit") or 10), 200)
-        start = read_cursor(body.get("after"))
-        if start >= SEARCH_MAX_RESULTS:
-            return 400, error_body(
-                f"Search can page through at most {SEARCH_MAX_RESULTS} results", "VALIDATION_ERROR"
-            )
         answer: dict[str, Any] = {
             "total": len(found),
             "results": [self._shape(o) for o in found[start : start + limit]],
         }
         if start + limit < len(found):
-            answer["paging"] = {"next": {"after": cursor(start + limit)}}
+            answer["paging"] = {"next": {"after": str(start + limit)}}
         return 200, answer
+
+    def _search_limited(self, token: Token | None, now: float) -> bool:
+        """Counts a search of ``token``; True when it made more than its share this second."""
+        if self.search_rate_limit is None:
+            return False
+        hits = self._search_windows.setdefault(id(token), deque())
+        while hits and hits[0] <= now - 1.0:
+            hits.popleft()
+        hits.append(now)
+        return len(hits) > self.search_rate_limit
 
     def search_requests(self) -> list[float]:
         """When each search request arrived (monotonic seconds), oldest first."""
@@ -84,6 +102,60 @@ class SearchApi(FakeState):
         to play changes that share one modification time."""
         with self._lock:
             self._store.clock = (lambda: stamp) if stamp is not None else now_iso
+
+
+def _refused(message: str) -> CrmError:
+    return CrmError(400, error_body(message, "VALIDATION_ERROR"))
+
+
+def _filter_groups(value: Any) -> list[dict[str, Any]]:
+    """The query's filter groups, or HubSpot's 400 when there are more than it allows."""
+    groups = [g for g in value if isinstance(g, dict)] if isinstance(value, list) else []
+    if len(groups) > MAX_FILTER_GROUPS:
+        raise _refused(
+            f"There are {len(groups)} filter groups, above the limit of {MAX_FILTER_GROUPS} "
+            "filter groups per query."
+        )
+    counts = [len(g.get("filters") or []) for g in groups]
+    if any(c > MAX_FILTERS_PER_GROUP for c in counts):
+        raise _refused(
+            f"A filter group has {max(counts)} filters, above the limit of "
+            f"{MAX_FILTERS_PER_GROUP} filters in a group."
+        )
+    if sum(counts) > MAX_FILTERS:
+        raise _refused(
+            f"The query has {sum(counts)} filters, above the limit of {MAX_FILTERS} "
+            "filters in total."
+        )
+    return groups
+
+
+def _limit(value: Any) -> int:
+    """The page size asked for (10 by default), or HubSpot's 400 above 200."""
+    if value in (None, ""):
+        return 10
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise _refused(f"Invalid limit: {str(value)[:64]}") from None
+    if limit > SEARCH_MAX_LIMIT:
+        raise _refused(
+            f"The limit {limit} is above the maximum of {SEARCH_MAX_LIMIT} results per page."
+        )
+    return max(1, limit)
+
+
+def _offset(after: Any) -> int:
+    """The result a page starts at: HubSpot's search cursors are offsets, as numeric strings."""
+    if after in (None, ""):
+        return 0
+    text = str(after)
+    if not (text.isascii() and text.isdigit()):
+        raise _refused(f"Invalid paging cursor: {text[:64]}")
+    start = int(text)
+    if start >= SEARCH_MAX_RESULTS:
+        raise _refused(f"Search can page through at most {SEARCH_MAX_RESULTS} results")
+    return start
 
 
 def _filter_matches(obj: dict[str, Any], spec: Any) -> bool:

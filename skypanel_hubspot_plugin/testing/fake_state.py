@@ -8,6 +8,7 @@ Each area is a mixin of :class:`~.fake_hubspot.FakeHubSpot` that declares its ro
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ class Token:
     scopes: frozenset[str]
     portal_id: int
     expired: bool
+    #: "private-app" (a private app's access token) or "oauth" (an OAuth access token).
+    kind: str = "private-app"
 
 
 class FakeState:
@@ -36,6 +39,8 @@ class FakeState:
     _store: CrmStore
     _tokens: dict[str, Token]
     _search_hits: list[float]
+    #: Each token's searches of the last second (keyed by the token's identity).
+    _search_windows: dict[int, deque[float]]
     _form_submissions: list[dict[str, Any]]
 
     def _shape(self, obj: dict[str, Any], new: bool | None = None) -> dict[str, Any]:

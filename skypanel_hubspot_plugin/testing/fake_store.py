@@ -1,10 +1,13 @@
 """The fake HubSpot's CRM: contacts, tickets, associations and property definitions, in memory.
 
-It applies HubSpot's rules that the plugin must respect: unique contact email (409 with
-"Existing ID: N"), unique-value properties, enumeration options (a lower-case priority
-is refused), known property names, required ticket properties, a ticket's stage belonging
-to its pipeline, email syntax, and (on the API versions that enforce them) the portal
-admin's rules of :mod:`.fake_rules`. Records are found by a unique property through an index
+It applies HubSpot's rules that the plugin must respect: unique contact email and
+unique-value properties (409 ``OBJECT_ALREADY_EXISTS`` with "Existing ID: N"), enumeration
+options (a lower-case priority is refused), known property names, read-only properties,
+numbers, required ticket properties, a ticket's stage belonging to its pipeline, email
+syntax, and (on the API versions that enforce them) the portal admin's rules of
+:mod:`.fake_rules`. A write with refused values is one 400 ``VALIDATION_ERROR`` listing every refused
+value, as HubSpot's does: in ``errors[]`` and as the JSON array HubSpot embeds in its message.
+Records are found by a unique property through an index
 (as HubSpot does), so a lookup costs the same with 100 contacts as with 100,000.
 Every method is called with the server's lock held.
 """
@@ -12,6 +15,7 @@ Every method is called with the server's lock held.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +31,8 @@ EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 ASSOCIATION_TYPES = {("tickets", "contacts"): 16, ("contacts", "tickets"): 15}
+#: Properties a new record of a type must have.
+REQUIRED = {"tickets": ("subject", "hs_pipeline_stage")}
 
 
 def now_iso() -> str:
@@ -187,16 +193,72 @@ class CrmError(Exception):
         self.body = body
 
 
-def validation_error(message: str, code: str, prop: str) -> CrmError:
+@dataclass(frozen=True)
+class Refusal:
+    """One property value HubSpot refused: the property, HubSpot's error code, and why."""
+
+    name: str
+    code: str
+    message: str
+
+
+def validation_error(refusals: Sequence[Refusal]) -> CrmError:
+    """HubSpot's 400 for refused values: each one as a result in the JSON array its message
+    embeds (``Property values were not valid: [{"isValid":false,...}]``) and in ``errors``."""
+    results = [
+        {
+            "isValid": False,
+            "message": r.message,
+            "error": r.code,
+            "name": r.name,
+            "localizedErrorMessage": r.message,
+        }
+        for r in refusals
+    ]
     return CrmError(
         400,
         {
             "status": "error",
-            "message": f"Property values were not valid: {message}",
+            "message": "Property values were not valid: "
+            + json.dumps(results, separators=(",", ":")),
             "category": "VALIDATION_ERROR",
-            "errors": [{"message": message, "code": code, "context": {"propertyName": [prop]}}],
+            "errors": [
+                {
+                    "message": r.message,
+                    "code": r.code,
+                    "in": r.name,
+                    "context": {"propertyName": [r.name]},
+                }
+                for r in refusals
+            ],
         },
     )
+
+
+def refused(name: str, code: str, message: str) -> CrmError:
+    """The 400 for one refused value."""
+    return validation_error([Refusal(name, code, message)])
+
+
+def already_exists(object_type: str, name: str, value: str, existing_id: str) -> CrmError:
+    """HubSpot's 409 for a unique value another record holds: ``OBJECT_ALREADY_EXISTS``,
+    the holder's id in the message ("Existing ID: N") and the property in ``errors[].in``."""
+    singular = {"contacts": "contact", "tickets": "ticket"}.get(object_type, "object")
+    body: dict[str, Any] = {
+        "status": "error",
+        "message": f"{singular.capitalize()} already exists. Existing ID: {existing_id}",
+        "category": "OBJECT_ALREADY_EXISTS",
+        "errors": [
+            {
+                "message": f"A {singular} with {name} {value} already exists. "
+                f"Existing ID: {existing_id}",
+                "in": name,
+            }
+        ],
+    }
+    if object_type == "contacts" and name == "email":
+        body["error"] = "CONTACT_EXISTS"
+    return CrmError(409, body)
 
 
 def not_found(object_type: str, object_id: str) -> CrmError:
@@ -298,53 +360,43 @@ class CrmStore:
     # -- properties --------------------------------------------------------------------------
 
     def check_properties(
-        self, object_type: str, props: dict[str, Any], current_id: str | None = None
+        self,
+        object_type: str,
+        props: dict[str, Any],
+        current_id: str | None = None,
+        also: Sequence[Refusal] = (),
     ) -> None:
+        """Raises HubSpot's 400 listing every refused value (with ``also``, refusals the
+        caller found), else its 409 when a unique value belongs to another record."""
+        refusals = [*self.refusals(object_type, props), *also]
+        if refusals:
+            raise validation_error(refusals)
+        for name, value in props.items():
+            if value and self.properties[object_type][name]["hasUniqueValue"]:
+                holder = self.find_by(object_type, name, value)
+                if holder is not None and holder["id"] != current_id:
+                    shown = value.lower() if name == "email" else value
+                    raise already_exists(object_type, name, shown, holder["id"])
+
+    def refusals(self, object_type: str, props: dict[str, Any]) -> list[Refusal]:
+        """What HubSpot refuses in ``props``, one entry per refused value, in their order."""
         known = self.properties[object_type]
+        found: list[Refusal] = []
         for name, value in props.items():
             if name not in known:
-                raise validation_error(
-                    f'Property "{name}" does not exist', "PROPERTY_DOESNT_EXIST", name
+                found.append(
+                    Refusal(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
                 )
+                continue
             if value is None:
                 continue
             if not isinstance(value, str):
-                raise validation_error(f"{name} must be a string", "INVALID_TYPE", name)
-            definition = known[name]
-            if definition["modificationMetadata"]["readOnlyValue"]:
-                raise validation_error(
-                    f'"{name}" is a read only property; its value cannot be set.',
-                    "READ_ONLY_VALUE",
-                    name,
-                )
-            if definition["type"] == "number" and value != "" and not NUMBER_RE.fullmatch(value):
-                raise validation_error(
-                    f"{value} was not a valid number for {name}.", "INVALID_DOUBLE", name
-                )
-            if definition["type"] == "enumeration" and value != "":
-                allowed = {o["value"] for o in definition["options"]}
-                values = value.split(";") if definition["fieldType"] == "checkbox" else [value]
-                bad = [v for v in values if v not in allowed]
-                if bad:
-                    raise validation_error(
-                        f"{bad[0]} was not one of the allowed options: {sorted(allowed)}",
-                        "INVALID_OPTION",
-                        name,
-                    )
-            if name == "email" and value and not EMAIL_RE.fullmatch(value):
-                raise validation_error(f"Email address {value} is invalid", "INVALID_EMAIL", name)
-            if definition["hasUniqueValue"] and value:
-                holder = self.find_by(object_type, name, value)
-                if holder is not None and holder["id"] != current_id:
-                    what = "Contact" if object_type == "contacts" else "Object"
-                    raise CrmError(
-                        409,
-                        {
-                            "status": "error",
-                            "message": f"{what} already exists. Existing ID: {holder['id']}",
-                            "category": "CONFLICT",
-                        },
-                    )
+                found.append(Refusal(name, "INVALID_TYPE", f"{name} must be a string"))
+                continue
+            problem = _value_problem(known[name], value)
+            if problem is not None:
+                found.append(Refusal(name, *problem))
+        return found
 
     def find_by(self, object_type: str, name: str, value: str) -> dict[str, Any] | None:
         """The live record whose unique property ``name`` holds ``value``, in constant time."""
@@ -376,28 +428,27 @@ class CrmStore:
             return
         pipeline = self.pipelines["tickets"].get(str(pipeline_id))
         if pipeline is None:
-            raise validation_error(
-                f"{pipeline_id} is not a valid pipeline", "INVALID_OPTION", "hs_pipeline"
-            )
+            raise refused("hs_pipeline", "INVALID_OPTION", f"{pipeline_id} is not a valid pipeline")
         stages = [s["id"] for s in pipeline["stages"]]
         if stage is not None and str(stage) not in stages:
-            raise validation_error(
+            raise refused(
+                "hs_pipeline_stage",
+                "INVALID_OPTION",
                 f"{stage} is not a valid pipeline stage of pipeline {pipeline_id}; "
                 f"its stages are {stages}",
-                "INVALID_OPTION",
-                "hs_pipeline_stage",
             )
 
     # -- objects -------------------------------------------------------------------------------
 
     def create(self, object_type: str, props: dict[str, Any]) -> dict[str, Any]:
         props = {k: v for k, v in props.items() if v is not None}
-        self.check_properties(object_type, props)
+        missing = [
+            Refusal(name, "REQUIRED_PROPERTY", f"{name} is required")
+            for name in REQUIRED.get(object_type, ())
+            if not props.get(name)
+        ]
+        self.check_properties(object_type, props, also=missing)
         self.check_rules(object_type, props, None)
-        if object_type == "tickets":
-            for required in ("subject", "hs_pipeline_stage"):
-                if not props.get(required):
-                    raise validation_error(f"{required} is required", "REQUIRED_PROPERTY", required)
         if object_type == "tickets":
             self.check_pipeline(props, None)
         if object_type == "contacts" and "email" in props:
@@ -528,6 +579,27 @@ class CrmStore:
 
     def snapshot(self, obj: dict[str, Any]) -> dict[str, Any]:
         return copy.deepcopy(obj)
+
+
+def _value_problem(definition: dict[str, Any], value: str) -> tuple[str, str] | None:
+    """HubSpot's error code and message for ``value`` of the property ``definition``, if refused."""
+    name = definition["name"]
+    if definition["modificationMetadata"]["readOnlyValue"]:
+        return "READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.'
+    if definition["type"] == "number" and value != "" and not NUMBER_RE.fullmatch(value):
+        return "INVALID_DOUBLE", f"{value} was not a valid number for {name}."
+    if definition["type"] == "enumeration" and value != "":
+        allowed = [o["value"] for o in definition["options"]]
+        values = value.split(";") if definition["fieldType"] == "checkbox" else [value]
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            return (
+                "INVALID_OPTION",
+                f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]",
+            )
+    if name == "email" and value and not EMAIL_RE.fullmatch(value):
+        return "INVALID_EMAIL", f"Email address {value} is invalid"
+    return None
 
 
 def _key(name: str, value: str) -> str:

@@ -17,7 +17,7 @@ cursor. Each change reaches the host's ``skypanel_on_hubspot_ticket_changed`` on
   plugin wrote since the version last seen (or may be writing now) is left out; a ticket
   seen for the first time is compared with what the plugin sent (see :mod:`.echo`).
 - Each search request takes a slot of the rate budget every worker shares, and requests
-  are spaced to stay under the search endpoint's own limit (HubSpot: 5 a second).
+  are spaced to stay under the search endpoint's own limit (HubSpot: 4 a second per token).
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ from skypanel_hubspot_plugin.webhooks.told import TRACKED, poll_record, read
 log = logging.getLogger(__name__)
 
 CURSOR = "tickets"
-#: Search requests a second a poll makes at most (HubSpot allows 5 per account).
-SEARCH_PER_SECOND = 4.0
+#: Search requests a second a poll makes at most: HubSpot allows 4 per token, and one less
+#: leaves room for the requests' arrival jitter (two sent 1/3 s apart may land closer).
+SEARCH_PER_SECOND = 3.0
 #: How far behind the cursor each poll reads again: longer than HubSpot's index lag.
 OVERLAP_S = 120.0
 #: Results one search query may page through (HubSpot's limit is 10,000).
