@@ -43,7 +43,9 @@ _EMAIL_RE = re.compile(r"[^\s'\"@<>]+@[^\s'\"@<>]+")
 _QUOTED_RE = re.compile(r"'[^']*'|\"[^\"]*\"")
 _NUMBER_RE = re.compile(r"\b\d{2,}\b")
 _SPACES_RE = re.compile(r"\s+")
-_CODED_RE = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_.]*): .* \[(?P<code>[A-Z][A-Z0-9_]*)\]", re.S)
+_CODED_RE = re.compile(
+    r"(?:^|; )(?P<name>[A-Za-z][A-Za-z0-9_.]*): .*? \[(?P<code>[A-Z][A-Z0-9_]*)\](?=; |$)", re.S
+)
 _FIELD_RE = re.compile(r"[a-z][a-z0-9_.]*")
 MAX_REASON = 300
 #: The category of a row refused by the plugin itself, before any request.
@@ -227,12 +229,11 @@ def _hubspot_details(message: str) -> tuple[tuple[str, ...], str]:
                         codes.append(code)
             message = message[:start].rstrip(" :") + (f": {', '.join(codes)}" if codes else "")
     head, sep, said = message.partition(": ")
-    coded = [_CODED_RE.fullmatch(part.strip()) for part in said.split("; ")] if sep else []
-    if coded and all(coded):
+    coded = list(_CODED_RE.finditer(said)) if sep else []
+    if coded and "".join(m.group(0) for m in coded) == said:
         # The plugin's reading of HubSpot's per-property results: "name: why [CODE]; ...".
         # The why quotes the record's value; the names and codes are the cause.
         for match in coded:
-            assert match is not None
             if match["name"] not in names:
                 names.append(match["name"])
             if match["code"] not in codes:
