@@ -52,8 +52,8 @@ def test_a_refused_value_is_said_as_its_property_and_why(fake: FakeHubSpot) -> N
         client.update_contact(contact.id, {"total_revenue": "lots", "nope": "x"})
     assert refused.value.message == (
         "Property values were not valid: "
-        "total_revenue: lots was not a valid number for total_revenue.; "
-        'nope: Property "nope" does not exist'
+        "total_revenue: lots was not a valid number for total_revenue. [INVALID_DOUBLE]; "
+        'nope: Property "nope" does not exist [PROPERTY_DOESNT_EXIST]'
     )
 
 
@@ -64,7 +64,8 @@ def test_a_refused_input_of_a_batch_is_said_plainly_too(fake: FakeHubSpot) -> No
     [error] = result.errors
     assert error.message == (
         "Property values were not valid: "
-        "lifecyclestage: boss was not one of the allowed options: [subscriber, lead, customer]"
+        "lifecyclestage: boss was not one of the allowed options: [subscriber, lead, customer] "
+        "[INVALID_OPTION]"
     )
 
 
