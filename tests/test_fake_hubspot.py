@@ -179,7 +179,7 @@ def test_a_batch_create_traced_only_in_part_is_refused_whole(fake: FakeHubSpot) 
         {"properties": {"email": "new@example.com"}, "associations": [], "objectWriteTraceId": "a"},
         {"properties": {"email": "bad@"}, "associations": []},
     ]
-    status, _, body = raw(fake, "POST", batch_path("v3", "create"), {"inputs": inputs})
+    status, _, _ = raw(fake, "POST", batch_path("v3", "create"), {"inputs": inputs})
     assert status == 400 and fake.contacts() == []
 
 

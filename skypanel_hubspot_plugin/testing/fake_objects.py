@@ -155,7 +155,7 @@ class ObjectsApi(FakeState):
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         for item in items:
-            trace = _trace_id(item)
+            trace = _trace_id(item) or ""
             try:
                 results.append(
                     {
