@@ -3,8 +3,11 @@
 - Each record's claimed rows are folded (:mod:`.coalesce`) into the writes that leave it at
   the panel's newest values: a burst of updates is one request, and a retry re-sends the
   fold, never an older row over a newer one.
-- Contacts are created or written whole by email, and linked contacts' changes by id,
-  both in batches of up to 100 (a retry updates, never duplicates).
+- Contacts go in batches of up to 100: new ones created in a batch HubSpot answers per
+  input (an email it has already is updated by id instead), whole ones upserted by email,
+  linked contacts' changes updated by id (a retry updates, never duplicates).
+- HubSpot refuses a batch update or upsert whole for one bad record: the record is found
+  by halves, the rest delivered (:meth:`Deliverer._refused`).
 - A ticket is upserted by its unique ``skypanel_ticket_id``, so a retry after a timeout
   (HubSpot did the work, we did not hear) finds the ticket instead of creating another;
   search-before-create would not hold, since HubSpot's search lags behind its writes. Its
@@ -42,6 +45,7 @@ from skypanel_hubspot_plugin.delivery.coalesce import (
     contact_plan,
     ticket_plan,
 )
+from skypanel_hubspot_plugin.delivery.contact_writes import CONTACT_ROUNDS, ContactWrites
 from skypanel_hubspot_plugin.delivery.outbox import Group, Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow, utcnow
 from skypanel_hubspot_plugin.delivery.rate_limit import SharedRateLimit
@@ -74,49 +78,6 @@ log = logging.getLogger(__name__)
 #: How long a ticket's changes wait before looking again for its parked creation.
 WAIT_FOR_CREATE_S = 60.0
 
-
-class ContactWrites:
-    """The contact writes of one claim, gathered so they go 100 to a request."""
-
-    def __init__(self) -> None:
-        self.creates: list[Group] = []  # not linked: created, HubSpot answering each one
-        self.upserts: list[Group] = []  # linked, asked for whole: written whole by email
-        self.updates: list[Group] = []  # by id: linked contacts' changes
-        self.plans: dict[int, ContactPlan] = {}
-        self.ids: dict[int, str] = {}
-        self.whole: set[int] = set()  # updates that write the whole contact
-
-    def create(self, group: Group, plan: ContactPlan) -> None:
-        self.plans[id(group)] = plan
-        self.creates.append(group)
-
-    def upsert(self, group: Group, plan: ContactPlan) -> None:
-        self.plans[id(group)] = plan
-        self.upserts.append(group)
-
-    def update(
-        self, group: Group, plan: ContactPlan, contact_id: str, *, whole: bool = False
-    ) -> None:
-        self.plans[id(group)] = plan
-        self.ids[id(group)] = contact_id
-        if whole:
-            self.whole.add(id(group))
-        self.updates.append(group)
-
-    def pending(self) -> list[Group]:
-        return [*self.creates, *self.updates, *self.upserts]
-
-    @staticmethod
-    def take(groups: list[Group]) -> list[list[Group]]:
-        """Empties ``groups`` into batches of at most 100 (a write may queue another meanwhile)."""
-        taken = groups[:]
-        groups.clear()
-        return [taken[i : i + api.BATCH_LIMIT] for i in range(0, len(taken), api.BATCH_LIMIT)]
-
-
-#: Rounds of contact writes in one claim: a create that finds its email taken becomes an
-#: update, and an update whose contact was deleted meanwhile becomes a create.
-CONTACT_ROUNDS = 3
 
 #: What :meth:`Deliverer._attempt` says besides a refusal: the batch was sent and its
 #: outcome recorded; the worker must leave the rows; another failure was recorded on them.
