@@ -67,7 +67,7 @@ def batch_requests(fake: FakeHubSpot) -> int:
 def bound(users: int, bad: int) -> int:
     """Requests for ``users`` in claims of 100, plus 1 + ceil(log2 n) per bad record."""
     claims = math.ceil(users / BATCH)
-    return claims + bad * (1 + math.ceil(math.log2(min(users, BATCH))))
+    return claims + bad * (1 + math.ceil(math.log2(min(max(users, 1), BATCH))))
 
 
 def assert_parked_naming(engine: Engine, bad: dict[int, str]) -> None:
@@ -104,7 +104,8 @@ def test_bad_values_park_their_records_only_and_cost_few_requests(  # type: igno
             pm.hook.skypanel_on_user_created(user=user(i, bad_signups.get(i)), session=session)
         session.commit()
     drain(rt, engine)
-    assert batch_requests(fake) == math.ceil(n / BATCH)
+    # (An invalid email is parked by the plugin before any request.)
+    assert batch_requests(fake) <= math.ceil(n / BATCH)
     assert_parked_naming(engine, bad_signups)
     good = [i for i in range(n) if i not in bad_signups]
     assert sorted(c["properties"]["email"] for c in fake.contacts()) == sorted(
