@@ -89,37 +89,129 @@ def test_rate_limit_answers_carry_hubspots_headers() -> None:
     assert 1 <= int(headers["Retry-After"]) <= 10
 
 
-def test_a_partly_bad_batch_is_a_207_that_still_applies_the_good_inputs(fake: FakeHubSpot) -> None:
-    status, _, body = raw(
-        fake,
-        "POST",
-        "/crm/v3/objects/contacts/batch/upsert",
-        {
-            "inputs": [
-                {"id": "ok@example.com", "idProperty": "email", "properties": {"firstname": "Ok"}},
-                {"id": "bad@", "idProperty": "email", "properties": {}},
-            ]
-        },
-    )
-    assert status == 207 and body["numErrors"] == 1
-    assert [r["properties"]["email"] for r in body["results"]] == ["ok@example.com"]
-    assert body["results"][0]["new"] is True
-    status, _, body = raw(
-        fake,
-        "POST",
-        "/crm/v3/objects/contacts/batch/upsert",
-        {
-            "inputs": [
-                {
-                    "id": "ok@example.com",
-                    "idProperty": "email",
-                    "properties": {"firstname": "Again"},
-                }
-            ]
-        },
-    )
+def batch_path(version: str, action: str) -> str:
+    root = "/crm/v3/objects" if version == "v3" else f"/crm/objects/{version}"
+    return f"{root}/contacts/batch/{action}"
+
+
+VERSIONS = ["v3", "2026-03", "2026-09"]
+
+
+def add_contact(fake: FakeHubSpot, properties: dict[str, str]) -> dict[str, Any]:
+    status, _, body = raw(fake, "POST", "/crm/v3/objects/contacts", {"properties": properties})
+    assert status == 201
+    found = fake.contact_by_email(properties["email"])
+    assert found is not None and found["id"] == body["id"]
+    return found
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("action", ["create", "update", "upsert"])
+def test_a_batch_with_one_bad_input_is_refused_whole_and_applies_nothing(
+    fake: FakeHubSpot, version: str, action: str
+) -> None:
+    existing = add_contact(fake, {"email": "old@example.com", "firstname": "Old"})
+    good: dict[str, Any] = {"properties": {"email": "ok@example.com", "firstname": "Ok"}}
+    bad: dict[str, Any] = {"properties": {"email": "bad@", "firstname": "Bad"}}
+    if action == "update":
+        good = {"id": existing["id"], "properties": {"firstname": "New"}}
+        bad = {"id": existing["id"], "properties": {"lifecyclestage": "shopper"}}
+    elif action == "upsert":
+        good = {"id": "ok@example.com", "idProperty": "email", "properties": {"firstname": "Ok"}}
+        bad = {"id": "old@example.com", "idProperty": "email", "properties": {"phone": 7}}
+    elif action == "create":
+        good["associations"] = bad["associations"] = []
+    before = fake.contacts()
+    status, _, body = raw(fake, "POST", batch_path(version, action), {"inputs": [good, bad]})
+    assert status == 400 and body["category"] == "VALIDATION_ERROR"
+    assert "results" not in body and "numErrors" not in body
+    named = {"create": "email", "update": "lifecyclestage", "upsert": "phone"}[action]
+    assert body["errors"][0]["context"]["propertyName"] == [named]
+    assert fake.contacts() == before  # the good input was not applied either
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_batch_create_of_an_existing_email_is_one_409_naming_the_contact(
+    fake: FakeHubSpot, version: str
+) -> None:
+    existing = add_contact(fake, {"email": "ada@example.com"})
+    inputs = [
+        {"properties": {"email": "new@example.com"}, "associations": []},
+        {"properties": {"email": "ADA@example.com"}, "associations": []},
+    ]
+    status, _, body = raw(fake, "POST", batch_path(version, "create"), {"inputs": inputs})
+    assert status == 409 and body["category"] == "CONFLICT"
+    assert body["message"].endswith(f"Existing ID: {existing['id']}")
+    assert fake.contact_by_email("new@example.com") is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_batch_create_traced_per_input_answers_each_input(
+    fake: FakeHubSpot, version: str
+) -> None:
+    existing = add_contact(fake, {"email": "ada@example.com"})
+    inputs = [
+        {"properties": {"email": "new@example.com"}, "associations": [], "objectWriteTraceId": "a"},
+        {"properties": {"email": "ada@example.com"}, "associations": [], "objectWriteTraceId": "b"},
+        {"properties": {"email": "bad@"}, "associations": [], "objectWriteTraceId": "c"},
+    ]
+    status, _, body = raw(fake, "POST", batch_path(version, "create"), {"inputs": inputs})
+    assert status == (201 if version == "2026-09" else 207) and body["numErrors"] == 2
+    assert [(r["objectWriteTraceId"], r["properties"]["email"]) for r in body["results"]] == [
+        ("a", "new@example.com")
+    ]
+    errors = {e["context"]["objectWriteTraceId"][0]: e for e in body["errors"]}
+    assert errors["b"]["category"] == "CONFLICT"
+    assert errors["b"]["message"].endswith(f"Existing ID: {existing['id']}")
+    assert errors["c"]["category"] == "VALIDATION_ERROR"
+    assert errors["c"]["errors"][0]["context"]["propertyName"] == ["email"]
+    assert fake.contact_by_email("new@example.com") is not None
+    # Every input traced and all good: a plain 201.
+    inputs = [
+        {"properties": {"email": "x@example.com"}, "associations": [], "objectWriteTraceId": "x"}
+    ]
+    status, _, body = raw(fake, "POST", batch_path(version, "create"), {"inputs": inputs})
+    assert status == 201 and "errors" not in body
+
+
+def test_a_batch_create_traced_only_in_part_is_refused_whole(fake: FakeHubSpot) -> None:
+    inputs = [
+        {"properties": {"email": "new@example.com"}, "associations": [], "objectWriteTraceId": "a"},
+        {"properties": {"email": "bad@"}, "associations": []},
+    ]
+    status, _, _ = raw(fake, "POST", batch_path("v3", "create"), {"inputs": inputs})
+    assert status == 400 and fake.contacts() == []
+
+
+def test_an_upsert_creates_then_updates(fake: FakeHubSpot) -> None:
+    item = {"id": "ok@example.com", "idProperty": "email", "properties": {"firstname": "Ok"}}
+    status, _, body = raw(fake, "POST", batch_path("v3", "upsert"), {"inputs": [item]})
+    assert status == 200 and body["results"][0]["new"] is True
+    item["properties"] = {"firstname": "Again"}
+    status, _, body = raw(fake, "POST", batch_path("v3", "upsert"), {"inputs": [item]})
     assert status == 200 and body["results"][0]["new"] is False
-    assert len(fake.contacts()) == 1
+    assert [c["properties"]["firstname"] for c in fake.contacts()] == ["Again"]
+
+
+def test_a_refused_batch_undoes_the_inputs_before_the_bad_one(fake: FakeHubSpot) -> None:
+    """Earlier inputs of a refused batch were written and then undone: the records, their
+    unique emails and what search shows are as before the batch."""
+    ada = add_contact(fake, {"email": "ada@example.com", "firstname": "Ada"})
+    inputs = [
+        {"id": ada["id"], "properties": {"email": "lovelace@example.com"}},
+        {"id": ada["id"], "properties": {"total_revenue": "lots"}},
+    ]
+    status, _, _ = raw(fake, "POST", batch_path("v3", "update"), {"inputs": inputs})
+    assert status == 400
+    assert fake.contact_by_email("ada@example.com") == ada
+    assert fake.contact_by_email("lovelace@example.com") is None
+    status, _, _ = raw(
+        fake,
+        "POST",
+        batch_path("v3", "create"),
+        {"inputs": [{"properties": {"email": "lovelace@example.com"}, "associations": []}]},
+    )
+    assert status == 201
 
 
 def test_batches_over_100_are_refused(fake: FakeHubSpot) -> None:

@@ -15,7 +15,7 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     ServerError,
     Unreachable,
 )
-from skypanel_hubspot_plugin.hubspot.service import HubSpotService
+from skypanel_hubspot_plugin.hubspot.service import BatchError, CrmObject, HubSpotService
 from skypanel_hubspot_plugin.testing import FAKE_TOKEN, FakeHubSpot
 
 
@@ -53,15 +53,39 @@ def test_upserts_go_in_batches_of_100_and_update_by_email(
     assert fake.contact_by_email("user7@example.com")["properties"]["firstname"] == "User 7"
 
 
-def test_one_bad_record_does_not_hold_back_its_batch(
+def test_one_bad_record_refuses_an_upsert_batch_whole(
     service: HubSpotService, fake: FakeHubSpot
 ) -> None:
-    result = service.upsert_contacts(
-        [{"email": "good@example.com"}, {"email": "bad@example.com", "no_such_property": "x"}]
+    with pytest.raises(BadRequest) as raised:
+        service.upsert_contacts(
+            [{"email": "good@example.com"}, {"email": "bad@example.com", "no_such_property": "x"}]
+        )
+    assert "no_such_property" in raised.value.message
+    assert fake.contacts() == []  # HubSpot applied none of it
+
+
+def test_a_batch_create_answers_each_contact_in_input_order(
+    service: HubSpotService, fake: FakeHubSpot
+) -> None:
+    ada = service.create_contact({"email": "ada@example.com"})
+    outcomes = service.create_contacts(
+        [
+            {"email": "good@example.com"},
+            {"email": "ADA@example.com", "firstname": "Ada"},
+            {"email": "bad@example.com", "lifecyclestage": "shopper"},
+        ]
     )
-    assert [c.properties["email"] for c in result.results] == ["good@example.com"]
-    assert len(result.errors) == 1
-    assert fake.contact_by_email("good@example.com") is not None
+    good, taken, bad = outcomes
+    assert isinstance(good, CrmObject) and good.properties["email"] == "good@example.com"
+    assert isinstance(taken, BatchError) and taken.existing_id == ada.id
+    assert isinstance(bad, BatchError) and bad.category == "VALIDATION_ERROR"
+    assert "lifecyclestage" in bad.message
+    assert sorted(c["properties"]["email"] for c in fake.contacts()) == [
+        "ada@example.com",
+        "good@example.com",
+    ]
+    (request,) = [r for r in fake.requests if r.path.endswith("/contacts/batch/create")]
+    assert [i["objectWriteTraceId"] for i in request.body["inputs"]] == ["0", "1", "2"]
 
 
 def test_a_ticket_is_created_in_the_default_pipeline_and_tied_to_its_contact(

@@ -3,8 +3,11 @@
 - Each record's claimed rows are folded (:mod:`.coalesce`) into the writes that leave it at
   the panel's newest values: a burst of updates is one request, and a retry re-sends the
   fold, never an older row over a newer one.
-- Contacts are created or written whole by email, and linked contacts' changes by id,
-  both in batches of up to 100 (a retry updates, never duplicates).
+- Contacts go in batches of up to 100: new ones created in a batch HubSpot answers per
+  input (an email it has already is updated by id instead), whole ones upserted by email,
+  linked contacts' changes updated by id (a retry updates, never duplicates).
+- HubSpot refuses a batch update or upsert whole for one bad record: the record is found
+  by halves, the rest delivered (:meth:`Deliverer._refused`).
 - A ticket is upserted by its unique ``skypanel_ticket_id``, so a retry after a timeout
   (HubSpot did the work, we did not hear) finds the ticket instead of creating another;
   search-before-create would not hold, since HubSpot's search lags behind its writes. Its
@@ -29,7 +32,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -45,6 +48,7 @@ from skypanel_hubspot_plugin.delivery.coalesce import (
     contact_plan,
     ticket_plan,
 )
+from skypanel_hubspot_plugin.delivery.contact_writes import CONTACT_ROUNDS, ContactWrites
 from skypanel_hubspot_plugin.delivery.outbox import Group, Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow, utcnow
 from skypanel_hubspot_plugin.delivery.ownership import (
@@ -66,7 +70,7 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     HubSpotError,
     NotFound,
 )
-from skypanel_hubspot_plugin.hubspot.service import HubSpotService
+from skypanel_hubspot_plugin.hubspot.service import CrmObject, HubSpotService
 
 __all__ = [
     "CONTACT_DELETE",
@@ -87,31 +91,19 @@ log = logging.getLogger(__name__)
 WAIT_FOR_CREATE_S = 60.0
 
 
-class ContactWrites:
-    """The contact writes of one claim, gathered so they go 100 to a request."""
+#: What :meth:`Deliverer._attempt` says besides a refusal: the batch was sent and its
+#: outcome recorded; the worker must leave the rows; another failure was recorded on them.
+SENT, STOP, OTHER = "sent", "stop", "other"
 
-    def __init__(self) -> None:
-        self.upserts: list[Group] = []  # by email: contacts to create, or to write whole
-        self.updates: list[Group] = []  # by id: linked contacts' changes
-        self.plans: dict[int, ContactPlan] = {}
-        self.ids: dict[int, str] = {}
+#: HubSpot refusing a batch for a record in it: it applied none of the batch.
+REFUSALS = (BadRequest, Conflict, NotFound)
+Refusal = BadRequest | Conflict | NotFound
 
-    def upsert(self, group: Group, plan: ContactPlan) -> None:
-        self.plans[id(group)] = plan
-        self.upserts.append(group)
 
-    def update(self, group: Group, plan: ContactPlan, contact_id: str) -> None:
-        self.plans[id(group)] = plan
-        self.ids[id(group)] = contact_id
-        self.updates.append(group)
+class StillMoving(HubSpotError):
+    """A contact went from create to update and back more than a claim allows: retried later."""
 
-    @staticmethod
-    def chunks(groups: list[Group]) -> Iterator[list[Group]]:
-        """Batches of the groups; read as it grows, so an update turned upsert still goes."""
-        start = 0
-        while start < len(groups):
-            yield groups[start : start + api.BATCH_LIMIT]
-            start += api.BATCH_LIMIT
+    transient = True
 
 
 class Stopping(Exception):
@@ -158,6 +150,8 @@ class Deliverer:
         self.paused_until: datetime | None = None
         self._contact_links: dict[str, str] = {}
         self._claimed: set[str] = set()
+        #: The properties last sent for each group of the claim (by id of the group).
+        self._sent: dict[int, set[str]] = {}
 
     def _call(self, groups: Sequence[Group], fn: Callable[..., T], *args: Any) -> T:
         """One HubSpot request for ``groups``, under the rate limit and a fresh lease."""
@@ -185,6 +179,7 @@ class Deliverer:
         later: list[Group] = []
         # The contacts' links, new tickets' owners' included, in one query, not one per record.
         self._claimed = {g.entity for g in groups}
+        self._sent = {}
         users = [g.entity.removeprefix("user:") for g in groups if g.entity.startswith("user:")]
         owners = [
             str(json.loads(g.rows[0].payload).get("user_id"))
@@ -200,10 +195,15 @@ class Deliverer:
                 later.append(group)
             else:
                 self.outbox.park(group.rows, self.worker_id, f"unknown delivery kind {kind!r}")
-        for chunk in writes.chunks(writes.updates):
-            self._guard(chunk, lambda gs: self._update_contacts(gs, writes))
-        for chunk in writes.chunks(writes.upserts):
-            self._guard(chunk, lambda gs: self._upsert_contacts(gs, writes))
+        for _ in range(CONTACT_ROUNDS):
+            for chunk in writes.take(writes.creates):
+                self._guard(chunk, lambda gs: self._create_contacts(gs, writes))
+            for chunk in writes.take(writes.updates):
+                self._guard(chunk, lambda gs: self._update_contacts(gs, writes))
+            for chunk in writes.take(writes.upserts):
+                self._guard(chunk, lambda gs: self._upsert_contacts(gs, writes))
+        for group in writes.pending():
+            self.fail(group, StillMoving("the contact was created and deleted meanwhile"))
         for group in later:
             if group.rows[0].kind == FORM_SUBMIT:
                 self._guard([group], lambda gs: self._submit_form(gs[0]))
@@ -211,39 +211,94 @@ class Deliverer:
                 self._guard([group], lambda gs: self._ticket(gs[0]))
 
     def _guard(self, groups: list[Group], deliver: Callable[[list[Group]], None]) -> None:
+        """Delivers ``groups`` (one request for a batch), recording any failure on them."""
+        outcome = self._attempt(groups, deliver)
+        if isinstance(outcome, REFUSALS):
+            self._refused(groups, deliver, outcome)
+
+    def _attempt(
+        self, groups: list[Group], deliver: Callable[[list[Group]], None]
+    ) -> str | Refusal:
+        """Runs ``deliver`` once. SENT: HubSpot answered and the outcome is recorded. STOP:
+        the rows are left as they are. OTHER: another failure is recorded on the groups.
+        A refusal (returned, not recorded): HubSpot refused the request for a record in it."""
         if self.paused_until is not None:  # HubSpot refuses everything until the reset
             for group in groups:
                 self.outbox.defer_until(group.rows, self.worker_id, self.paused_until)
-            return
+            return OTHER
         try:
             deliver(groups)
         except (Stopping, LeaseLost):
-            return
+            return STOP
         except DailyLimitReached as exc:
             # Not the rows' fault: they wait for the reset, attempts untouched, and every
             # worker on the database pauses with them.
-            self.paused_until = exc.resets_at
-            self.outbox.pause_until(exc.resets_at)
-            log.warning(
-                "HubSpot's daily API limit is spent: delivery paused until %s", exc.resets_at
-            )
-            for group in groups:
-                self.outbox.defer_until(group.rows, self.worker_id, exc.resets_at)
-        except BadRequest as exc:
-            if len(groups) == 1:
-                self.fail(groups[0], exc)
-                return
-            # HubSpot refused the whole batch for some record in it: find it by halves, so
-            # the good records still go (log2(100) ≈ 7 extra requests at most per bad one).
-            middle = len(groups) // 2
-            self._guard(groups[:middle], deliver)
-            self._guard(groups[middle:], deliver)
+            self._pause(groups, exc)
+            return OTHER
+        except REFUSALS as exc:
+            return exc
         except HubSpotError as exc:
             for group in groups:
                 self.fail(group, exc)
+            return OTHER
         except Exception as exc:  # a bug must park the rows, not kill the worker
             for group in groups:
                 self.outbox.park(group.rows, self.worker_id, f"{type(exc).__name__}: {exc}")
+            return OTHER
+        return SENT
+
+    def _refused(
+        self, groups: list[Group], deliver: Callable[[list[Group]], None], refusal: Refusal
+    ) -> None:
+        """HubSpot refused the whole batch for some record in it and applied none of it:
+        finds that record, sending the rest.
+
+        Each step sends half of the records under suspicion: sent, those are delivered and
+        the refused record is in the other half; refused, it is in this half and the other
+        half waits, untried. When one record is left, it takes the refusal, and the untried
+        records go in one request. One bad record in a batch of n so costs at most
+        1 + ceil(log2 n) requests more than the batch alone (8 for 100), and no record is
+        sent again once HubSpot took it. A record found by elimination rather than sent
+        alone takes the refusal only when the refusal names a property the record was
+        sent with (a refused value depends on that record alone); otherwise it is sent
+        alone to see (one request more).
+        """
+        if len(groups) == 1:
+            self.fail(groups[0], refusal)
+            return
+        suspects, alone = groups, False
+        untried: list[Group] = []
+        while len(suspects) > 1:
+            middle = len(suspects) // 2
+            half, other = suspects[:middle], suspects[middle:]
+            outcome = self._attempt(half, deliver)
+            if outcome == STOP:
+                return
+            if outcome == OTHER:  # the refused record may be in `half`: the rest goes afresh
+                self._guard(other + untried, deliver)
+                return
+            if isinstance(outcome, REFUSALS):
+                suspects, untried, refusal, alone = half, other + untried, outcome, True
+            else:
+                suspects, alone = other, False
+        if alone or self._refuses_a_value_of(suspects[0], refusal):
+            self.fail(suspects[0], refusal)
+        else:
+            self._guard(suspects, deliver)
+        if untried:
+            self._guard(untried, deliver)
+
+    def _refuses_a_value_of(self, group: Group, refusal: Refusal) -> bool:
+        """Whether ``refusal`` refused a value of a property sent for ``group``."""
+        if refusal.category != "VALIDATION_ERROR":
+            return False
+        sent = self._sent.get(id(group), set())
+        return any(
+            name in sent
+            for detail in refusal.details
+            if isinstance(detail.get("context"), dict)
+            for name in detail["context"].get("propertyName") or []
+        )
 
     def _pause(self, groups: list[Group], exc: DailyLimitReached) -> None:
         """Not the rows' fault: they wait for the reset with their attempts untouched, and
@@ -298,7 +353,11 @@ class Deliverer:
             # The email changed before the contact was linked: an earlier attempt may have
             # created it under an older email, with its answer lost. Update that one.
             linked = self._find_by_older_email(group, plan)
-        if linked is None or (plan.whole and not plan.email_changed):
+        if linked is None and not any(r.attempts for r in group.rows):
+            writes.create(group, plan)  # batched, HubSpot answering each one
+        elif linked is None:  # an earlier attempt may have created it, its answer lost
+            writes.upsert(group, plan)
+        elif plan.whole and not plan.email_changed:
             writes.upsert(group, plan)  # by email, batched
         elif plan.properties(linked=True):
             writes.update(group, plan, linked)  # by id, batched
@@ -320,7 +379,13 @@ class Deliverer:
             self._caller(groups),
             self.service,
             self.ownership.contacts,
-            [(writes.ids[id(g)], writes.plans[id(g)].properties(linked=True)) for g in groups],
+            [
+                (
+                    writes.ids[id(g)],
+                    writes.plans[id(g)].properties(linked=id(g) not in writes.whole),
+                )
+                for g in groups
+            ],
         )
         idle = [g for g, (_, props) in zip(groups, updates, strict=True) if not props]
         if idle:  # everything these changed belongs to HubSpot's users now
@@ -335,13 +400,16 @@ class Deliverer:
             updates = [u for u in updates if u[1]]
             if not groups:
                 return
+        self._sent.update(
+            (id(g), set(props)) for g, (_, props) in zip(groups, updates, strict=True)
+        )
         try:
             result = self._call(groups, self.service.update_contacts, updates)
         except NotFound:
             if len(groups) > 1:  # some contact of the batch is gone: find it by halves
                 raise BadRequest("a contact of the batch no longer exists", status=404) from None
             self.outbox.unlink("contact", writes.plans[id(groups[0])].user_id)
-            writes.upsert(groups[0], writes.plans[id(groups[0])])
+            writes.create(groups[0], writes.plans[id(groups[0])])
             return
         updated = {c.id for c in result.results}
         refused = {i: e for e in result.errors for i in e.ids}
@@ -357,7 +425,36 @@ class Deliverer:
                 )
             else:  # deleted in HubSpot meanwhile: create it again from the whole contact
                 self.outbox.unlink("contact", plan.user_id)
-                writes.upsert(group, plan)
+                writes.create(group, plan)
+        if done:
+            self.outbox.delivered_many(self.worker_id, done)
+
+    def _create_contacts(self, groups: list[Group], writes: ContactWrites) -> None:
+        """Creates the contacts of users with no link; HubSpot answers each one. An email
+        HubSpot has already (an earlier attempt whose answer was lost, a contact made in
+        HubSpot) names its contact: that one is written whole by id instead."""
+        merged: dict[str, dict[str, str]] = {}
+        emails: dict[int, str] = {}
+        for group in groups:
+            props = writes.plans[id(group)].properties(linked=False)
+            self._sent[id(group)] = set(props)
+            emails[id(group)] = props["email"].lower()
+            merged.setdefault(emails[id(group)], {}).update(props)
+        outcomes = self._call(groups, self.service.create_contacts, list(merged.values()))
+        answers = dict(zip(merged, outcomes, strict=True))
+        done: list[tuple[Sequence[OutboxRow], str | None, tuple[str, str] | None]] = []
+        for group in groups:
+            plan, outcome = writes.plans[id(group)], answers[emails[id(group)]]
+            if isinstance(outcome, CrmObject):
+                done.append((group.rows, outcome.id, ("contact", plan.user_id)))
+            elif outcome.existing_id:
+                writes.update(group, plan, outcome.existing_id, whole=True)
+            elif outcome.category is None:  # HubSpot's answer left it out
+                self.fail(group, HubSpotError(outcome.message))
+            else:
+                self.outbox.park(
+                    group.rows, self.worker_id, f"HubSpot refused the contact: {outcome.message}"
+                )
         if done:
             self.outbox.delivered_many(self.worker_id, done)
 
@@ -366,6 +463,7 @@ class Deliverer:
         emails: dict[int, str] = {}
         for group in groups:
             props = writes.plans[id(group)].properties(linked=False)
+            self._sent[id(group)] = set(props)
             emails[id(group)] = props["email"]
             merged.setdefault(props["email"], {}).update(props)
         held = owned_upserts(self._caller(groups), self.service, self.ownership.contacts, merged)

@@ -30,10 +30,12 @@ from hubspot.conversations.visitor_identification import IdentificationTokenGene
 from hubspot.crm.associations.v4 import AssociationSpec
 from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
     BatchInputSimplePublicObjectBatchInputUpsert,
     BatchReadInputSimplePublicObjectId,
     PublicGdprDeleteInput,
     SimplePublicObjectBatchInput,
+    SimplePublicObjectBatchInputForCreate,
     SimplePublicObjectBatchInputUpsert,
     SimplePublicObjectId,
 )
@@ -53,11 +55,13 @@ from hubspot.crm.tickets import (
 from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpsert
 from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 
+from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot import forms_api
 from skypanel_hubspot_plugin.hubspot.api_areas import area_of, status_of
 from skypanel_hubspot_plugin.hubspot.errors import (
+    EXISTING_ID_RE,
     BadRequest,
     Conflict,
     DailyLimitReached,
@@ -91,11 +95,19 @@ class CrmObject:
 
 @dataclass(frozen=True)
 class BatchError:
-    """One input of a batch that HubSpot refused, with its message and the ids it names."""
+    """One input of a batch that HubSpot refused, with its message and the ids it names
+    (``trace_ids``: the objectWriteTraceId of a refused input of a batch create)."""
 
     message: str
     category: str | None
     ids: tuple[str, ...]
+    trace_ids: tuple[str, ...] = ()
+
+    @property
+    def existing_id(self) -> str | None:
+        """The record already holding the input's unique value (a 409-type refusal)."""
+        match = EXISTING_ID_RE.search(self.message)
+        return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -154,8 +166,12 @@ Answers = Mapping[int, str | None]
 
 #: Batch answers are read as JSON, not as the client's models: the models parse every
 #: result's timestamps (which nothing here reads), most of a batch's cost on our side.
-#: 2026-09 lists refused inputs in a 200; earlier versions answer 207.
+#: HubSpot refuses a batch update or upsert whole (an error status, raised); the 207 and
+#: the errors of a 2026-09 answer are read all the same, should HubSpot ever send them.
 BATCH_ANSWERS: Answers = {200: "object", 207: "object"}
+#: A batch create whose inputs all carry an objectWriteTraceId answers each input: 201,
+#: or 207 with the refused ones listed (2026-09 lists them in the 201).
+CREATE_ANSWERS: Answers = {201: "object", 200: "object", 207: "object"}
 #: Given to the batch inputs' models, which otherwise each deep-copy a configuration of
 #: their own (a hundred copies per request); they read only its validation switch.
 MODELS = ModelConfiguration()
@@ -337,8 +353,8 @@ class HubSpotService:
     def upsert_contacts(self, contacts: Sequence[Mapping[str, str]]) -> BatchResult:
         """Creates or updates contacts by email, in batches of at most 100.
 
-        HubSpot applies the valid inputs of a batch and reports the others (HTTP 207);
-        both come back here, so one bad record never holds back the rest.
+        HubSpot applies a batch upsert whole or refuses it whole: one bad record raises
+        that record's error (BadRequest, Conflict) and nothing of its batch is applied.
         """
         results: list[CrmObject] = []
         errors: list[BatchError] = []
@@ -361,11 +377,53 @@ class HubSpotService:
             errors.extend(_batch_error(e) for e in answer.get("errors") or [])
         return BatchResult(results=results, errors=errors)
 
+    def create_contacts(
+        self, contacts: Sequence[Mapping[str, str]]
+    ) -> list[CrmObject | BatchError]:
+        """Creates contacts in batches of at most 100; each input's outcome, in input order.
+
+        Every input carries an ``objectWriteTraceId`` (its place in the batch), which is
+        what makes HubSpot answer each input (its multi-status batch create) instead of
+        refusing the batch for one bad record: a refused input comes back as a BatchError
+        naming it, the others are created. An email that exists already is a refusal
+        whose :attr:`BatchError.existing_id` names the contact holding it.
+        """
+        outcomes: list[CrmObject | BatchError] = []
+        for chunk in _chunks(contacts, api.BATCH_LIMIT):
+            inputs = [
+                SimplePublicObjectBatchInputForCreate(
+                    properties=dict(c),
+                    associations=[],
+                    object_write_trace_id=str(i),
+                    local_vars_configuration=MODELS,
+                )
+                for i, c in enumerate(chunk)
+            ]
+            answer = self._send(
+                self._contacts,
+                "POST",
+                self.version.batch(api.CONTACTS, "create"),
+                CREATE_ANSWERS,
+                body=BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs),
+            )
+            answered: dict[str, CrmObject | BatchError] = {}
+            for result in answer.get("results") or []:
+                if isinstance(result, dict) and result.get("id"):
+                    answered[str(result.get("objectWriteTraceId"))] = _crm_object_json(result)
+            for err in answer.get("errors") or []:
+                if isinstance(err, dict):
+                    refusal = _batch_error(err)
+                    for trace in refusal.trace_ids:
+                        answered[trace] = refusal
+            missing = BatchError("HubSpot's answer did not include this contact", None, ())
+            outcomes.extend(answered.get(str(i), missing) for i in range(len(chunk)))
+        return outcomes
+
     def update_contacts(self, updates: Sequence[tuple[str, Mapping[str, str]]]) -> BatchResult:
         """Updates contacts by id, ``(id, properties)`` each, in batches of at most 100.
 
-        As with upserts, HubSpot applies the valid inputs and reports the others (an id
-        that no longer exists, a refused value) by id.
+        As with upserts, HubSpot refuses the batch whole for one bad input (a refused value,
+        an id that no longer exists) and raises its error; nothing of it is applied.
         """
         results: list[CrmObject] = []
         errors: list[BatchError] = []
@@ -380,7 +438,6 @@ class HubSpotService:
                 self._contacts,
                 "POST",
                 self.version.batch(api.CONTACTS, "update"),
-                # Refused inputs come back in a 207, or (2026-09) in the 200 itself.
                 BATCH_ANSWERS,
                 body=BatchInputSimplePublicObjectBatchInput(inputs=inputs),
             )
@@ -439,7 +496,6 @@ class HubSpotService:
             api_client,
             "POST",
             self.version.batch(object_type, "upsert"),
-            # 2026-09 lists refused inputs in a 200; earlier versions answer 207.
             BATCH_ANSWERS,
             body=body,
         )
@@ -828,14 +884,20 @@ def _crm_object_json(obj: Mapping[str, Any]) -> CrmObject:
 
 def _batch_error(err: Mapping[str, Any]) -> BatchError:
     context = err.get("context") or {}
-    ids = (
-        tuple(str(i) for i in context.get("ids", []) if i is not None)
-        if isinstance(context, dict)
-        else ()
-    )
+    context = context if isinstance(context, dict) else {}
+
+    def named(key: str) -> tuple[str, ...]:
+        values = context.get(key)
+        return tuple(str(i) for i in values if i is not None) if isinstance(values, list) else ()
+
     details = [d for d in err.get("errors") or [] if isinstance(d, dict)]
-    message = naming_properties(str(err.get("message") or ""), details)
-    return BatchError(message=message, category=err.get("category"), ids=ids)
+    message = naming_properties(scrub(str(err.get("message") or "")), details)
+    return BatchError(
+        message=message,
+        category=err.get("category"),
+        ids=named("ids"),
+        trace_ids=named("objectWriteTraceId"),
+    )
 
 
 def _batch_refusal(err: Mapping[str, Any]) -> HubSpotError:

@@ -1,8 +1,12 @@
 """The fake HubSpot's object API: one record (create, read, update, archive, GDPR delete),
 pages of records, and batches.
 
-A batch is answered per input: the good ones are applied and the failures listed, with 207
-before 2026-09 and 200 from 2026-09.
+A batch is answered as HubSpot's error-handling guide says: whole. One refused input fails
+the batch with that input's error (400 VALIDATION_ERROR, 409 CONFLICT with "Existing ID: N",
+404) and nothing of it is applied. The one exception is a batch create whose inputs all
+carry an ``objectWriteTraceId``: the good inputs are created and each refused one is listed
+with its trace id (207 before 2026-09; from 2026-09 the 201 lists them). A batch read,
+which writes nothing, lists the ids it did not find.
 """
 
 from __future__ import annotations
@@ -118,37 +122,71 @@ class ObjectsApi(FakeState):
                 f"Batch size of {len(inputs)} exceeds the limit of {BATCH_LIMIT}",
                 "VALIDATION_ERROR",
             )
+        items = [item if isinstance(item, dict) else {} for item in inputs]
+        if action == "create" and items and all(_trace_id(i) for i in items):
+            return self._batch_create_traced(object_type, items, body, api_version)
+        if action == "read":
+            return self._batch_read(object_type, items, body, api_version)
         started = now_iso()
-        results: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        for item in inputs:
-            item = item if isinstance(item, dict) else {}
-            try:
-                results.append(self._batch_one(object_type, action, item, body))
-            except CrmError as exc:
-                errors.append(
-                    {
-                        "status": "error",
-                        "category": exc.body.get("category", "ERROR"),
-                        "message": exc.body.get("message", ""),
-                        "context": {"ids": [str(item.get("id", ""))]},
-                        "errors": exc.body.get("errors", []),
-                        "links": {},
-                    }
-                )
+        # Refused whole: the first refused input's error, as a one-record write would have
+        # had it, and nothing of the batch applied.
+        with self._store.all_or_nothing():
+            results = [self._batch_one(object_type, action, i, body) for i in items]
         if action == "archive":
             return 204, None
-        answer: dict[str, Any] = {
+        answer = {
             "status": "COMPLETE",
             "results": results,
             "startedAt": started,
             "completedAt": now_iso(),
         }
-        if errors:
-            answer.update(numErrors=len(errors), errors=errors)
-            # From 2026-09 a batch answers 200 and lists the failures; before, 207.
-            return (200 if api_version == "2026-09" else 207), answer
         return (201 if action == "create" else 200), answer
+
+    def _batch_create_traced(
+        self,
+        object_type: str,
+        items: list[dict[str, Any]],
+        body: dict[str, Any],
+        api_version: str | None,
+    ) -> Answer:
+        """HubSpot's multi-status batch create: every input carries an objectWriteTraceId,
+        the good inputs are created, and each refused one is an error whose context names
+        its objectWriteTraceId. 207 when some were refused (201 from 2026-09, whose spec
+        lists the errors in the 201 answer itself)."""
+        started = now_iso()
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in items:
+            trace = _trace_id(item) or ""
+            try:
+                results.append(
+                    {
+                        **self._batch_one(object_type, "create", item, body),
+                        "objectWriteTraceId": trace,
+                    }
+                )
+            except CrmError as exc:
+                errors.append(_input_error(exc, {"objectWriteTraceId": [trace]}))
+        return _with_errors(201, started, results, errors, api_version)
+
+    def _batch_read(
+        self,
+        object_type: str,
+        items: list[dict[str, Any]],
+        body: dict[str, Any],
+        api_version: str | None,
+    ) -> Answer:
+        """A batch read applies nothing: the records found, and the ids not found listed
+        (207 before 2026-09; 2026-09's spec lists them in the 200)."""
+        started = now_iso()
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                results.append(self._batch_one(object_type, "read", item, body))
+            except CrmError as exc:
+                errors.append(_input_error(exc, {"ids": [str(item.get("id", ""))]}))
+        return _with_errors(200, started, results, errors, api_version)
 
     def _batch_one(
         self, object_type: str, action: str, item: dict[str, Any], body: dict[str, Any]
@@ -187,6 +225,42 @@ class ObjectsApi(FakeState):
             )
         obj, new = self._store.upsert(object_type, str(item.get("id", "")), id_property, props)
         return self._shape(obj, new=new)
+
+
+def _trace_id(item: dict[str, Any]) -> str | None:
+    trace = item.get("objectWriteTraceId")
+    return trace if isinstance(trace, str) and trace else None
+
+
+def _input_error(exc: CrmError, context: dict[str, list[str]]) -> dict[str, Any]:
+    """One refused input of a multi-status answer, in HubSpot's StandardError shape."""
+    return {
+        "status": "error",
+        "category": exc.body.get("category", "ERROR"),
+        "message": exc.body.get("message", ""),
+        "context": context,
+        "errors": exc.body.get("errors", []),
+        "links": {},
+    }
+
+
+def _with_errors(
+    status: int,
+    started: str,
+    results: list[dict[str, Any]],
+    errors: list[dict[str, Any]],
+    api_version: str | None,
+) -> Answer:
+    answer: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": now_iso(),
+    }
+    if not errors:
+        return status, answer
+    answer.update(numErrors=len(errors), errors=errors)
+    return (status if api_version == "2026-09" else 207), answer
 
 
 def cursor(offset: int) -> str:

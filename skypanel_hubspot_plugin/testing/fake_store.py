@@ -357,6 +357,29 @@ class CrmStore:
         if body is not None:
             raise CrmError(400, body)
 
+    #: While a batch is applied whole or not at all (:meth:`all_or_nothing`): how to undo
+    #: each write made so far, oldest first.
+    journal: list[Callable[[], None]] | None = None
+
+    @contextmanager
+    def all_or_nothing(self) -> Iterator[None]:
+        """Applies the writes made inside whole, or none of them when one is refused.
+
+        HubSpot answers a batch it refuses with one error and applies none of its inputs
+        (partial success exists only for batch creates whose inputs all carry an
+        ``objectWriteTraceId``), so the inputs written before the refused one are undone.
+        """
+        self.journal, next_id = [], self.next_id
+        try:
+            yield
+        except CrmError:
+            for undo in reversed(self.journal):
+                undo()
+            self.next_id = next_id
+            raise
+        finally:
+            self.journal = None
+
     # -- properties --------------------------------------------------------------------------
 
     def check_properties(
@@ -472,7 +495,25 @@ class CrmStore:
         self.first_versions[(object_type, obj["id"])] = dict(obj["properties"])
         self._reindex(object_type, obj, live=True)
         self._version(object_type, obj)
+        if self.journal is not None:
+            self.journal.append(lambda: self._uncreate(object_type, obj))
         return obj
+
+    def _uncreate(self, object_type: str, obj: dict[str, Any]) -> None:
+        self._reindex(object_type, obj, live=False)
+        del self.objects[object_type][obj["id"]]
+        self.versions.pop((object_type, obj["id"]), None)
+
+    def _restore(
+        self, object_type: str, obj: dict[str, Any], before: dict[str, Any], kept: int
+    ) -> None:
+        """Puts ``obj`` back as it was (``before``, a deep copy) with its first ``kept``
+        versions only."""
+        self._reindex(object_type, obj, live=False)
+        obj.clear()
+        obj.update(before)
+        self._reindex(object_type, obj, live=True)
+        del self.versions.get((object_type, obj["id"]), [])[kept:]
 
     def get(
         self, object_type: str, object_id: str, id_property: str | None = None
@@ -497,6 +538,10 @@ class CrmStore:
         self.check_rules(object_type, props, obj["properties"])
         if object_type == "tickets":
             self.check_pipeline(props, obj)
+        if self.journal is not None:
+            before = copy.deepcopy(obj)
+            kept = len(self.versions.get((object_type, obj["id"]), []))
+            self.journal.append(lambda: self._restore(object_type, obj, before, kept))
         self._reindex(object_type, obj, live=False)
         obj["properties"].update({k: v for k, v in props.items() if v is not None})
         self._reindex(object_type, obj, live=True)
