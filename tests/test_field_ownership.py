@@ -173,13 +173,13 @@ def test_a_contact_hubspot_already_had_gets_no_on_create_value(  # type: ignore[
 def test_a_creation_retried_keeps_its_value_at_creation(  # type: ignore[no-untyped-def]
     pm, owned: Runtime, fake: FakeHubSpot, engine: Engine, fault: str
 ) -> None:
-    """The creating upsert's answer is lost (or it failed): the retry reads the contact by
-    email and, finding it, sends no on_create value over the one it was created with."""
+    """The creating request's answer is lost (or it failed): the retry finds the contact
+    and sends no on_create value over the one it was created with."""
     pm.hook.skypanel_on_user_created(user=ADA, session=None)
-    fake.script_faults(["ok", fault])  # the read goes through, the upsert does not answer
+    fake.script_faults([fault])  # the create does not answer
     Worker(owned, policy=RetryPolicy(max_attempts=8, base_s=30.0, cap_s=60.0)).run_once()
-    upserts = [r for r in fake.requests if r.path.endswith("/contacts/batch/upsert")]
-    assert [r.status for r in upserts] == [{"lost-504": 504, "lost-drop": 0, "500": 500}[fault]]
+    creates = [r for r in fake.requests if r.path.endswith("/contacts/batch/create")]
+    assert [r.status for r in creates] == [{"lost-504": 504, "lost-drop": 0, "500": 500}[fault]]
     update(pm, ADA, phone="+1 555 0299")
     drain(owned, engine)
     created = "+1 555 0100" if fault != "500" else "+1 555 0299"
@@ -202,7 +202,9 @@ def test_a_batch_costs_one_read_whatever_its_size(  # type: ignore[no-untyped-de
     before = len(fake.requests)
     Worker(owned).run_once()
     sent = [r.path.rsplit("/", 2)[-2:] for r in fake.requests[before:]]
-    assert sent == [["batch", "read"], ["batch", "upsert"]]
+    # New contacts are created (HubSpot answers each input); the 10 sales typed in are
+    # named by their existing ids, read once and updated with what the panel may write.
+    assert sent == [["batch", "create"], ["batch", "read"], ["batch", "update"]]
     for n in range(40):
         props = contact(fake, f"user{n}@example.com")
         assert props["company"] == ("Sales' own" if n % 4 == 0 else f"Co {n}")
@@ -231,19 +233,22 @@ def test_changes_only_hubspots_users_own_now_cost_no_write(  # type: ignore[no-u
     assert len(fake.requests) == before
 
 
-def test_a_contact_gone_between_the_read_and_the_upsert_gets_what_was_held_back(  # type: ignore[no-untyped-def]
+def test_a_contact_gone_between_the_read_and_the_write_gets_what_was_held_back(  # type: ignore[no-untyped-def]
     pm, owned: Runtime, fake: FakeHubSpot, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Sales' contact holds the email: the sign-up's create names it, the plugin reads it and
+    holds back what HubSpot's users own; a HubSpot user deletes it just before the update,
+    so the contact is created again, with everything."""
     service = owned.service()
     existing = service.create_contact({"email": ADA.email, "company": "Sales' own"})
-    upsert = HubSpotService.upsert_contacts
+    update_contacts = HubSpotService.update_contacts
 
-    def deleted_first(self: HubSpotService, contacts: Any) -> Any:
+    def deleted_first(self: HubSpotService, updates: Any) -> Any:
         self.archive_contact(existing.id)  # a HubSpot user deletes it just then
-        monkeypatch.setattr(HubSpotService, "upsert_contacts", upsert)
-        return upsert(self, contacts)
+        monkeypatch.setattr(HubSpotService, "update_contacts", update_contacts)
+        return update_contacts(self, updates)
 
-    monkeypatch.setattr(HubSpotService, "upsert_contacts", deleted_first)
+    monkeypatch.setattr(HubSpotService, "update_contacts", deleted_first)
     pm.hook.skypanel_on_user_created(user=ADA, session=None)
     drain(owned, engine)
     props = contact(fake)
