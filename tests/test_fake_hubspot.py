@@ -140,7 +140,7 @@ def test_a_batch_create_of_an_existing_email_is_one_409_naming_the_contact(
         {"properties": {"email": "ADA@example.com"}, "associations": []},
     ]
     status, _, body = raw(fake, "POST", batch_path(version, "create"), {"inputs": inputs})
-    assert status == 409 and body["category"] == "CONFLICT"
+    assert status == 409 and body["category"] == "OBJECT_ALREADY_EXISTS"
     assert body["message"].endswith(f"Existing ID: {existing['id']}")
     assert fake.contact_by_email("new@example.com") is None
 
@@ -161,7 +161,7 @@ def test_a_batch_create_traced_per_input_answers_each_input(
         ("a", "new@example.com")
     ]
     errors = {e["context"]["objectWriteTraceId"][0]: e for e in body["errors"]}
-    assert errors["b"]["category"] == "CONFLICT"
+    assert errors["b"]["category"] == "OBJECT_ALREADY_EXISTS"
     assert errors["b"]["message"].endswith(f"Existing ID: {existing['id']}")
     assert errors["c"]["category"] == "VALIDATION_ERROR"
     assert errors["c"]["errors"][0]["context"]["propertyName"] == ["email"]
