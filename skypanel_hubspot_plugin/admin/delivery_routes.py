@@ -17,6 +17,7 @@ from skypanel_hubspot_plugin.admin.responses import (
     limit_message,
     query_limit,
 )
+from skypanel_hubspot_plugin.audit.trail import Actor
 from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.delivery.backfill import BackfillRunning
 from skypanel_hubspot_plugin.delivery.health import health
@@ -99,7 +100,9 @@ def post_replay(request: AdminRequest) -> AdminResponse:
         unknown["ids"] = f"must be a list of at most {MAX_REPLAY_IDS} delivery ids"
     if unknown:
         return invalid("Invalid replay", unknown)
-    replayed = runtime.current().outbox.replay(ids if isinstance(ids, list) else None)
+    replayed = runtime.current().outbox.replay(
+        ids if isinstance(ids, list) else None, Actor.of(request)
+    )
     return AdminResponse(200, {"success": True, "replayed": replayed})
 
 
@@ -128,7 +131,7 @@ def post_backfill(request: AdminRequest) -> AdminResponse:
     if latest is not None and rt.backfills.progress(latest).state == "delivering":
         return error(409, "A contact backfill is still being delivered")
     try:
-        job = rt.backfills.start_in_background(rt.list_users)
+        job = rt.backfills.start_in_background(rt.list_users, Actor.of(request))
     except BackfillRunning as exc:
         return error(409, str(exc))
     return AdminResponse(202, {"success": True, "backfill": rt.backfills.progress(job).as_json()})

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import scoped_session
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.audit.trail import DELIVERIES_REPLAYED, Actor, record
 from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.delivery import wake
 from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, TICKET_CREATE, Change
@@ -769,10 +770,11 @@ class Outbox:
 
     # -- personal data ---------------------------------------------------------------------------
 
-    def purge(self, older_than: timedelta) -> Purged:
+    def purge(self, older_than: timedelta, actor: Actor | None = None) -> Purged:
         """Erases the personal data of rows delivered or parked more than ``older_than`` ago
-        (see :func:`~skypanel_hubspot_plugin.delivery.erasure.purge_expired`)."""
-        return purge_expired(self.engine, older_than)
+        (see :func:`~skypanel_hubspot_plugin.delivery.erasure.purge_expired`); an operator's
+        purge (``actor``) is recorded in the audit trail."""
+        return purge_expired(self.engine, older_than, actor)
 
     def erase_user(
         self, user_id: str, emails: Sequence[str] = (), up_to_id: int | None = None
@@ -781,10 +783,12 @@ class Outbox:
         their contact (see :func:`~skypanel_hubspot_plugin.delivery.erasure.erase_user`)."""
         return erase_user(self.engine, user_id, emails, up_to_id)
 
-    def replay(self, ids: Sequence[int] | None = None) -> int:
+    def replay(self, ids: Sequence[int] | None = None, actor: Actor | None = None) -> int:
         """Puts dead rows (all, or these) back in the queue with a fresh attempt count.
 
-        Rows of the same records that were waiting for them are woken too.
+        Rows of the same records that were waiting for them are woken too. With ``actor``,
+        the replay is recorded in the audit trail (how many were asked for and queued) in
+        the same transaction.
         """
         with Session(self.engine) as session:
             replayable = (col(OutboxRow.status) == DEAD, col(OutboxRow.payload) != PURGED)
@@ -814,9 +818,13 @@ class Outbox:
                     )
                     .values(next_attempt_at=now)
                 )
+            replayed = int(result.rowcount)
+            if actor is not None:
+                asked: int | str = "all" if ids is None else len(ids)
+                record(session, DELIVERIES_REPLAYED, actor, {"asked": asked, "replayed": replayed})
             wake.recorded(self.engine, session)
             session.commit()
-            return int(result.rowcount)
+            return replayed
 
     def waiting_for(self, rows: Sequence[OutboxRow]) -> dict[int, str]:
         """For queued rows behind an older row of the same record (or, for a new ticket,
