@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"hookspecs"},
     {"hubspot"},
     {"migrations"},
-    {"settings"},
+    {"settings", "audit"},
     {"mapping"},
     {"page"},
     {"delivery"},
@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"runtime"},
     {"admin"},
     # The package's __init__ is its public face: it gathers names from every layer below.
-    {"__init__", "command_options", "worker", "cli", "hooks"},
+    {"__init__", "command_options", "worker", "cli", "audit_command", "hooks"},
     # Framework adapters: each wires the plugin, its routes and its commands into one framework.
     {"django", "flask"},
     {"testing", "demo"},

@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 
 from skypanel_hubspot_plugin.audit.trail import DELIVERIES_REPLAYED, Actor, record
 from skypanel_hubspot_plugin.common import clock
-from skypanel_hubspot_plugin.delivery import wake
+from skypanel_hubspot_plugin.delivery import delivery_log, wake
 from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, TICKET_CREATE, Change
 from skypanel_hubspot_plugin.delivery.erasure import PURGED as PURGED
 from skypanel_hubspot_plugin.delivery.erasure import Purged, erase_user, purge_expired
@@ -498,6 +498,7 @@ class Outbox:
                 last_error=None,
                 hubspot_id=hubspot_id,
             )
+        delivery_log.delivered(rows, worker_id, hubspot_id)
 
     def delivered_many(
         self,
@@ -530,11 +531,14 @@ class Outbox:
                 try:
                     self._save_links(session, links)
                     session.commit()
-                    return
                 except IntegrityError:  # another worker linked one of them meanwhile
                     session.rollback()
                     if last_try:
                         raise
+                    continue
+                for rows, hubspot_id, _ in done:
+                    delivery_log.delivered(rows, worker_id, hubspot_id)
+                return
 
     def _save_links(self, session: Session, links: dict[tuple[str, str], str]) -> None:
         by_kind: dict[str, dict[str, str]] = {}
@@ -571,12 +575,15 @@ class Outbox:
         error: str,
         delay_s: float,
         max_attempts: int,
+        correlation_id: str | None = None,
     ) -> bool:
         """Counts a failed attempt on one record's rows; parks them all once the oldest has
-        had ``max_attempts``. Returns True when they were parked."""
+        had ``max_attempts``. Returns True when they were parked. ``correlation_id`` is
+        HubSpot's for the failed request, for the log."""
         if max(r.attempts for r in rows) + 1 >= max_attempts:
-            self.park(rows, worker_id, error)
+            self.park(rows, worker_id, error, correlation_id)
             return True
+        delivery_log.retrying(rows, worker_id, error, delay_s, correlation_id)
         with self.engine.begin() as connection:
             for row in rows:
                 self._settle(
@@ -601,11 +608,14 @@ class Outbox:
         delay = (until - utcnow()).total_seconds()
         self.defer(rows, worker_id, max(MIN_WAIT_S, delay))
 
-    def park(self, rows: Sequence[OutboxRow], worker_id: str, error: str) -> None:
-        for row in rows:
-            log.warning(
-                "HubSpot delivery %s (%s %s) parked: %s", row.id, row.kind, row.entity, error
-            )
+    def park(
+        self,
+        rows: Sequence[OutboxRow],
+        worker_id: str,
+        error: str,
+        correlation_id: str | None = None,
+    ) -> None:
+        delivery_log.parked(rows, worker_id, error, correlation_id)
         with self.engine.begin() as connection:
             for row in rows:
                 self._settle(
