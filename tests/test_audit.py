@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import pluggy
 import pytest
 from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
@@ -62,7 +63,7 @@ def raw_text(engine: Engine) -> str:
 
 
 @pytest.fixture
-def plugin(pm, engine: Engine, secret_key: str) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+def plugin(pm: pluggy.PluginManager, engine: Engine, secret_key: str) -> Iterator[Runtime]:
     """Started with no worker; HubSpot is never asked (a closed loopback port)."""
     yield start_plugin(pm, engine, secret_key, "http://127.0.0.1:9", run_worker=False)
     pm.hook.skypanel_shutdown()
@@ -219,8 +220,8 @@ def test_a_control_character_in_a_hosts_admin_name_cannot_forge_a_line(
 
 
 def test_a_key_rotation_records_which_secrets_moved_to_which_key(
-    pm, engine: Engine, secret_key: str
-) -> None:  # type: ignore[no-untyped-def]
+    pm: pluggy.PluginManager, engine: Engine, secret_key: str
+) -> None:
     rt = start_plugin(pm, engine, secret_key, "http://127.0.0.1:9", run_worker=False)
     rt.store.save({"hubspot_api_key": FAKE_TOKEN, "hubspot_app_secret": APP_SECRET})
     pm.hook.skypanel_shutdown()
@@ -250,7 +251,7 @@ def test_a_replay_records_what_was_asked_and_what_was_queued_again(
 ) -> None:
     for user in ("1", "2"):
         rt.outbox.record(
-            "contact_upsert",
+            "contact.upsert",
             f"user:{user}",
             {"email": f"{user}@example.com"},
             dead_reason="HTTP 400",
@@ -280,7 +281,7 @@ def test_a_purge_from_the_command_line_records_its_counts(
 ) -> None:
     monkeypatch.setenv("SKYPANEL_HUBSPOT_SECRET_KEYS", secret_key)
     rt.outbox.record(
-        "contact_upsert", "user:9", {"email": "nine@example.com"}, dead_reason="HTTP 400"
+        "contact.upsert", "user:9", {"email": "nine@example.com"}, dead_reason="HTTP 400"
     )
     Worker(rt).run_once()  # nothing queued: the worker's own purge is not an operator's
     assert main(["purge", "--older-than", "0", "--database-url", database_url(engine)]) == 0
@@ -290,8 +291,8 @@ def test_a_purge_from_the_command_line_records_its_counts(
 
 
 def test_a_backfill_from_the_admin_page_records_its_start_and_its_end(
-    pm, engine: Engine, secret_key: str, fake: FakeHubSpot
-) -> None:  # type: ignore[no-untyped-def]
+    pm: pluggy.PluginManager, engine: Engine, secret_key: str, fake: FakeHubSpot
+) -> None:
     add_users(engine, ["a@example.com", "b@example.com", "c@example.com"])
     rt = start_plugin(
         pm, engine, secret_key, fake.base_url, run_worker=False, list_users=users_source(engine)
