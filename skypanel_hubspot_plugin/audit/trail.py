@@ -132,15 +132,15 @@ def _detail_words(action: str, details: Mapping[str, object]) -> str:
 
 def entry_line(entry: AuditEntry) -> str:
     """One entry as one line of text: when, what, who, from where, and the details."""
-    shown = entry_json(entry)
-    details = shown["details"]
+    details = entry_json(entry)["details"]
     assert isinstance(details, dict)
-    who = entry.actor or "unknown"
+    when = _aware(entry.at).isoformat(timespec="seconds")
     where = f" from {entry.address}" if entry.address else ""
-    return (
-        f"{shown['at']}  #{entry.id}  {entry.action:<19} {who} ({entry.via}){where}: "
-        f"{_detail_words(entry.action, details)}"
-    ).rstrip(": ")
+    line = (
+        f"{when}  #{entry.id}  {entry.action:<19} {entry.actor or 'unknown'} ({entry.via}){where}"
+    )
+    words = _detail_words(entry.action, details)
+    return f"{line}: {words}" if words else line
 
 
 class AuditTrail:
