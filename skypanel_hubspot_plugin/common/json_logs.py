@@ -9,6 +9,8 @@ secret never reaches the line.
 
 A host installs it on the plugin's logger like any formatter::
 
+    from skypanel_hubspot_plugin import JsonLogFormatter
+
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLogFormatter())
     logging.getLogger("skypanel_hubspot_plugin").addHandler(handler)
