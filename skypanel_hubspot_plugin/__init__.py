@@ -17,6 +17,7 @@ import pluggy
 
 from skypanel_hubspot_plugin import hookspecs
 from skypanel_hubspot_plugin.admin.settings_routes import save_settings
+from skypanel_hubspot_plugin.common.json_logs import JsonLogFormatter
 from skypanel_hubspot_plugin.delivery.wake import wake_workers
 from skypanel_hubspot_plugin.hookspecs import PROJECT, hookimpl, hookspec
 from skypanel_hubspot_plugin.payloads import (
@@ -65,6 +66,7 @@ __all__ = [
     "FormConsent",
     "HostContext",
     "InvalidSettings",
+    "JsonLogFormatter",
     "PageContext",
     "SettingField",
     "SubscriptionConsent",

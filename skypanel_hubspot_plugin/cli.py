@@ -32,9 +32,12 @@ from skypanel_hubspot_plugin import migrations
 from skypanel_hubspot_plugin import runtime as runtime_module
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import PAUSE_MESSAGE
+from skypanel_hubspot_plugin.audit.trail import Actor
+from skypanel_hubspot_plugin.audit_command import add_audit_options, show_audit
 from skypanel_hubspot_plugin.cli_check import add_check_options, check_contacts
 from skypanel_hubspot_plugin.command_options import (
     OneLineParser,
+    add_log_format_option,
     add_panel_options,
     group_key,
     seconds,
@@ -42,6 +45,12 @@ from skypanel_hubspot_plugin.command_options import (
 )
 from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
+from skypanel_hubspot_plugin.common.json_logs import (
+    JSON,
+    log_format,
+    send_package_logs_as_json,
+    stop_package_json_logs,
+)
 from skypanel_hubspot_plugin.common.scrub import PACKAGE, install_log_filter, scrub
 from skypanel_hubspot_plugin.delivery.backfill import DONE
 from skypanel_hubspot_plugin.delivery.health import health
@@ -130,7 +139,7 @@ def cmd_test_connection(args: argparse.Namespace) -> int:
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     rt = _runtime(args)
-    changed = rt.store.rotate_key()
+    changed = rt.store.rotate_key(Actor.command_line())
     key = rt.store.box.primary_key_id
     print(
         f"Stored secrets re-encrypted with key {key}. A panel process that does not have "
@@ -161,7 +170,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     days = rt.settings().retention_days if args.older_than is None else args.older_than
-    purged = rt.outbox.purge(timedelta(days=days))
+    purged = rt.outbox.purge(timedelta(days=days), Actor.command_line())
     print(
         f"Erased the personal data of {purged.erased} deliveries delivered more than {days} "
         f"days ago, and deleted {purged.deleted} parked more than {days} days ago."
@@ -172,7 +181,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_deliveries(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     if args.replay is not None:
-        count = rt.outbox.replay(args.replay or None, rt.settings().contact_property_map)
+        count = rt.outbox.replay(
+            args.replay or None, rt.settings().contact_property_map, Actor.command_line()
+        )
         print(f"Queued {count} parked deliver{'y' if count == 1 else 'ies'} again.")
         return 0
     status = DEAD if args.status == PARKED else args.status
@@ -194,10 +205,14 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
 
 def cmd_problems(args: argparse.Namespace) -> int:
-    outbox = _runtime(args).outbox
+    rt = _runtime(args)
     if args.replay:
-        return replay_problem(outbox, args.replay)
-    return print_problems(outbox, as_json=args.json)
+        return replay_problem(rt, args.replay, Actor.command_line())
+    return print_problems(rt.outbox, as_json=args.json)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    return show_audit(_runtime(args).audit, args)
 
 
 def _shown(status: str) -> str:
@@ -268,8 +283,10 @@ def _sync_contacts(
     interrupted = threading.Event()
     failure = ""
     timings = senders[0].timings
+    actor = Actor.command_line()
     with _stop_on_ctrl_c(interrupted, *(s.stop_event for s in senders)):
-        job = rt.backfills.start_or_resume()
+        job = rt.backfills.start_or_resume(actor)
+        outcome = "failed"  # until it is known better: an exception ends it too
         for sender in senders:
             sender.start_thread()
         try:
@@ -315,9 +332,14 @@ def _sync_contacts(
             if failure:  # after the bar is closed, so the reason is the last line
                 print(f"error: {failure}", file=sys.stderr)
                 return 1
+            outcome = DONE
         finally:
             for sender in senders:
                 sender.stop()
+            if interrupted.is_set():
+                outcome = "interrupted"
+            with suppress(Exception):  # the run's own error is the one to report
+                rt.backfills.record_end(job, actor, outcome)
     if interrupted.is_set():
         raise KeyboardInterrupt
     print(
@@ -484,6 +506,12 @@ COMMANDS: dict[str, Command] = {
         "--replay KEY queues one group again.",
         _problems_options,
     ),
+    "audit": Command(
+        cmd_audit,
+        "Show the audit trail, newest first: who changed the settings, rotated the key, "
+        "replayed, purged or synced contacts, when and from where.",
+        add_audit_options,
+    ),
 }
 
 
@@ -497,6 +525,7 @@ def add_command_options(
     if command.database and host is None:
         add_panel_options(p)
     command.add_options(p, host)
+    add_log_format_option(p, text="quiet, the command says what went wrong itself")
 
 
 def parser(*, host: HostContext | None = None) -> argparse.ArgumentParser:
@@ -530,13 +559,28 @@ def _say_waits(logger: logging.Logger) -> None:
 def run(args: argparse.Namespace) -> int:
     """Runs the parsed command ``args`` and returns its exit code, its error said on stderr."""
     install_log_filter()
-    # The command says what went wrong itself, once; the plugin's log records are for the
-    # host's logs, and Python's last-resort handler would print them too (twice, for a
-    # settings problem read by two threads), so the command line keeps them quiet.
-    logging.getLogger(PACKAGE).addHandler(logging.NullHandler())
-    # Except what the command is waiting for: a wait on the database (another process
-    # creating the tables, the panel's open transaction) is said while it lasts.
-    _say_waits(logging.getLogger(f"{PACKAGE}.migrations"))
+    try:
+        as_json = log_format(getattr(args, "log_format", None)) == JSON
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # With JSON logs, the plugin's records go to stderr as JSON lines for a log pipeline.
+    # Otherwise the command says what went wrong itself, once; the plugin's log records are
+    # for the host's logs, and Python's last-resort handler would print them too (twice,
+    # for a settings problem read by two threads), so the command line keeps them quiet.
+    json_logs = send_package_logs_as_json() if as_json else None
+    if not as_json:
+        logging.getLogger(PACKAGE).addHandler(logging.NullHandler())
+        # Except what the command is waiting for: a wait on the database (another process
+        # creating the tables, the panel's open transaction) is said while it lasts.
+        _say_waits(logging.getLogger(f"{PACKAGE}.migrations"))
+    try:
+        return _run(args)
+    finally:
+        stop_package_json_logs(json_logs)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args))
     except (UsageError, InvalidInput) as exc:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from skypanel_hubspot_plugin.common.json_logs import LOG_FORMAT_ENV, LOG_FORMATS
 from skypanel_hubspot_plugin.hubspot.versions import SUPPORTED, UnknownApiVersion, version_named
 
 DATABASE_ENV = "SKYPANEL_DATABASE_URL"
@@ -119,4 +120,15 @@ def add_panel_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"HubSpot API version, overriding the setting ({', '.join(SUPPORTED)}; "
         "default: the setting's)",
+    )
+
+
+def add_log_format_option(parser: argparse.ArgumentParser, *, text: str) -> None:
+    """``--log-format text|json``; ``text`` says what the text format does for this command."""
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=None,
+        help=f"json: the plugin's log records on stderr as JSON lines; text: {text} "
+        f"(default: ${LOG_FORMAT_ENV}, else text)",
     )

@@ -205,6 +205,11 @@ class AdminRequest:
     Routes that check a signature (HubSpot's webhooks) also need what was signed: the
     method, the full URL as the caller used it, the headers (names in lower case) and the
     body's bytes exactly as received. Adapters fill them all.
+
+    On admin routes, ``actor`` is the admin the host says is calling (a username, for the
+    audit trail; None when the host does not say) and ``client_address`` the caller's
+    address as the host's framework sees it (behind a proxy, as the host's proxy
+    middleware set it).
     """
 
     query: Mapping[str, str] = field(default_factory=dict)
@@ -213,6 +218,8 @@ class AdminRequest:
     url: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     raw_body: bytes = b""
+    actor: str | None = None
+    client_address: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from skypanel_hubspot_plugin.audit.trail import Actor
 from skypanel_hubspot_plugin.delivery.outbox import Outbox
 from skypanel_hubspot_plugin.delivery.problems import problems, replay_group
+from skypanel_hubspot_plugin.runtime import Runtime
 
 
 def print_problems(outbox: Outbox, *, as_json: bool) -> int:
@@ -33,9 +35,9 @@ def print_problems(outbox: Outbox, *, as_json: bool) -> int:
     return 0
 
 
-def replay_problem(outbox: Outbox, key: str) -> int:
+def replay_problem(rt: Runtime, key: str, actor: Actor) -> int:
     """Queues one parked group again; exit code 1 when there is no such group."""
-    replayed = replay_group(outbox, key)
+    replayed = replay_group(rt.outbox, key, rt.settings().contact_property_map, actor)
     if replayed is None:
         print(f"No parked group has the key {key}: list them with `skypanel-hubspot problems`.")
         return 1

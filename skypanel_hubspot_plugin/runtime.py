@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from skypanel_hubspot_plugin.audit.trail import AuditTrail
 from skypanel_hubspot_plugin.common.scrub import install_log_filter, scrub
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.delivery.backfill import Backfills
@@ -84,6 +85,7 @@ class Runtime:
         self.store = SettingsStore(engine, box, poll_interval=poll_interval)
         self.outbox = Outbox(engine, lease_s=lease_s)
         self.backfills = Backfills(engine)
+        self.audit = AuditTrail(engine)
         self.identities = IdentityTokens(self.service)
         self.worker: Worker | None = None
         #: Finds ticket changes made in HubSpot when polling is the chosen way back; the

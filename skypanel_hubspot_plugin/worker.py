@@ -21,12 +21,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from skypanel_hubspot_plugin import plugin_manager
 from skypanel_hubspot_plugin.command_options import (
     OneLineParser,
+    add_log_format_option,
     add_panel_options,
     seconds,
     whole_number,
 )
 from skypanel_hubspot_plugin.common.database_url import database_problem, engine_from_url
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
+from skypanel_hubspot_plugin.common.json_logs import (
+    JSON,
+    has_json_handler,
+    json_handler,
+    log_format,
+    send_package_logs_as_json,
+)
 from skypanel_hubspot_plugin.common.scrub import install_log_filter
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
 from skypanel_hubspot_plugin.delivery.worker import IDLE_S, Worker
@@ -86,6 +94,7 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
         help="seconds between polls of HubSpot for changed tickets, overriding the setting "
         "(default: the setting's)",
     )
+    add_log_format_option(parser, text="one line of text per record")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -112,7 +121,14 @@ def main(argv: Sequence[str] | None = None, *, pm: pluggy.PluginManager | None =
     adapter's command passes the app's, with its hook implementations), else a new one."""
     options = parser()
     args = options.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        chosen = log_format(args.log_format)
+    except ValueError as exc:
+        options.error(str(exc))
+    if chosen == JSON:  # every logger's records, the libraries' too
+        logging.basicConfig(level=logging.INFO, handlers=[json_handler()])
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     install_log_filter()
     try:
         engine = engine_from_url(args.database_url, existing=True)  # never a new, empty one
@@ -134,7 +150,16 @@ def main(argv: Sequence[str] | None = None, *, pm: pluggy.PluginManager | None =
 
 def serve(host: HostContext, args: argparse.Namespace) -> None:
     """Delivers for ``host`` until SIGTERM or SIGINT; ``args`` holds :func:`add_worker_options`'
-    values, which override ``host``'s timeout and ticket poll interval."""
+    values, which override ``host``'s timeout and ticket poll interval, and whose
+    ``--log-format json`` sends the plugin's records to stderr as JSON lines (a framework's
+    worker command, whose logging is the framework's)."""
+    try:
+        chosen = log_format(getattr(args, "log_format", None))
+    except ValueError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if chosen == JSON and not has_json_handler(logging.getLogger()):
+        send_package_logs_as_json()
     host = replace(
         host,
         ticket_poll_interval=args.poll_interval,

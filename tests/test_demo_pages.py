@@ -195,3 +195,19 @@ def test_test_connection_as_text_carries_every_warning_the_json_has(
     for warning in warnings:
         assert f"Warning: {warning}\n" in text
     assert text.count("can come back by") == 1  # the ways back, said once
+
+
+def test_the_audit_trail_names_the_demo_admin_and_shows_on_the_settings_page(
+    demo: FastAPI,
+) -> None:
+    client, token = admin(demo)
+    headers = {"X-CSRF-Token": token}
+    saved = client.post(f"{API}/settings", json={"hubspot_chat_enabled": True}, headers=headers)
+    assert saved.status_code == 200, saved.text
+    [entry] = client.get(f"{API}/audit").json()["entries"]
+    assert (entry["actor"], entry["address"], entry["via"]) == ("admin", "testclient", "admin")
+    assert entry["details"] == {"changed": ["hubspot_chat_enabled"]}
+    page = client.get("/admin/settings").text
+    assert 'id="audit-title">Audit trail</h2>' in page and 'id="audit-rows"' in page
+    customer = sign_up(demo, email="c@example.com", first_name="C")
+    assert customer.get(f"{API}/audit").status_code == 403  # admins only

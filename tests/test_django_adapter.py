@@ -86,6 +86,25 @@ def test_a_state_changing_admin_request_needs_djangos_csrf_token(plugin: Runtime
     assert plugin.settings().chat_enabled is True
 
 
+def test_the_audit_trail_names_the_django_user_and_their_address(plugin: Runtime) -> None:
+    admin = signed_in(staff=True)
+    admin.get(CONFIG)
+    token = admin.cookies["csrftoken"].value
+    saved = admin.post(
+        SETTINGS,
+        {"hubspot_chat_enabled": True},
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert saved.status_code == 200, saved.content
+    answer = admin.get("/api/admin/settings/hubspot/audit", {"limit": "1"})
+    assert answer.status_code == 200
+    [entry] = answer.json()["entries"]
+    assert (entry["actor"], entry["address"]) == ("someone", "127.0.0.1")
+    assert entry["details"] == {"changed": ["hubspot_chat_enabled"]}
+    assert Client().get("/api/admin/settings/hubspot/audit").status_code == 401
+
+
 def test_a_configured_permission_replaces_the_staff_check(plugin: Runtime) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(

@@ -145,6 +145,21 @@ def test_an_admin_reads_without_a_csrf_token_and_saves_with_one(
     assert runtime.current().settings().chat_enabled
 
 
+def test_the_audit_trail_records_the_flask_callers_address(
+    panel: tuple[Flask, HubSpot],
+) -> None:
+    client = panel[0].test_client()
+    saved = client.post(SETTINGS, json={"hubspot_chat_enabled": True}, headers=ADMIN)
+    assert saved.status_code == 200
+    answer = client.get("/api/admin/settings/hubspot/audit?limit=1", headers=ADMIN)
+    assert answer.status_code == 200
+    [entry] = answer.get_json()["entries"]
+    assert entry["address"] == "127.0.0.1" and entry["via"] == "admin"
+    assert entry["details"] == {"changed": ["hubspot_chat_enabled"]}
+    refused = client.get("/api/admin/settings/hubspot/audit", headers={"X-Role": "customer"})
+    assert refused.status_code == 403
+
+
 def test_bodies_are_bounded_and_parsed_as_the_other_adapters_do(
     panel: tuple[Flask, HubSpot],
 ) -> None:

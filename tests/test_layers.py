@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"hookspecs"},
     {"hubspot"},
     {"migrations"},
-    {"settings"},
+    {"settings", "audit"},
     # The counts behind the metrics: settled rows and requests are counted where they happen.
     {"metrics"},
     {"mapping"},
@@ -32,7 +32,16 @@ LAYERS: list[set[str]] = [
     {"prometheus"},
     {"admin"},
     # The package's __init__ is its public face: it gathers names from every layer below.
-    {"__init__", "command_options", "worker", "cli", "cli_check", "hooks", "problems_report"},
+    {
+        "__init__",
+        "command_options",
+        "worker",
+        "cli",
+        "cli_check",
+        "audit_command",
+        "hooks",
+        "problems_report",
+    },
     # Framework adapters: each wires the plugin, its routes and its commands into one framework.
     {"django", "flask"},
     {"testing", "demo"},

@@ -17,6 +17,7 @@ from skypanel_hubspot_plugin.admin.responses import (
     limit_message,
     query_limit,
 )
+from skypanel_hubspot_plugin.audit.trail import Actor
 from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.delivery.backfill import BackfillRunning
 from skypanel_hubspot_plugin.delivery.health import health
@@ -101,7 +102,9 @@ def post_replay(request: AdminRequest) -> AdminResponse:
         return invalid("Invalid replay", unknown)
     rt = runtime.current()
     replayed = rt.outbox.replay(
-        ids if isinstance(ids, list) else None, rt.settings().contact_property_map
+        ids if isinstance(ids, list) else None,
+        rt.settings().contact_property_map,
+        Actor.of(request),
     )
     return AdminResponse(200, {"success": True, "replayed": replayed})
 
@@ -131,7 +134,7 @@ def post_backfill(request: AdminRequest) -> AdminResponse:
     if latest is not None and rt.backfills.progress(latest).state == "delivering":
         return error(409, "A contact backfill is still being delivered")
     try:
-        job = rt.backfills.start_in_background(rt.list_users)
+        job = rt.backfills.start_in_background(rt.list_users, Actor.of(request))
     except BackfillRunning as exc:
         return error(409, str(exc))
     return AdminResponse(202, {"success": True, "backfill": rt.backfills.progress(job).as_json()})

@@ -19,23 +19,35 @@ import pluggy
 from fastapi import APIRouter, Depends
 
 from skypanel_hubspot_plugin.admin.request_body import MAX_BODY, STATE_CHANGING
-from skypanel_hubspot_plugin.admin.starlette_adapter import endpoint
+from skypanel_hubspot_plugin.admin.starlette_adapter import (
+    Identify,
+    authenticated_user,
+    endpoint,
+)
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 
 Handler = Callable[[AdminRequest], AdminResponse]
 
 
 def admin_router(
-    pm: pluggy.PluginManager, *, require_admin: Callable[..., Any], require_csrf: Callable[..., Any]
+    pm: pluggy.PluginManager,
+    *,
+    require_admin: Callable[..., Any],
+    require_csrf: Callable[..., Any],
+    admin_identity: Identify | None = None,
 ) -> APIRouter:
-    """An APIRouter with every route the plugins register through ``skypanel_register_admin_routes``."""
+    """An APIRouter with every route the plugins register through ``skypanel_register_admin_routes``.
+
+    ``admin_identity(request)`` names the admin making a request, for the audit trail
+    (default: Starlette's ``request.user``, when an ``AuthenticationMiddleware`` set one)."""
     router = APIRouter()
+    identify = admin_identity or authenticated_user
 
     def register(method: str, path: str, handler: Handler) -> None:
         guards = [Depends(require_admin)]
         if method.upper() in STATE_CHANGING:
             guards.append(Depends(require_csrf))
-        _add(router, method, path, handler, guards, strict_json=True)
+        _add(router, method, path, handler, guards, strict_json=True, identify=identify)
 
     pm.hook.skypanel_register_admin_routes(register=register)
     return router
@@ -60,10 +72,11 @@ def _add(
     guards: Sequence[Any],
     *,
     strict_json: bool,
+    identify: Identify | None = None,
 ) -> None:
     router.add_api_route(
         path,
-        endpoint(handler, strict_json=strict_json),
+        endpoint(handler, strict_json=strict_json, identify=identify),
         methods=[method.upper()],
         dependencies=list(guards),
         include_in_schema=False,

@@ -21,6 +21,7 @@ from skypanel_hubspot_plugin.admin.responses import (
     hubspot_error,
     invalid,
 )
+from skypanel_hubspot_plugin.audit.trail import Actor
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError, NotConfigured
 from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo
 from skypanel_hubspot_plugin.mapping.property_cache import CACHE
@@ -223,7 +224,7 @@ def post_property_map(request: AdminRequest) -> AdminResponse:
     saved = current
     if changed:
         try:
-            saved = rt.store.save({key: str(m) for key, m in changed.items()})
+            saved = rt.store.save({key: str(m) for key, m in changed.items()}, Actor.of(request))
         except InvalidSettings as exc:
             return invalid(INVALID, exc.errors)
     return AdminResponse(200, {"success": True, "maps": maps_json(saved), "notes": notes})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.admin.responses import PREFIX, Route, body_object, invalid
+from skypanel_hubspot_plugin.audit.trail import Actor
 from skypanel_hubspot_plugin.delivery.problems import problems, replay_group
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 
@@ -27,7 +28,10 @@ def post_replay_group(request: AdminRequest) -> AdminResponse:
         return invalid("Invalid replay", details)
     assert isinstance(key, str)
     # A key no parked group has any more (replayed already, a second click) queues nothing.
-    replayed = replay_group(runtime.current().outbox, key) or 0
+    rt = runtime.current()
+    replayed = (
+        replay_group(rt.outbox, key, rt.settings().contact_property_map, Actor.of(request)) or 0
+    )
     return AdminResponse(200, {"success": True, "replayed": replayed})
 
 

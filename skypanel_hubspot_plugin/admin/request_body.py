@@ -51,10 +51,13 @@ def admin_request(
     method: str,
     url: str,
     headers: Mapping[str, str],
+    actor: str | None = None,
+    client_address: str | None = None,
 ) -> AdminRequest | AdminResponse:
     """The handler's request for a body read in full, or the 422 refusing it (strict only).
 
-    ``headers`` names are lower-cased here, as handlers expect."""
+    ``headers`` names are lower-cased here, as handlers expect. ``actor`` and
+    ``client_address`` are who the host says is calling and from where (admin routes)."""
     body: Any = None
     if raw.strip():
         try:
@@ -70,4 +73,6 @@ def admin_request(
         url=url,
         headers={k.lower(): v for k, v in headers.items()},
         raw_body=raw,
+        actor=actor,
+        client_address=client_address,
     )

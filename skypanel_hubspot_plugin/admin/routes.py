@@ -7,6 +7,7 @@ Paths and JSON shapes are the seed's. A host mounts them (and the rest of
 from __future__ import annotations
 
 from skypanel_hubspot_plugin import runtime
+from skypanel_hubspot_plugin.admin.audit_routes import ROUTES as AUDIT_ROUTES
 from skypanel_hubspot_plugin.admin.availability import guarded_routes
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.admin.delivery_routes import ROUTES as DELIVERY_ROUTES
@@ -125,6 +126,7 @@ ADMIN_ROUTES: tuple[Route, ...] = guarded_routes(
     + DELIVERY_ROUTES
     + PROBLEM_ROUTES
     + METRICS_ROUTES
-    + PREFLIGHT_ROUTES,
+    + PREFLIGHT_ROUTES
+    + AUDIT_ROUTES,
     public=False,
 )

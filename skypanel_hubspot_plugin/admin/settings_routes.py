@@ -15,6 +15,7 @@ from skypanel_hubspot_plugin.admin.connection_test import ConnectionResult, chec
 from skypanel_hubspot_plugin.admin.mapping_routes import MAP_KINDS, check_settings_change
 from skypanel_hubspot_plugin.admin.pipeline_routes import PIPELINE_KEYS, check_pipeline_change
 from skypanel_hubspot_plugin.admin.responses import PREFIX, Route, body_object, error, invalid
+from skypanel_hubspot_plugin.audit.trail import Actor
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.hubspot.errors import HubSpotError
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse, SettingField
@@ -93,7 +94,7 @@ def post_settings(request: AdminRequest) -> AdminResponse:
         return refused  # a stage that is not in the chosen pipeline
     rt = runtime.current()
     try:
-        saved = rt.store.save(body)
+        saved = rt.store.save(body, Actor.of(request))
     except InvalidSettings as exc:
         return invalid("Invalid settings", exc.errors)
     answer: dict[str, object] = {"success": True, **settings_json(saved)}
@@ -119,7 +120,7 @@ def token_verdict(rt: Runtime, settings: HubSpotSettings) -> ConnectionResult:
     return check_connection(settings, service, public_base_url=rt.public_base_url)
 
 
-def save_settings(values: Mapping[str, object]) -> HubSpotSettings:
+def save_settings(values: Mapping[str, object], *, actor: str | None = None) -> HubSpotSettings:
     """Saves settings as the admin's settings form does, from the host's code or a test.
 
     ``values`` maps setting keys (``hubspot_enabled``, ``hubspot_portal_id``, …) to values;
@@ -127,6 +128,8 @@ def save_settings(values: Mapping[str, object]) -> HubSpotSettings:
     property map the portal would not take, a stage outside the chosen pipeline), and a
     refusal raises :class:`InvalidSettings` naming each bad key, having saved nothing.
     Needs the plugin started (``skypanel_startup``). Returns the settings now in force.
+    The keys it changes are recorded in the audit trail, as done by ``actor`` (a name the
+    host chooses, such as the admin or the job on whose behalf it saves) through code.
     """
     checks = ((check_settings_change, MAP_KINDS), (check_pipeline_change, PIPELINE_KEYS))
     for check, covered in checks:
@@ -137,14 +140,14 @@ def save_settings(values: Mapping[str, object]) -> HubSpotSettings:
         if refused.status == 422 and isinstance(details, dict):
             raise InvalidSettings({str(k): str(v) for k, v in details.items()})
         raise InvalidSettings({k: message for k in covered if k in values})
-    return runtime.current().store.save(values)
+    return runtime.current().store.save(values, Actor(name=actor))
 
 
 def post_rotate_key(request: AdminRequest) -> AdminResponse:
     """POST …/rotate-key: re-encrypts the stored token with the newest configured key."""
     store = runtime.current().store
     try:
-        rotated = store.rotate_key()
+        rotated = store.rotate_key(Actor.of(request))
     except SecretsError as exc:
         return error(409, "Cannot re-encrypt the access token", {keys.API_KEY: str(exc)})
     return AdminResponse(

@@ -5,7 +5,10 @@ the same endpoints. The host keeps authority: ``require_admin`` runs before ever
 route and ``require_csrf`` before every state-changing one (POST, PUT, PATCH, DELETE).
 Each takes the ``Request`` (a plain or an ``async`` function) and refuses a caller by
 raising ``HTTPException(401)`` or ``HTTPException(403)``, which the host's app answers as
-it answers any. Handlers stay framework-neutral and run in the threadpool, since they
+it answers any. ``admin_identity(request)`` names the admin for the audit trail (by
+default Starlette's ``request.user`` when an ``AuthenticationMiddleware`` set one); the
+address recorded is ``request.client``'s, so behind a proxy the host installs uvicorn's
+``ProxyHeadersMiddleware`` (or its own) to make it the caller's. Handlers stay framework-neutral and run in the threadpool, since they
 wait on the database and on HubSpot::
 
     app = Starlette(routes=[
@@ -43,23 +46,30 @@ from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 Handler = Callable[[AdminRequest], AdminResponse]
 #: A host's check: returns to let the request through, raises HTTPException to refuse it.
 Check = Callable[[Request], "Awaitable[None] | None"]
+#: Who the admin making a request is, for the audit trail (None: unknown).
+Identify = Callable[[Request], "str | None"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def admin_routes(
-    pm: pluggy.PluginManager, *, require_admin: Check, require_csrf: Check
+    pm: pluggy.PluginManager,
+    *,
+    require_admin: Check,
+    require_csrf: Check,
+    admin_identity: Identify | None = None,
 ) -> list[BaseRoute]:
     """Every route the plugins register through ``skypanel_register_admin_routes``, each
-    behind ``require_admin``, the state-changing ones behind ``require_csrf`` too."""
+    behind ``require_admin``, the state-changing ones behind ``require_csrf`` too;
+    ``admin_identity(request)`` names the admin (default: :func:`authenticated_user`)."""
     routes: list[BaseRoute] = []
+    identify = admin_identity or authenticated_user
 
     def register(method: str, path: str, handler: Handler) -> None:
         guards = [require_admin]
         if method.upper() in STATE_CHANGING:
             guards.append(require_csrf)
-        routes.append(
-            Route(path, endpoint(handler, strict_json=True, guards=guards), methods=[method])
-        )
+        serve = endpoint(handler, strict_json=True, guards=guards, identify=identify)
+        routes.append(Route(path, serve, methods=[method]))
 
     pm.hook.skypanel_register_admin_routes(register=register)
     return routes
@@ -75,6 +85,15 @@ def public_routes(pm: pluggy.PluginManager) -> list[BaseRoute]:
         )
     )
     return routes
+
+
+def authenticated_user(request: Request) -> str | None:
+    """The name Starlette's ``AuthenticationMiddleware`` gives the signed-in user, if any."""
+    user = request.scope.get("user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    name = getattr(user, "display_name", "") or getattr(user, "identity", "")
+    return str(name) or None
 
 
 async def _run_check(check: Check, request: Request) -> None:
@@ -107,13 +126,21 @@ async def read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def endpoint(handler: Handler, *, strict_json: bool, guards: Sequence[Check] = ()) -> Endpoint:
+def endpoint(
+    handler: Handler,
+    *,
+    strict_json: bool,
+    guards: Sequence[Check] = (),
+    identify: Identify | None = None,
+) -> Endpoint:
     """An endpoint running ``guards`` then ``handler``; with ``strict_json`` a body that is
     not JSON is 422, without (public routes, which check signatures first) it reaches the
     handler as bytes.
 
     A route with a before-body check (the webhook's signature headers) has it run first, so
-    a request it refuses has none of its body read; any body over ``MAX_BODY`` is 413."""
+    a request it refuses has none of its body read; any body over ``MAX_BODY`` is 413.
+    With ``identify`` (admin routes), the handler's request names the admin and their
+    address."""
     before_body = before_body_check(handler)
 
     async def serve(request: Request) -> Response:
@@ -134,6 +161,7 @@ def endpoint(handler: Handler, *, strict_json: bool, guards: Sequence[Check] = (
         raw = await read_body(request)
         if raw is None:
             return _json(too_large())
+        actor = await run_in_threadpool(identify, request) if identify else None
         built = admin_request(
             raw,
             strict_json=strict_json,
@@ -141,6 +169,8 @@ def endpoint(handler: Handler, *, strict_json: bool, guards: Sequence[Check] = (
             method=request.method,
             url=str(request.url),
             headers=headers,
+            actor=actor,
+            client_address=request.client.host if identify and request.client else None,
         )
         if isinstance(built, AdminResponse):
             return _json(built)
@@ -150,4 +180,13 @@ def endpoint(handler: Handler, *, strict_json: bool, guards: Sequence[Check] = (
     return serve
 
 
-__all__ = ["MAX_BODY", "Check", "admin_routes", "endpoint", "public_routes", "read_body"]
+__all__ = [
+    "MAX_BODY",
+    "Check",
+    "Identify",
+    "admin_routes",
+    "authenticated_user",
+    "endpoint",
+    "public_routes",
+    "read_body",
+]

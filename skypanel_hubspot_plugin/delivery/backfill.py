@@ -25,6 +25,13 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, update
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.audit.trail import (
+    BACKFILL_FINISHED,
+    BACKFILL_STARTED,
+    Actor,
+    record,
+    record_now,
+)
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.delivery import wake
 from skypanel_hubspot_plugin.delivery.deliverer import CONTACT_UPSERT
@@ -141,17 +148,40 @@ class Backfills:
         with Session(self.engine) as session:
             return session.exec(select(Backfill).order_by(col(Backfill.id).desc()).limit(1)).first()
 
-    def start_or_resume(self) -> Backfill:
+    def start_or_resume(self, actor: Actor | None = None) -> Backfill:
         """The latest backfill while it is not done (reading users or delivering them), else
-        a new one: a run cut short at any moment resumes, and queues each user once."""
+        a new one: a run cut short at any moment resumes, and queues each user once.
+
+        With ``actor`` (an admin's or an operator's run), the start is recorded in the
+        audit trail: in the new backfill's transaction, or on its own for a resumed one."""
         latest = self.latest()
         if latest is not None and self.progress(latest).state != DONE:
+            if actor is not None:
+                details = {"backfill": latest.id, "resumed": True}
+                record_now(self.engine, BACKFILL_STARTED, actor, details)
             return latest
         with Session(self.engine, expire_on_commit=False) as session:
             job = Backfill()
             session.add(job)
+            session.flush()  # its id, for the audit entry
+            if actor is not None:
+                record(session, BACKFILL_STARTED, actor, {"backfill": job.id, "resumed": False})
             session.commit()
             return job
+
+    def record_end(self, job: Backfill, actor: Actor, outcome: str) -> None:
+        """Records in the audit trail how a run ``actor`` started ended (``outcome``: done,
+        failed, interrupted, queued), with its counts as they stand."""
+        progress = self.progress(job)
+        details: dict[str, int | str] = {
+            "backfill": progress.id,
+            "outcome": outcome,
+            "queued": progress.queued,
+            "delivered": progress.delivered,
+            "parked": progress.dead,
+            "pending": progress.pending,
+        }
+        record_now(self.engine, BACKFILL_FINISHED, actor, details)
 
     def progress(self, job: Backfill) -> Progress:
         with Session(self.engine) as session:
@@ -264,32 +294,42 @@ class Backfills:
 
     # -- in the panel's process ----------------------------------------------------------------
 
-    def start_in_background(self, list_users: ListUsers) -> Backfill:
+    def start_in_background(self, list_users: ListUsers, actor: Actor | None = None) -> Backfill:
         """Starts (or resumes) queuing on a thread; the delivery worker sends the rows.
 
-        Raises :class:`BackfillRunning` when this process is already queuing one.
+        Raises :class:`BackfillRunning` when this process is already queuing one. With
+        ``actor``, the start and the end of queuing (every user queued, or the reason it
+        stopped) are recorded in the audit trail; delivery goes on after that.
         """
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise BackfillRunning()
-            job = self.start_or_resume()
+            job = self.start_or_resume(actor)
             self._thread = threading.Thread(
                 target=self._queue_logged,
-                args=(job, list_users),
+                args=(job, list_users, actor),
                 name="hubspot-backfill",
                 daemon=True,
             )
             self._thread.start()
             return job
 
-    def _queue_logged(self, job: Backfill, list_users: ListUsers) -> None:
+    def _queue_logged(self, job: Backfill, list_users: ListUsers, actor: Actor | None) -> None:
+        outcome = "queued"
         try:
             count = self.queue_all(job, list_users)
             log.info("HubSpot backfill %s queued %d users", job.id, count)
         except BackfillMoved as exc:
+            outcome = "queued elsewhere"
             log.info("%s", exc)
         except Exception:  # the host's list_users or the database failed; resumable
+            outcome = "failed"
             log.exception("HubSpot backfill %s stopped; starting it again resumes it", job.id)
+        if actor is not None:
+            try:
+                self.record_end(job, actor, outcome)
+            except Exception:
+                log.exception("HubSpot backfill %s: its end could not be audited", job.id)
 
     def wait(self, timeout: float | None = None) -> None:
         """Waits for this process's queuing thread (tests and shut-down)."""

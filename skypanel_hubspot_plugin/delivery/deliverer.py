@@ -322,10 +322,15 @@ class Deliverer:
             attempts = max(r.attempts for r in group.rows) + 1
             delay = self.policy.delay(attempts, exc.retry_after)
             self.outbox.retry_later(
-                group.rows, self.worker_id, message, delay, self.policy.max_attempts
+                group.rows,
+                self.worker_id,
+                message,
+                delay,
+                self.policy.max_attempts,
+                exc.correlation_id,
             )
         else:
-            self.outbox.park(group.rows, self.worker_id, message)
+            self.outbox.park(group.rows, self.worker_id, message, exc.correlation_id)
 
     # -- contacts ------------------------------------------------------------------------------
 

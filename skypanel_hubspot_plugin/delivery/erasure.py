@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.audit.trail import DELIVERIES_PURGED, Actor, record
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
 from skypanel_hubspot_plugin.delivery.outbox_table import (
     DEAD,
@@ -87,10 +88,11 @@ def eraser(erase: Eraser) -> Eraser:
     return erase
 
 
-def purge_expired(engine: Engine, older_than: timedelta) -> Purged:
+def purge_expired(engine: Engine, older_than: timedelta, actor: Actor | None = None) -> Purged:
     """Erases the payloads of rows delivered more than ``older_than`` ago, and deletes the
     rows parked more than ``older_than`` ago (a parked row's ``next_attempt_at`` is when it
-    was parked)."""
+    was parked). With ``actor`` (an operator's purge, not the worker's housekeeping), the
+    purge and its counts are recorded in the audit trail in the same transaction."""
     cutoff = utcnow() - older_than
     with Session(engine) as session:
         erased = session.exec(
@@ -107,8 +109,16 @@ def purge_expired(engine: Engine, older_than: timedelta) -> Purged:
                 col(OutboxRow.status) == DEAD, col(OutboxRow.next_attempt_at) <= cutoff
             )
         )
+        purged = Purged(int(erased.rowcount), int(deleted.rowcount))
+        if actor is not None:
+            details = {
+                "olderThanDays": older_than.days,
+                "erased": purged.erased,
+                "deleted": purged.deleted,
+            }
+            record(session, DELIVERIES_PURGED, actor, details)
         session.commit()
-        return Purged(int(erased.rowcount), int(deleted.rowcount))
+        return purged
 
 
 def erase_user(

@@ -36,8 +36,9 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import scoped_session
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.audit.trail import DELIVERIES_REPLAYED, Actor, record
 from skypanel_hubspot_plugin.common import clock
-from skypanel_hubspot_plugin.delivery import wake
+from skypanel_hubspot_plugin.delivery import delivery_log, wake
 from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, TICKET_CREATE, Change
 from skypanel_hubspot_plugin.delivery.erasure import PURGED as PURGED
 from skypanel_hubspot_plugin.delivery.erasure import Purged, erase_user, purge_expired
@@ -508,6 +509,7 @@ class Outbox:
             )
             if settled == len(rows):
                 self.metrics.settled(connection, rows, COUNT_DELIVERED)
+        delivery_log.delivered(rows, worker_id, hubspot_id)
 
     def delivered_many(
         self,
@@ -543,11 +545,14 @@ class Outbox:
                 try:
                     self._save_links(session, links)
                     session.commit()
-                    return
                 except IntegrityError:  # another worker linked one of them meanwhile
                     session.rollback()
                     if last_try:
                         raise
+                    continue
+                for rows, hubspot_id, _ in done:
+                    delivery_log.delivered(rows, worker_id, hubspot_id)
+                return
 
     def _save_links(self, session: Session, links: dict[tuple[str, str], str]) -> None:
         by_kind: dict[str, dict[str, str]] = {}
@@ -584,12 +589,15 @@ class Outbox:
         error: str,
         delay_s: float,
         max_attempts: int,
+        correlation_id: str | None = None,
     ) -> bool:
         """Counts a failed attempt on one record's rows; parks them all once the oldest has
-        had ``max_attempts``. Returns True when they were parked."""
+        had ``max_attempts``. Returns True when they were parked. ``correlation_id`` is
+        HubSpot's for the failed request, for the log."""
         if max(r.attempts for r in rows) + 1 >= max_attempts:
-            self.park(rows, worker_id, error)
+            self.park(rows, worker_id, error, correlation_id)
             return True
+        delivery_log.retrying(rows, worker_id, error, delay_s, correlation_id)
         with self.engine.begin() as connection:
             retried = [
                 row
@@ -618,11 +626,14 @@ class Outbox:
         delay = (until - utcnow()).total_seconds()
         self.defer(rows, worker_id, max(MIN_WAIT_S, delay))
 
-    def park(self, rows: Sequence[OutboxRow], worker_id: str, error: str) -> None:
-        for row in rows:
-            log.warning(
-                "HubSpot delivery %s (%s %s) parked: %s", row.id, row.kind, row.entity, error
-            )
+    def park(
+        self,
+        rows: Sequence[OutboxRow],
+        worker_id: str,
+        error: str,
+        correlation_id: str | None = None,
+    ) -> None:
+        delivery_log.parked(rows, worker_id, error, correlation_id)
         with self.engine.begin() as connection:
             parked = [
                 row
@@ -791,10 +802,11 @@ class Outbox:
 
     # -- personal data ---------------------------------------------------------------------------
 
-    def purge(self, older_than: timedelta) -> Purged:
+    def purge(self, older_than: timedelta, actor: Actor | None = None) -> Purged:
         """Erases the personal data of rows delivered or parked more than ``older_than`` ago
-        (see :func:`~skypanel_hubspot_plugin.delivery.erasure.purge_expired`)."""
-        return purge_expired(self.engine, older_than)
+        (see :func:`~skypanel_hubspot_plugin.delivery.erasure.purge_expired`); an operator's
+        purge (``actor``) is recorded in the audit trail."""
+        return purge_expired(self.engine, older_than, actor)
 
     def erase_user(
         self, user_id: str, emails: Sequence[str] = (), up_to_id: int | None = None
@@ -804,13 +816,18 @@ class Outbox:
         return erase_user(self.engine, user_id, emails, up_to_id)
 
     def replay(
-        self, ids: Sequence[int] | None = None, contact_map: Mapping[str, str] | None = None
+        self,
+        ids: Sequence[int] | None = None,
+        contact_map: Mapping[str, str] | None = None,
+        actor: Actor | None = None,
     ) -> int:
         """Puts dead rows (all, or these) back in the queue with a fresh attempt count.
 
         Rows of the same records that were waiting for them are woken too. With
         ``contact_map`` (the map in force), parked contact rows are mapped again with it
         first (see :mod:`~skypanel_hubspot_plugin.delivery.remap`), so a fixed map applies.
+        With ``actor``, the replay is recorded in the audit trail (how many were asked for
+        and queued) in the same transaction.
         """
         with Session(self.engine) as session:
             replayable = (col(OutboxRow.status) == DEAD, col(OutboxRow.payload) != PURGED)
@@ -842,9 +859,13 @@ class Outbox:
                     )
                     .values(next_attempt_at=now)
                 )
+            replayed = int(result.rowcount)
+            if actor is not None:
+                asked: int | str = "all" if ids is None else len(ids)
+                record(session, DELIVERIES_REPLAYED, actor, {"asked": asked, "replayed": replayed})
             wake.recorded(self.engine, session)
             session.commit()
-            return int(result.rowcount)
+            return replayed
 
     @staticmethod
     def _remap(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.audit.trail import Actor
 from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.delivery.outbox import PURGED, Outbox
@@ -162,15 +164,18 @@ def problems(outbox: Outbox, *, waiting_after: timedelta = WAITING_AFTER) -> Pro
     return Problems(ordered, len(rows), truncated)
 
 
-def replay_group(outbox: Outbox, key: str) -> int | None:
-    """Queues a parked group's rows again; None when no parked group has that key."""
+def replay_group(
+    outbox: Outbox,
+    key: str,
+    contact_map: Mapping[str, str] | None = None,
+    actor: Actor | None = None,
+) -> int | None:
+    """Queues a parked group's rows again (contact rows mapped again with ``contact_map``,
+    the replay in the audit trail as ``actor``'s); None when no parked group has that key."""
     group = problems(outbox).find(key)
     if group is None or not group.replayable:
         return None
-    replayed = 0
-    for start in range(0, len(group.ids), 1000):
-        replayed += outbox.replay(group.ids[start : start + 1000])
-    return replayed
+    return outbox.replay(group.ids, contact_map, actor)
 
 
 def cause_of(row: OutboxRow, waiting_for: str | None = None) -> Cause:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
 
+from skypanel_hubspot_plugin.audit.trail import AuditTrail
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
 from skypanel_hubspot_plugin.delivery.context import DeliveryContext
 from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 IDLE_S = 30.0
 #: After a wake that found nothing yet: when to look again, in seconds.
 EAGER_LOOKS_S = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
-#: How often a worker erases the personal data of deliveries past the retention.
+#: How often a worker erases the personal data of deliveries past the retention, and
+#: deletes the audit trail's entries past theirs.
 PURGE_EVERY_S = 3600.0
 #: The shortest wait before looking again at a row that was due but not claimable.
 MIN_RECHECK_S = 0.05
@@ -185,12 +187,20 @@ class Worker:
         log.info("HubSpot delivery worker %s stopped (released %d)", self.worker_id, released)
 
     def _purge_if_due(self) -> None:
-        """Erases delivered and parked rows' personal data past the retention, once an hour."""
+        """Erases delivered and parked rows' personal data past the retention, and deletes
+        audit entries past theirs, once an hour."""
         now = time.monotonic()
         if now < self._next_purge:
             return
         self._next_purge = now + PURGE_EVERY_S
-        days = self.runtime.settings().retention_days
+        settings = self.runtime.settings()
+        audit_days = settings.audit_retention_days
+        forgotten = AuditTrail(self.runtime.outbox.engine).delete_older_than(
+            timedelta(days=audit_days)
+        )
+        if forgotten:
+            log.info("Deleted %d audit entries older than %d days", forgotten, audit_days)
+        days = settings.retention_days
         purged = self.runtime.outbox.purge(timedelta(days=days))
         if purged.erased or purged.deleted:
             log.info(

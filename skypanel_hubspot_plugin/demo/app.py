@@ -27,7 +27,7 @@ from skypanel_hubspot_plugin.admin.fastapi_adapter import admin_router, public_r
 from skypanel_hubspot_plugin.demo import admin_pages, customer_pages, sandbox_pages
 from skypanel_hubspot_plugin.page.form_embed import jinja_globals
 
-from .auth import require_admin
+from .auth import admin_name, require_admin
 from .config import DemoConfig
 from .csp import add_content_security_policy
 from .csrf import require_csrf
@@ -88,7 +88,11 @@ def create_app(config: DemoConfig) -> FastAPI:
     )
     app.add_exception_handler(HTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=Path(str(files(__package__) / "static"))))
-    app.include_router(admin_router(pm, require_admin=require_admin, require_csrf=require_csrf))
+    app.include_router(
+        admin_router(
+            pm, require_admin=require_admin, require_csrf=require_csrf, admin_identity=admin_name
+        )
+    )
     app.include_router(public_router(pm))
     app.include_router(customer_pages.router)
     app.include_router(admin_pages.router)

@@ -82,6 +82,11 @@ def is_admin(request: Request) -> bool:
     return _role(request) == ADMIN
 
 
+def admin_name(request: Request) -> str | None:
+    """Who the audit trail says made an admin request: the demo has one admin."""
+    return ADMIN_USERNAME if is_admin(request) else None
+
+
 def customer_id(request: Request) -> int | None:
     if _role(request) != CUSTOMER:
         return None

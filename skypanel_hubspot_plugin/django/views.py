@@ -5,6 +5,10 @@ Admin routes answer only a user Django says is an admin: 401 to an anonymous cal
 ``csrf_protect``-ed, so a state-changing request needs Django's CSRF token even where the
 host left ``CsrfViewMiddleware`` out (their answers set the CSRF cookie). Public routes (the chat's configuration and
 HubSpot's webhook, which checks HubSpot's signature instead) are ``csrf_exempt``.
+
+The audit trail names the admin by ``request.user.get_username()`` and records
+``REMOTE_ADDR`` as their address (behind a proxy, set it from the proxy's header in a
+middleware of the host's).
 """
 
 from __future__ import annotations
@@ -54,7 +58,9 @@ def _answer(response: AdminResponse) -> HttpResponse:
     return JsonResponse(response.body, status=response.status, safe=False)
 
 
-def _call(handler: Handler, request: HttpRequest, *, strict_json: bool) -> HttpResponse:
+def _call(
+    handler: Handler, request: HttpRequest, *, strict_json: bool, admin: bool = False
+) -> HttpResponse:
     headers = {k.lower(): v for k, v in request.headers.items()}
     query = {key: str(request.GET[key]) for key in request.GET}
     url = request.build_absolute_uri()
@@ -68,6 +74,7 @@ def _call(handler: Handler, request: HttpRequest, *, strict_json: bool) -> HttpR
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not declared.isdigit() or int(declared) > MAX_BODY:
         return _answer(too_large())
+    user = getattr(request, "user", None) if admin else None
     prepared = admin_request(
         request.body,
         strict_json=strict_json,
@@ -75,6 +82,8 @@ def _call(handler: Handler, request: HttpRequest, *, strict_json: bool) -> HttpR
         method=method,
         url=url,
         headers=headers,
+        actor=user.get_username() if user is not None else None,
+        client_address=request.META.get("REMOTE_ADDR") if admin else None,
     )
     return _answer(prepared if isinstance(prepared, AdminResponse) else handler(prepared))
 
@@ -92,7 +101,7 @@ def route_view(handlers: Mapping[str, Handler], *, admin: bool) -> View:
             response = _refusal(405, "Method not allowed", "method", f"use {allowed}")
             response["Allow"] = allowed
             return response
-        return _call(handler, request, strict_json=admin)
+        return _call(handler, request, strict_json=admin, admin=admin)
 
     # Every admin answer sets Django's CSRF cookie, so the admin's page script has the
     # token for its next POST.

@@ -31,6 +31,7 @@ COMMANDS = {
     "test-connection": "Check the saved token, its portal and its scopes against HubSpot.",
     "init-db": "Create or upgrade the plugin's tables and default settings.",
     "rotate-key": "Re-encrypt the stored token with the newest key.",
+    "audit": "Show the audit trail: who changed the integration, when, from where.",
 }
 PASS_THROUGH: dict[str, Any] = {"ignore_unknown_options": True, "help_option_names": []}
 

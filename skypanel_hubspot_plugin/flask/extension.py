@@ -29,7 +29,7 @@ from skypanel_hubspot_plugin.cli import users_source
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers, Ticket, User
 
 from .commands import hubspot_commands
-from .routes import Check, admin_blueprint, public_blueprint
+from .routes import Check, Identify, admin_blueprint, public_blueprint
 from .templating import NonceGetter, ViewerGetter, default_nonce, jinja_globals
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class HubSpot:
         list_users: ListUsers | None = None,
         csp_nonce: NonceGetter = default_nonce,
         viewer: ViewerGetter | None = None,
+        admin_identity: Identify | None = None,
     ) -> None:
         """Wires the plugin into ``app``.
 
@@ -91,7 +92,9 @@ class HubSpot:
         Flask-SQLAlchemy's ``db.engine`` and ``db.session``. ``plugin_manager`` is the
         host's (with its own hook implementations); a new one by default. ``csp_nonce()``
         gives the request's CSP nonce (``g.csp_nonce`` by default); ``viewer()`` the
-        logged-in :class:`User` for the chat, or None.
+        logged-in :class:`User` for the chat, or None. ``admin_identity()`` names the admin
+        of an admin request for the audit trail (by default the string ``require_admin()``
+        returned, if it returned one).
         """
         if not callable(require_admin):
             raise TypeError(
@@ -106,7 +109,12 @@ class HubSpot:
         self._list_users = list_users
         app.extensions["skypanel_hubspot"] = self
         app.register_blueprint(
-            admin_blueprint(self.plugin_manager, require_admin=require_admin, csrf_check=csrf_check)
+            admin_blueprint(
+                self.plugin_manager,
+                require_admin=require_admin,
+                csrf_check=csrf_check,
+                admin_identity=admin_identity,
+            )
         )
         self._public = public_blueprint(self.plugin_manager)
         app.register_blueprint(self._public)

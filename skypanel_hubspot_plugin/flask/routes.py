@@ -37,6 +37,8 @@ Handler = Callable[[AdminRequest], AdminResponse]
 #: The host's check, called with no argument inside the request: a true value lets the
 #: request through, a false one refuses it (403); it may also ``abort(401)`` itself.
 Check = Callable[[], Any]
+#: Who the admin making the request is, for the audit trail (None: unknown).
+Identify = Callable[[], "str | None"]
 
 ADMIN_BLUEPRINT = "skypanel_hubspot_admin"
 READ_CHUNK = 65536
@@ -48,9 +50,18 @@ NO_CSRF_CHECK = (
 
 
 def admin_blueprint(
-    pm: pluggy.PluginManager, *, require_admin: Check, csrf_check: Check | None
+    pm: pluggy.PluginManager,
+    *,
+    require_admin: Check,
+    csrf_check: Check | None,
+    admin_identity: Identify | None = None,
 ) -> Blueprint:
-    """Every route of ``skypanel_register_admin_routes`` behind the host's checks."""
+    """Every route of ``skypanel_register_admin_routes`` behind the host's checks.
+
+    The audit trail names the admin by ``admin_identity()``, else by what ``require_admin()``
+    returned when that is a string (a check may return the admin's name as its true value);
+    the address is ``request.remote_addr`` (behind a proxy, the host's ``ProxyFix`` makes it
+    the caller's)."""
     blueprint = Blueprint(ADMIN_BLUEPRINT, __name__)
     blueprint.register_error_handler(HTTPException, _error_json)
     taken: set[str] = set()
@@ -59,11 +70,16 @@ def admin_blueprint(
         changes = method.upper() in STATE_CHANGING
 
         def guarded() -> Response:
-            if not require_admin():
+            allowed = require_admin()
+            if not allowed:
                 raise Forbidden("Administrators only")
             if changes:
                 _check_csrf(csrf_check)
-            return _serve(handler, strict_json=True)
+            if admin_identity is not None:
+                actor = admin_identity()
+            else:
+                actor = allowed if isinstance(allowed, str) else None
+            return _serve(handler, strict_json=True, actor=actor, client=request.remote_addr)
 
         _add(blueprint, taken, method, path, guarded)
 
@@ -138,7 +154,13 @@ def _read_body() -> bytes | None:
     return b"".join(chunks)
 
 
-def _serve(handler: Handler, *, strict_json: bool) -> Response:
+def _serve(
+    handler: Handler,
+    *,
+    strict_json: bool,
+    actor: str | None = None,
+    client: str | None = None,
+) -> Response:
     query = request.args.to_dict()
     headers = dict(request.headers.items())
     before_body = before_body_check(handler)
@@ -164,6 +186,8 @@ def _serve(handler: Handler, *, strict_json: bool) -> Response:
         method=request.method,
         url=request.url,
         headers=headers,
+        actor=actor,
+        client_address=client,
     )
     if isinstance(built, AdminResponse):
         return _json(built)

@@ -81,6 +81,7 @@ class HubSpotSettings:
     ticket_property_map: PropertyMap = DEFAULT_TICKET_MAP
     api_version: str = DEFAULT_VERSION
     retention_days: int = 30
+    audit_retention_days: int = 365
     ticket_status_stages: PropertyMap = DEFAULT_STATUS_STAGES
     ticket_sync: str = "webhooks"
     ticket_poll_interval: int = 60
@@ -216,6 +217,13 @@ def parse_retention_days(value: object) -> int:
     return int(text)
 
 
+def parse_audit_retention_days(value: object) -> int:
+    text = _text(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 4) or not 1 <= int(text) <= 3650:
+        raise ValueError("must be a whole number of days from 1 to 3650")
+    return int(text)
+
+
 def parse_api_version(value: object) -> str:
     """One of the HubSpot API versions the plugin speaks (``v4`` is read as ``v3``)."""
     return version_named(_text(value) or None).name
@@ -276,6 +284,7 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.TICKET_PROPERTY_MAP: parse_ticket_property_map,
     keys.API_VERSION: parse_api_version,
     keys.RETENTION_DAYS: parse_retention_days,
+    keys.AUDIT_RETENTION_DAYS: parse_audit_retention_days,
     keys.TICKET_STATUS_STAGES: parse_status_stages,
     keys.TICKET_SYNC: parse_sync_mode,
     keys.TICKET_POLL_INTERVAL: parse_poll_interval,
@@ -299,6 +308,7 @@ ATTRIBUTES = {
     keys.TICKET_PROPERTY_MAP: "ticket_property_map",
     keys.API_VERSION: "api_version",
     keys.RETENTION_DAYS: "retention_days",
+    keys.AUDIT_RETENTION_DAYS: "audit_retention_days",
     keys.TICKET_STATUS_STAGES: "ticket_status_stages",
     keys.TICKET_SYNC: "ticket_sync",
     keys.TICKET_POLL_INTERVAL: "ticket_poll_interval",

@@ -30,6 +30,7 @@ CONTACT_PROPERTY_MAP = "hubspot_contact_property_map"
 TICKET_PROPERTY_MAP = "hubspot_ticket_property_map"
 API_VERSION = "hubspot_api_version"
 RETENTION_DAYS = "hubspot_retention_days"
+AUDIT_RETENTION_DAYS = "hubspot_audit_retention_days"
 TICKET_STATUS_STAGES = "hubspot_ticket_status_stages"
 TICKET_SYNC = "hubspot_ticket_sync"
 TICKET_POLL_INTERVAL = "hubspot_ticket_poll_interval"
@@ -203,6 +204,14 @@ FIELDS: tuple[SettingField, ...] = (
         "emails and ticket texts it carried are erased. 0 erases them once delivered.",
     ),
     SettingField(
+        AUDIT_RETENTION_DAYS,
+        "Keep the audit trail for (days)",
+        "text",
+        default="365",
+        help="Who changed these settings, rotated the key, replayed, purged or synced, and "
+        "when: entries older than this many days (1 to 3650) are deleted.",
+    ),
+    SettingField(
         API_VERSION,
         "HubSpot API version",
         "select",
@@ -272,6 +281,7 @@ DESCRIPTIONS: dict[str, str] = {
     TICKET_PROPERTY_MAP: "Panel ticket extra field → HubSpot ticket property (JSON)",
     API_VERSION: "HubSpot API version (2026-09, 2026-03 or v3)",
     RETENTION_DAYS: "Days a delivered event keeps its personal data",
+    AUDIT_RETENTION_DAYS: "Days an audit trail entry is kept",
     TICKET_STATUS_STAGES: "Panel ticket status → HubSpot pipeline stage (JSON)",
     TICKET_SYNC: "How ticket changes come back from HubSpot: webhooks, polling or off",
     TICKET_POLL_INTERVAL: "Seconds between two polls of HubSpot for changed tickets",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from skypanel_hubspot_plugin.audit.trail import KEY_ROTATED, SETTINGS_CHANGED, Actor, record
 from skypanel_hubspot_plugin.common.data_version import DataVersion, watchable
 from skypanel_hubspot_plugin.common.listen import Listener, notify
 from skypanel_hubspot_plugin.common.log_once import LogOnce
@@ -32,8 +33,10 @@ from skypanel_hubspot_plugin.common.wakeup import wake_all
 from skypanel_hubspot_plugin.settings import schema as keys
 from skypanel_hubspot_plugin.settings.model import (
     ATTRIBUTES,
+    FIELD_PARSERS,
     HubSpotSettings,
     InvalidSettings,
+    ValidChanges,
     parse_token,
     settings_from_rows,
     validate_changes,
@@ -224,8 +227,12 @@ class SettingsStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def save(self, changes: Mapping[str, object]) -> HubSpotSettings:
-        """Validates and writes ``changes`` in one transaction, or raises InvalidSettings and writes nothing."""
+    def save(self, changes: Mapping[str, object], actor: Actor | None = None) -> HubSpotSettings:
+        """Validates and writes ``changes`` in one transaction, or raises InvalidSettings and writes nothing.
+
+        The keys whose value this changes are recorded in the audit trail, in the same
+        transaction, as done by ``actor`` (the host's code when None); a save that changes
+        nothing records nothing."""
         current = self.reload()
         valid = validate_changes(current, changes)
         encrypted: dict[str, str] = {}
@@ -235,28 +242,55 @@ class SettingsStore:
             except SecretsError as exc:
                 raise InvalidSettings({key: str(exc)}) from None
         with Session(self.engine) as session:
+            changed = self._changed_keys(session, valid)
             for key, value in {**valid.rows, **encrypted}.items():
                 self._put(session, key, value)
             self._bump_revision(session)
+            if changed:
+                record(session, SETTINGS_CHANGED, actor or Actor(), {"changed": changed})
             session.commit()
         self.invalidate()
         return self.current()
 
-    def clear_token(self) -> HubSpotSettings:
+    def _changed_keys(self, session: Session, valid: ValidChanges) -> list[str]:
+        """The keys of ``valid`` whose stored value it changes: compared as read (a stored
+        ``TRUE`` is ``true``), secrets compared decrypted (each encryption differs)."""
+        changed = []
+        for key, value in valid.rows.items():
+            row = session.get(Setting, key)
+            if row is None or row.value is None or _canonical(key, row.value) != value:
+                changed.append(key)
+        for key, plain in valid.secrets.items():
+            stored = (row.value if (row := session.get(Setting, key)) else None) or ""
+            try:
+                same = bool(stored) and self.box.decrypt(stored) == plain
+            except SecretsError:
+                same = False  # under a key this process lacks: not known to be the same
+            if not same:
+                changed.append(key)
+        return sorted(changed)
+
+    def clear_token(self, actor: Actor | None = None) -> HubSpotSettings:
         """Forgets the stored token; refused while the integration is enabled."""
         if self.reload().enabled:
             raise InvalidSettings(
                 {keys.API_KEY: "Disable HubSpot before removing its access token"}
             )
         with Session(self.engine) as session:
+            row = session.get(Setting, keys.API_KEY)
+            if row is not None and row.value:
+                record(session, SETTINGS_CHANGED, actor or Actor(), {"changed": [keys.API_KEY]})
             self._put(session, keys.API_KEY, "")
             self._bump_revision(session)
             session.commit()
         self.invalidate()
         return self.current()
 
-    def rotate_key(self) -> bool:
-        """Re-encrypts the stored secrets with the newest key; True when one had to be."""
+    def rotate_key(self, actor: Actor | None = None) -> bool:
+        """Re-encrypts the stored secrets with the newest key; True when one had to be.
+
+        Recorded in the audit trail with the secrets re-encrypted (their keys) and the new
+        key's id, in the same transaction; a run with nothing to re-encrypt records nothing."""
         with Session(self.engine) as session:
             rotated = []
             for key in keys.SECRET_KEYS:
@@ -269,6 +303,8 @@ class SettingsStore:
             if not rotated:
                 return False
             self._bump_revision(session)
+            details = {"reencrypted": rotated, "keyId": self.box.primary_key_id}
+            record(session, KEY_ROTATED, actor or Actor(), details)
             session.commit()
         self.invalidate()
         log.info("%s re-encrypted with key %s", ", ".join(rotated), self.box.primary_key_id)
@@ -354,3 +390,12 @@ class SettingsStore:
         if revision != self._revision:
             self.reload()
             wake_all()
+
+
+def _canonical(key: str, stored: str) -> str | None:
+    """A stored value as a save would write it; None when it does not read."""
+    try:
+        value = FIELD_PARSERS[key](stored)
+    except Exception:  # a hand edit no rule reads: any valid save changes it
+        return None
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)

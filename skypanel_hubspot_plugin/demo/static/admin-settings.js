@@ -1,6 +1,6 @@
 // The admin settings page: fills and saves the form the server drew from the plugin's
 // schema (the property maps edited as tables), and shows the connection test, delivery's
-// health, the deliveries, the backfill and the contacts, all through the plugin's admin API. Data from the API is only ever put in the page as
+// health, the audit trail, the deliveries, the backfill and the contacts, all through the plugin's admin API. Data from the API is only ever put in the page as
 // text (textContent), never as markup.
 "use strict";
 
@@ -220,6 +220,7 @@
       else say(settingsMessage, "Settings saved.", "success");
       loadContacts();
       loadMapProperties(); // a token saved just now makes HubSpot's lists readable
+      loadAudit();
     } else if (result.status === 422) {
       const details = result.body.details && typeof result.body.details === "object" ? result.body.details : {};
       const message = result.body.message ?? "Invalid settings";
@@ -936,7 +937,58 @@
     const message = result.ok ? replayedWords(result.body.replayed) : result.body.message ?? `HTTP ${result.status}`;
     notify(message, result.ok ? "success" : "error");
     refreshDeliveries();
+    loadAudit();
   });
+
+  // -- audit trail ---------------------------------------------------------------------------
+
+  const AUDIT_WORDS = {
+    settings_changed: "Settings saved",
+    key_rotated: "Key rotated",
+    deliveries_replayed: "Replayed",
+    deliveries_purged: "Purged",
+    backfill_started: "Contact sync started",
+    backfill_finished: "Contact sync ended",
+  };
+  let auditBefore = null;
+
+  function auditDetails(entry) {
+    const details = entry.details ?? {};
+    if (Array.isArray(details.changed)) return details.changed.map((key) => `${fieldLabel(key) ?? key} changed`).join("; ");
+    return Object.entries(details)
+      .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(", ") : value}`)
+      .join(" · ");
+  }
+
+  async function loadAudit(before) {
+    const query = new URLSearchParams({ limit: "10" });
+    if (before) query.set("before", String(before));
+    const result = await call("GET", `/audit?${query}`);
+    if (!result.ok) {
+      say($("audit-message"), result.body.message ?? `HTTP ${result.status}`, "error");
+      return;
+    }
+    const entries = result.body.entries ?? [];
+    say($("audit-message"), entries.length || before ? "" : "Nothing changed yet.", "");
+    $("audit-rows").replaceChildren(
+      ...entries.map((entry) => {
+        const row = element("tr");
+        const who = [entry.actor ?? "unknown", entry.via === "admin" ? "" : `(${entry.via})`, entry.address ? `from ${entry.address}` : ""];
+        row.append(
+          element("td", when(entry.at)),
+          element("td", AUDIT_WORDS[entry.action] ?? entry.action),
+          element("td", who.filter(Boolean).join(" ")),
+          element("td", auditDetails(entry)),
+        );
+        return row;
+      }),
+    );
+    auditBefore = result.body.next?.before ?? null;
+    $("audit-next").hidden = !auditBefore;
+  }
+
+  $("audit-refresh").addEventListener("click", () => loadAudit());
+  $("audit-next").addEventListener("click", () => loadAudit(auditBefore));
 
   // -- backfill ------------------------------------------------------------------------------
 
@@ -986,6 +1038,7 @@
     if (result.ok) {
       renderBackfill(result.body.backfill);
       pollBackfill();
+      loadAudit();
     } else {
       say($("backfill-status"), result.body.message ?? `HTTP ${result.status}`, "error");
       button.disabled = false;
@@ -1069,6 +1122,7 @@
   $("contacts-next").addEventListener("click", () => loadContacts(contactsAfter));
 
   loadSettings(); // then the property lists and the contacts, as far as the settings allow
+  loadAudit();
   every(2, refreshDeliveries);
   pollBackfill();
 })();
