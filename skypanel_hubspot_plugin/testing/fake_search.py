@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from .fake_http import OBJECTS, Answer, RouteSpec, error_body, read_scope, search_limit_body
+from .fake_http import OBJECTS, Answer, RouteSpec, error_body, read_scopes, search_limit_body
 from .fake_objects import OBJECT, cursor, read_cursor
 from .fake_state import FakeState
 from .fake_store import NUMBER_RE, now_iso
@@ -26,7 +26,7 @@ class SearchApi(FakeState):
                 "POST",
                 rf"{OBJECTS}/{OBJECT}/search",
                 self._search,
-                lambda p: {read_scope(p["object_type"])},
+                lambda p: read_scopes(p["object_type"]),
             )
         ]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .fake_store import CrmStore
+if TYPE_CHECKING:  # the store imports the engagements' definitions, which build on this
+    from .fake_store import CrmStore
 
 
 @dataclass
