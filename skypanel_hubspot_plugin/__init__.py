@@ -29,6 +29,7 @@ from skypanel_hubspot_plugin.payloads import (
     SubscriptionConsent,
     Ticket,
     TicketChange,
+    TicketMessage,
     User,
     Visitor,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "SubscriptionConsent",
     "Ticket",
     "TicketChange",
+    "TicketMessage",
     "User",
     "Visitor",
     "generate_key",

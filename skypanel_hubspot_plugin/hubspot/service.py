@@ -53,6 +53,7 @@ from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot import forms_api
+from skypanel_hubspot_plugin.hubspot.engagements import EngagementCalls
 from skypanel_hubspot_plugin.hubspot.errors import (
     BadRequest,
     Conflict,
@@ -158,7 +159,7 @@ MODELS = ModelConfiguration()
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
-class HubSpotService:
+class HubSpotService(EngagementCalls):
     """Calls HubSpot on behalf of one portal's token, in one API version.
 
     Thread-safe; build one per token. ``api_version`` is a name from
