@@ -26,9 +26,16 @@ from hubspot.crm.properties import PropertyCreate
 
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import Conflict, NotFound
+from skypanel_hubspot_plugin.hubspot.records import (
+    Answers,
+    BatchError,
+    BatchResult,
+    CrmObject,
+    batch_error,
+    crm_object_json,
+)
 
 if TYPE_CHECKING:
-    from skypanel_hubspot_plugin.hubspot.service import Answers, BatchError, BatchResult, CrmObject
     from skypanel_hubspot_plugin.hubspot.versions import ApiVersion
 
 
@@ -89,13 +96,6 @@ class EngagementCalls:
     def upsert_emails(self, emails: Sequence[tuple[str, Mapping[str, str]]]) -> BatchResult:
         """Logs each (panel message id, email properties) once, up to 100 a request: an
         email already logged under that message id is updated, never logged twice."""
-        # The service's answer readers; imported here, as the service module imports this one.
-        from skypanel_hubspot_plugin.hubspot.service import (
-            BatchResult,
-            _batch_error,
-            _crm_object_json,
-        )
-
         results: list[CrmObject] = []
         errors: list[BatchError] = []
         for start in range(0, len(emails), api.BATCH_LIMIT):
@@ -106,8 +106,8 @@ class EngagementCalls:
                 for message_id, props in emails[start : start + api.BATCH_LIMIT]
             ]
             answer = self._batch_upsert(self._emails, api.EMAILS, EmailUpsertBatch(inputs=inputs))
-            results.extend(_crm_object_json(r) for r in answer.get("results") or [])
-            errors.extend(_batch_error(e) for e in answer.get("errors") or [])
+            results.extend(crm_object_json(r) for r in answer.get("results") or [])
+            errors.extend(batch_error(e) for e in answer.get("errors") or [])
         return BatchResult(results=results, errors=errors)
 
     def associate_email(self, email_id: str, to_type: str, to_id: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta, timezone
 from functools import cached_property
 from typing import Any, TypeVar
@@ -63,9 +63,16 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     ServerError,
     Unreachable,
     error_from_response,
-    naming_properties,
 )
 from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo, property_info
+from skypanel_hubspot_plugin.hubspot.records import (
+    Answers,
+    BatchError,
+    BatchResult,
+)
+from skypanel_hubspot_plugin.hubspot.records import CrmObject as CrmObject
+from skypanel_hubspot_plugin.hubspot.records import batch_error as _batch_error
+from skypanel_hubspot_plugin.hubspot.records import crm_object_json as _crm_object_json
 from skypanel_hubspot_plugin.hubspot.versions import ApiVersion, version_named
 
 T = TypeVar("T")
@@ -75,30 +82,6 @@ DEFAULT_TIMEOUT = (3.05, 10.0)
 #: The most a search answer may weigh; a full page of 200 tickets with a few properties
 #: each is well under 1 MB.
 MAX_ANSWER_BYTES = 4_000_000
-
-
-@dataclass(frozen=True)
-class CrmObject:
-    """A contact or ticket as HubSpot returned it."""
-
-    id: str
-    properties: dict[str, str | None]
-    new: bool | None = None
-
-
-@dataclass(frozen=True)
-class BatchError:
-    """One input of a batch that HubSpot refused, with its message and the ids it names."""
-
-    message: str
-    category: str | None
-    ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    results: list[CrmObject] = field(default_factory=list)
-    errors: list[BatchError] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -147,7 +130,7 @@ class Pipeline:
 
 
 #: A successful answer's status → the client model it is read into ("object" = plain JSON).
-Answers = Mapping[int, str | None]
+
 
 #: Batch answers are read as JSON, not as the client's models: the models parse every
 #: result's timestamps (which nothing here reads), most of a batch's cost on our side.
@@ -745,24 +728,6 @@ def _search_result(obj: Any) -> CrmObject:
         id=object_id if isinstance(object_id, str) else "",
         properties=dict(properties) if isinstance(properties, dict) else {},
     )
-
-
-def _crm_object_json(obj: Mapping[str, Any]) -> CrmObject:
-    return CrmObject(
-        id=str(obj["id"]), properties=dict(obj.get("properties") or {}), new=obj.get("new")
-    )
-
-
-def _batch_error(err: Mapping[str, Any]) -> BatchError:
-    context = err.get("context") or {}
-    ids = (
-        tuple(str(i) for i in context.get("ids", []) if i is not None)
-        if isinstance(context, dict)
-        else ()
-    )
-    details = [d for d in err.get("errors") or [] if isinstance(d, dict)]
-    message = naming_properties(str(err.get("message") or ""), details)
-    return BatchError(message=message, category=err.get("category"), ids=ids)
 
 
 def _batch_refusal(err: Mapping[str, Any]) -> HubSpotError:

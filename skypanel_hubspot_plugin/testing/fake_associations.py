@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .fake_engagements import ENGAGEMENT_TYPE_IDS
+from .fake_engagement_rules import ENGAGEMENT_TYPE_IDS
 from .fake_http import ASSOCIATIONS, Answer, RouteSpec, error_body, read_scopes, write_scopes
 from .fake_objects import OBJECT
 from .fake_state import FakeState

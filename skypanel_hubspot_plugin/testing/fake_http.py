@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from .fake_engagements import ENGAGEMENT_READ_SCOPES, ENGAGEMENT_WRITE_SCOPES
+from .fake_engagement_rules import ENGAGEMENT_READ_SCOPES, ENGAGEMENT_WRITE_SCOPES
 
 if TYPE_CHECKING:
     from .fake_hubspot import FakeHubSpot

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .fake_engagements import ENGAGEMENT_TYPES
+from .fake_engagement_rules import ENGAGEMENT_TYPES
 from .fake_http import (
     PIPELINES,
     PROPERTIES,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # the store imports the engagements' definitions, which build on this
-    from .fake_store import CrmStore
+from .fake_store import CrmStore
 
 
 @dataclass

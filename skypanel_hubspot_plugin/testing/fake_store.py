@@ -20,7 +20,7 @@ from typing import Any
 
 from skypanel_hubspot_plugin.common import clock
 
-from .fake_engagements import (
+from .fake_engagement_rules import (
     ENGAGEMENT_ASSOCIATION_TYPES,
     ENGAGEMENT_TYPES,
     engagement_problem,
