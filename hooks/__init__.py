@@ -11,6 +11,7 @@ from .admin_routes import (
 )
 from .events import (
     skypanel_on_ticket_created,
+    skypanel_on_ticket_message_added,
     skypanel_on_ticket_updated,
     skypanel_on_user_created,
     skypanel_on_user_deleted,
@@ -26,6 +27,7 @@ __all__ = [
     "skypanel_form_embed",
     "skypanel_on_form_submitted",
     "skypanel_on_ticket_created",
+    "skypanel_on_ticket_message_added",
     "skypanel_on_ticket_updated",
     "skypanel_on_user_created",
     "skypanel_on_user_deleted",

@@ -11,7 +11,7 @@ from typing import Any
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.delivery import events
 from skypanel_hubspot_plugin.hookspecs import hookimpl
-from skypanel_hubspot_plugin.payloads import Ticket, User
+from skypanel_hubspot_plugin.payloads import Ticket, TicketMessage, User
 
 log = logging.getLogger("skypanel_hubspot_plugin.hooks")
 
@@ -73,4 +73,13 @@ def skypanel_on_ticket_updated(
         lambda rt: events.ticket_updated(rt, ticket, changed, session),
         ticket=ticket,
         changed=changed,
+    )
+
+
+@hookimpl
+def skypanel_on_ticket_message_added(message: TicketMessage, session: Any | None) -> None:
+    _safely(
+        "ticket_message_added",
+        lambda rt: events.ticket_message_added(rt, message, session),
+        message=message,
     )

@@ -30,6 +30,7 @@ from skypanel_hubspot_plugin.payloads import (
     SubscriptionConsent,
     Ticket,
     TicketChange,
+    TicketMessage,
     User,
     Visitor,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "SubscriptionConsent",
     "Ticket",
     "TicketChange",
+    "TicketMessage",
     "User",
     "Visitor",
     "generate_key",

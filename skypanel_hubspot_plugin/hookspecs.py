@@ -21,6 +21,7 @@ from skypanel_hubspot_plugin.payloads import (
     SettingField,
     Ticket,
     TicketChange,
+    TicketMessage,
     User,
     Visitor,
 )
@@ -105,6 +106,13 @@ def skypanel_on_ticket_updated(
     ticket: Ticket, changed: frozenset[str], session: Any | None
 ) -> None:
     """Called after the panel changes a ticket's status, priority or text."""
+
+
+@hookspec
+def skypanel_on_ticket_message_added(message: TicketMessage, session: Any | None) -> None:
+    """Called after a customer or the panel's staff adds a message to a support ticket,
+    inside the panel's transaction when ``session`` is given; it reaches the HubSpot ticket
+    as an email on its timeline, once, after the ticket itself."""
 
 
 @hookspec

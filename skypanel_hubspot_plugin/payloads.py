@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 #: ``mapping`` is a JSON object of key → value text (rendered as rows of two inputs).
@@ -58,6 +59,31 @@ class Ticket:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", dict(self.extra))
+
+
+#: Who wrote a ticket message: the customer who opened the ticket, or the panel's staff.
+AuthorKind = Literal["customer", "staff"]
+
+
+@dataclass(frozen=True)
+class TicketMessage:
+    """One message of a support ticket's conversation, as the panel stored it.
+
+    ``id`` is the panel's own id of the message (unique across the panel: it makes the
+    delivery idempotent), ``ticket_id`` the panel ticket it belongs to. ``author_kind`` is
+    ``"customer"`` for the ticket's customer and ``"staff"`` for the panel's support staff;
+    ``author_name`` and ``author_email`` say who wrote it (shown as the email's sender in
+    HubSpot). ``body`` is plain text. ``sent_at`` is when it was written: it places the
+    message on HubSpot's ticket timeline (a naive datetime is read as UTC).
+    """
+
+    id: str
+    ticket_id: str
+    author_kind: AuthorKind
+    body: str
+    sent_at: datetime
+    author_name: str = ""
+    author_email: str = ""
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,9 @@ def test_test_connection_says_what_to_fix(
     }
     fake.add_token(tokens["expired-token"], expired=True)
     fake.add_token(tokens["other-portal"], portal_id=999)
-    fake.add_token(tokens["read-only"], ["crm.objects.contacts.read", "oauth", "tickets"])
+    fake.add_token(
+        tokens["read-only"], ["crm.objects.contacts.read", "oauth", "tickets", "sales-email-read"]
+    )
     fake.add_token(
         tokens["no-tickets-scope"],
         ["crm.objects.contacts.read", "crm.objects.contacts.write", "oauth"],

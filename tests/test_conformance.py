@@ -2,7 +2,7 @@
 
 For each API version the plugin speaks, the plugin runs every flow against the fake HubSpot
 (test connection, contacts, event delivery one by one and in batches, tickets with their
-contact, updates, deletes, GDPR erasure, properties, pipelines, visitor identification,
+contact, updates, a ticket's messages as emails on it, deletes, GDPR erasure, properties, pipelines, visitor identification,
 the ticket search that polling uses);
 then each recorded exchange is validated against that version's vendored OpenAPI specs.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from conformance import check, violations
@@ -20,7 +20,7 @@ from conftest import start_plugin
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from skypanel_hubspot_plugin import Ticket, User
+from skypanel_hubspot_plugin import Ticket, TicketMessage, User
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.delivery.outbox_table import DELIVERED, OutboxRow
 from skypanel_hubspot_plugin.delivery.worker import Worker
@@ -105,6 +105,23 @@ def drive_every_flow(
         session=None,
     )
     deliver_all(rt, engine)
+
+    # The ticket's conversation: emails on it (whose property the first message creates).
+    for n, kind in enumerate(("customer", "staff")):
+        pm.hook.skypanel_on_ticket_message_added(
+            message=TicketMessage(
+                id=f"M-{n}",
+                ticket_id="T-1",
+                author_kind=kind,  # type: ignore[arg-type]
+                body=f"Message {n}",
+                sent_at=datetime(2026, 11, 25, 9, n, tzinfo=UTC),
+                author_name="Ada Lovelace",
+                author_email="user1@example.com",
+            ),
+            session=None,
+        )
+    deliver_all(rt, engine)
+    assert [e["kind"] for e in fake.thread(fake.tickets()[0]["id"])] == ["incoming", "outgoing"]
     pm.hook.skypanel_on_user_deleted(user=user(5), session=None)
     deliver_all(rt, engine)
     assert fake.contact_by_email("user5@example.com") is None

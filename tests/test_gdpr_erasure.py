@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from conftest import start_plugin
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, String, Text, func, select
 from sqlalchemy.types import TypeDecorator
 
-from skypanel_hubspot_plugin import Ticket, User, Visitor, hookimpl
+from skypanel_hubspot_plugin import Ticket, TicketMessage, User, Visitor, hookimpl
 from skypanel_hubspot_plugin.delivery.backfill import Backfills
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
@@ -98,6 +99,7 @@ class Person:
     subjects: list[str]
     texts: list[str]
     form_value: str
+    messages: list[str]
 
     def user(self, email: str) -> User:
         return User(
@@ -119,6 +121,7 @@ class Person:
             *self.subjects,
             *self.texts,
             self.form_value,
+            *self.messages,
         ]
 
 
@@ -143,6 +146,7 @@ def people(draw: st.DrawFn, who: str) -> Person:
         subjects=[value("s1"), value("s2"), value("s3")],
         texts=[value("c1"), value("c2")],
         form_value=value("fv"),
+        messages=[value("m1"), value("m2")],
     )
 
 
@@ -174,6 +178,22 @@ def plant(pm, rt: Runtime, fake: FakeHubSpot, p: Person, *, refused: bool) -> st
         ticket=changed, changed=frozenset({"subject", "content"}), session=None
     )
     worker.run_once()
+    # The ticket's conversation: the customer's message delivered, the staff's answer queued.
+    for n, (kind, body) in enumerate(zip(("customer", "staff"), p.messages, strict=True)):
+        pm.hook.skypanel_on_ticket_message_added(
+            message=TicketMessage(
+                id=f"{p.ticket_id}-m{n}",
+                ticket_id=p.ticket_id,
+                author_kind=kind,  # type: ignore[arg-type]
+                body=body,
+                sent_at=datetime(2026, 11, 25, 9, n, tzinfo=UTC),
+                author_name=f"{p.first_name} {p.last_name}" if kind == "customer" else "Sam",
+                author_email=second if kind == "customer" else "sam@panel.example.com",
+            ),
+            session=None,
+        )
+        if kind == "customer":
+            worker.run_once()
     # A second ticket HubSpot could never take: parked as it came, whole.
     too_long = Ticket(id=f"{p.ticket_id}-2", subject=p.subjects[2] * 200, content=p.texts[1])
     pm.hook.skypanel_on_ticket_created(ticket=too_long, user=p.user(second), session=None)

@@ -17,6 +17,7 @@ from skypanel_hubspot_plugin.delivery.coalesce import (
     CONTACT_UPSERT,
     FORM_SUBMIT,
     TICKET_CREATE,
+    TICKET_MESSAGE,
     TICKET_UPDATE,
 )
 
@@ -26,6 +27,7 @@ KIND_WORDS = {
     CONTACT_DELETE: "Contact removal",
     TICKET_CREATE: "New ticket",
     TICKET_UPDATE: "Ticket change",
+    TICKET_MESSAGE: "Ticket message",
     FORM_SUBMIT: "Form submission",
 }
 ENTITY_WORDS = {"user": "User", "ticket": "Ticket"}

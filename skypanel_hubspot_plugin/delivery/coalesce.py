@@ -23,10 +23,13 @@ CONTACT_DELETE = "contact.delete"
 TICKET_CREATE = "ticket.create"
 TICKET_UPDATE = "ticket.update"
 FORM_SUBMIT = "form.submit"
+#: A message of a ticket's conversation: an email on the HubSpot ticket. Its rows share the
+#: ticket's entity, so they are claimed with the ticket's own rows and after its creation.
+TICKET_MESSAGE = "ticket.message"
 
 #: Kinds whose rows write one HubSpot record, named by the row's ``entity``.
 RECORD_KINDS = frozenset(
-    {CONTACT_UPSERT, CONTACT_UPDATE, CONTACT_DELETE, TICKET_CREATE, TICKET_UPDATE}
+    {CONTACT_UPSERT, CONTACT_UPDATE, CONTACT_DELETE, TICKET_CREATE, TICKET_UPDATE, TICKET_MESSAGE}
 )
 
 
@@ -111,6 +114,8 @@ def ticket_plan(changes: Sequence[Change]) -> TicketPlan:
     """Folds one ticket's rows, oldest first: its creation with every later change on top."""
     plan = TicketPlan(ticket_id=str(changes[0].payload.get("ticket_id", "")))
     for change in sorted(changes, key=lambda c: c.id):
+        if change.kind == TICKET_MESSAGE:
+            continue  # delivered on its own, as an email on the ticket
         if change.kind == TICKET_CREATE and not change.settled:
             plan.create = change.payload
         plan.properties.update(change.payload.get("properties") or {})

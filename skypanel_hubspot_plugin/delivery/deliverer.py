@@ -19,6 +19,7 @@
 - Each mapped property is written as its mode says (:mod:`.ownership`): a write that carries
   ``fill_if_empty`` or ``on_create`` properties reads the batch's records first (one batch
   read per batch) and leaves out what HubSpot's users own.
+- A ticket's messages are emails on the HubSpot ticket, each logged once (:mod:`.messages`).
 - A form submission has no key to upsert by: it is delivered at least once, so HubSpot
   sees it twice only when its answer to the first attempt was lost.
 - Transient failures (429, 5xx, timeouts) retry with exponential backoff and jitter,
@@ -43,12 +44,14 @@ from skypanel_hubspot_plugin.delivery.coalesce import (
     CONTACT_UPSERT,
     FORM_SUBMIT,
     TICKET_CREATE,
+    TICKET_MESSAGE,
     TICKET_UPDATE,
     ContactPlan,
     contact_plan,
     ticket_plan,
 )
 from skypanel_hubspot_plugin.delivery.contact_writes import CONTACT_ROUNDS, ContactWrites
+from skypanel_hubspot_plugin.delivery.messages import MessageDelivery, split_messages
 from skypanel_hubspot_plugin.delivery.outbox import Group, Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, OutboxRow, utcnow
 from skypanel_hubspot_plugin.delivery.ownership import (
@@ -78,6 +81,7 @@ __all__ = [
     "CONTACT_UPSERT",
     "FORM_SUBMIT",
     "TICKET_CREATE",
+    "TICKET_MESSAGE",
     "TICKET_UPDATE",
     "Deliverer",
     "RetryPolicy",
@@ -125,7 +129,7 @@ class RetryPolicy:
         return max(backoff * random.uniform(0.5, 1.5), retry_after or 0.0)
 
 
-class Deliverer:
+class Deliverer(MessageDelivery):
     """Delivers one claim (a list of record groups) for one worker."""
 
     def __init__(
@@ -191,7 +195,7 @@ class Deliverer:
             kind = group.rows[0].kind
             if kind in (CONTACT_UPSERT, CONTACT_UPDATE, CONTACT_DELETE):
                 self._guard([group], lambda gs: self._contact(gs[0], writes))
-            elif kind in (TICKET_CREATE, TICKET_UPDATE, FORM_SUBMIT):
+            elif kind in (TICKET_CREATE, TICKET_UPDATE, TICKET_MESSAGE, FORM_SUBMIT):
                 later.append(group)
             else:
                 self.outbox.park(group.rows, self.worker_id, f"unknown delivery kind {kind!r}")
@@ -207,8 +211,12 @@ class Deliverer:
         for group in later:
             if group.rows[0].kind == FORM_SUBMIT:
                 self._guard([group], lambda gs: self._submit_form(gs[0]))
-            else:
-                self._guard([group], lambda gs: self._ticket(gs[0]))
+                continue
+            own, messages = split_messages(group)
+            if own is not None:
+                self._guard([own], lambda gs: self._ticket(gs[0]))
+            if messages is not None:  # after the ticket's own rows: its creation first
+                self._guard([messages], lambda gs: self._messages(gs[0]))
 
     def _guard(self, groups: list[Group], deliver: Callable[[list[Group]], None]) -> None:
         """Delivers ``groups`` (one request for a batch), recording any failure on them."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
@@ -19,16 +20,18 @@ from skypanel_hubspot_plugin.delivery.deliverer import (
     CONTACT_UPDATE,
     CONTACT_UPSERT,
     TICKET_CREATE,
+    TICKET_MESSAGE,
     TICKET_UPDATE,
 )
 from skypanel_hubspot_plugin.delivery.remap import PANEL_FIELDS, panel_fields
 from skypanel_hubspot_plugin.mapping.contact_fields import user_contact_properties
+from skypanel_hubspot_plugin.mapping.message_fields import message_payload
 from skypanel_hubspot_plugin.mapping.ticket_fields import (
     ticket_changes,
     ticket_extra_properties,
     ticket_properties,
 )
-from skypanel_hubspot_plugin.payloads import Ticket, User
+from skypanel_hubspot_plugin.payloads import Ticket, TicketMessage, User
 
 log = logging.getLogger(__name__)
 
@@ -169,4 +172,26 @@ def ticket_updated(
         },
         session,
         lambda: {"ticket": dataclasses.asdict(ticket), "changed": sorted(changed)},
+    )
+
+
+def ticket_message_added(rt: DeliveryContext, message: TicketMessage, session: Any) -> None:
+    """Records one message of a ticket's conversation on the ticket's own record, so it is
+    delivered after the ticket's creation, in the order the panel recorded it."""
+    settings = rt.settings()
+    if not (settings.enabled and settings.ticket_enabled):
+        log.debug("HubSpot tickets disabled: message %s not sent", message.id)
+        return
+    _record(
+        rt,
+        TICKET_MESSAGE,
+        f"ticket:{message.ticket_id}",
+        lambda: message_payload(message),
+        session,
+        lambda: {
+            "message": {
+                k: v.isoformat() if isinstance(v, datetime) else v
+                for k, v in dataclasses.asdict(message).items()
+            }
+        },
     )

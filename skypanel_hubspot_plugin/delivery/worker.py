@@ -18,9 +18,10 @@ from datetime import timedelta
 from typing import Protocol
 
 from skypanel_hubspot_plugin.audit.trail import AuditTrail
-from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE
+from skypanel_hubspot_plugin.delivery.coalesce import TICKET_CREATE, TICKET_MESSAGE
 from skypanel_hubspot_plugin.delivery.context import DeliveryContext
 from skypanel_hubspot_plugin.delivery.deliverer import Deliverer, RetryPolicy
+from skypanel_hubspot_plugin.delivery.messages import split_messages
 from skypanel_hubspot_plugin.delivery.outbox import Group
 from skypanel_hubspot_plugin.delivery.outbox_table import utcnow
 from skypanel_hubspot_plugin.delivery.ownership import Ownership
@@ -81,6 +82,7 @@ class Worker:
         self.limiter = SharedRateLimit(runtime.outbox.engine, lambda: runtime.settings().rate_limit)
         self._thread: threading.Thread | None = None
         self._property_ready_for: object = None
+        self._message_property_ready_for: object = None
         self.timings = timings or Timings()
         self._next_purge = 0.0
         self._next_analyze = 0.0
@@ -138,6 +140,24 @@ class Worker:
                     for group in creating:
                         deliverer.fail(group, exc)
                     groups = [g for g in groups if g not in creating]
+        messaging = [g for g in groups if any(r.kind == TICKET_MESSAGE for r in g.rows)]
+        if messaging and self._message_property_ready_for is not service:
+            with self.limiter.calls(self.stop_event, 2) as allowed:
+                if not allowed:
+                    return 0
+                try:
+                    service.ensure_message_id_property()
+                    self._message_property_ready_for = service
+                except HubSpotError as exc:
+                    # The messages wait; the records' other rows still go.
+                    for group in messaging:
+                        own, messages = split_messages(group)
+                        if messages is not None:
+                            deliverer.fail(messages, exc)
+                        if own is not None:
+                            groups[groups.index(group)] = own
+                        else:
+                            groups.remove(group)
         deliverer.deliver(groups)
         if settings.retention_days == 0:
             self.runtime.outbox.purge(timedelta(0))

@@ -13,6 +13,7 @@ PRIVATE_APP_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 
 CONTACTS = "contacts"
 TICKETS = "tickets"
+EMAILS = "emails"
 
 #: Contacts are unique by email: HubSpot reads and upserts them by it.
 EMAIL_PROPERTY = "email"
@@ -20,9 +21,15 @@ EMAIL_PROPERTY = "email"
 #: HUBSPOT_DEFINED association type ids (associations v4).
 TICKET_TO_CONTACT = 16
 CONTACT_TO_TICKET = 15
+EMAIL_TO_CONTACT = 198
+EMAIL_TO_TICKET = 224
+NOTE_TO_CONTACT = 202
+NOTE_TO_TICKET = 228
 
 #: Our unique ticket property: upserting by it makes ticket creation idempotent.
 TICKET_ID_PROPERTY = "skypanel_ticket_id"
+#: Our unique email property: upserting by it logs each panel ticket message once.
+MESSAGE_ID_PROPERTY = "skypanel_message_id"
 #: When HubSpot last changed a ticket (ISO text in answers, epoch milliseconds in filters).
 TICKET_MODIFIED = "hs_lastmodifieddate"
 #: Records one CRM search request returns at most.
@@ -52,12 +59,15 @@ TICKET_PROPERTIES = (
 SCOPE_CONTACTS_READ = "crm.objects.contacts.read"
 SCOPE_CONTACTS_WRITE = "crm.objects.contacts.write"
 SCOPE_TICKETS = "tickets"
+#: Email engagements (a ticket's messages) are read and written with it, besides the
+#: contacts scopes.
+SCOPE_SALES_EMAIL_READ = "sales-email-read"
 
 
 def required_scopes(*, tickets: bool) -> tuple[str, ...]:
     """The scopes the private app needs for what the admin enabled."""
     scopes = (SCOPE_CONTACTS_READ, SCOPE_CONTACTS_WRITE)
-    return (*scopes, SCOPE_TICKETS) if tickets else scopes
+    return (*scopes, SCOPE_TICKETS, SCOPE_SALES_EMAIL_READ) if tickets else scopes
 
 
 #: HubSpot's data-hosting regions (an account's ``dataHostingLocation``), each with the

@@ -19,7 +19,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta, timezone
 from functools import cached_property
 from typing import Any, TypeVar
@@ -55,13 +55,12 @@ from hubspot.crm.tickets import (
 from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpsert
 from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 
-from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.common.secret import Secret
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot import forms_api
 from skypanel_hubspot_plugin.hubspot.api_areas import area_of, status_of
+from skypanel_hubspot_plugin.hubspot.engagements import EngagementCalls
 from skypanel_hubspot_plugin.hubspot.errors import (
-    EXISTING_ID_RE,
     BadRequest,
     Conflict,
     DailyLimitReached,
@@ -70,9 +69,14 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     ServerError,
     Unreachable,
     error_from_response,
-    naming_properties,
 )
 from skypanel_hubspot_plugin.hubspot.properties import PropertyInfo, property_info
+from skypanel_hubspot_plugin.hubspot.records import Answers
+from skypanel_hubspot_plugin.hubspot.records import BatchError as BatchError
+from skypanel_hubspot_plugin.hubspot.records import BatchResult as BatchResult
+from skypanel_hubspot_plugin.hubspot.records import CrmObject as CrmObject
+from skypanel_hubspot_plugin.hubspot.records import batch_error as _batch_error
+from skypanel_hubspot_plugin.hubspot.records import crm_object_json as _crm_object_json
 from skypanel_hubspot_plugin.hubspot.versions import ApiVersion, version_named
 
 T = TypeVar("T")
@@ -82,38 +86,6 @@ DEFAULT_TIMEOUT = (3.05, 10.0)
 #: The most a search answer may weigh; a full page of 200 tickets with a few properties
 #: each is well under 1 MB.
 MAX_ANSWER_BYTES = 4_000_000
-
-
-@dataclass(frozen=True)
-class CrmObject:
-    """A contact or ticket as HubSpot returned it."""
-
-    id: str
-    properties: dict[str, str | None]
-    new: bool | None = None
-
-
-@dataclass(frozen=True)
-class BatchError:
-    """One input of a batch that HubSpot refused, with its message and the ids it names
-    (``trace_ids``: the objectWriteTraceId of a refused input of a batch create)."""
-
-    message: str
-    category: str | None
-    ids: tuple[str, ...]
-    trace_ids: tuple[str, ...] = ()
-
-    @property
-    def existing_id(self) -> str | None:
-        """The record already holding the input's unique value (a 409-type refusal)."""
-        match = EXISTING_ID_RE.search(self.message)
-        return match.group(1) if match else None
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    results: list[CrmObject] = field(default_factory=list)
-    errors: list[BatchError] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -162,7 +134,7 @@ class Pipeline:
 
 
 #: A successful answer's status → the client model it is read into ("object" = plain JSON).
-Answers = Mapping[int, str | None]
+
 
 #: Batch answers are read as JSON, not as the client's models: the models parse every
 #: result's timestamps (which nothing here reads), most of a batch's cost on our side.
@@ -182,7 +154,7 @@ _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 RequestObserver = Callable[[str, str, float], None]
 
 
-class HubSpotService:
+class HubSpotService(EngagementCalls):
     """Calls HubSpot on behalf of one portal's token, in one API version.
 
     Thread-safe; build one per token. ``api_version`` is a name from
@@ -873,30 +845,6 @@ def _search_result(obj: Any) -> CrmObject:
     return CrmObject(
         id=object_id if isinstance(object_id, str) else "",
         properties=dict(properties) if isinstance(properties, dict) else {},
-    )
-
-
-def _crm_object_json(obj: Mapping[str, Any]) -> CrmObject:
-    return CrmObject(
-        id=str(obj["id"]), properties=dict(obj.get("properties") or {}), new=obj.get("new")
-    )
-
-
-def _batch_error(err: Mapping[str, Any]) -> BatchError:
-    context = err.get("context") or {}
-    context = context if isinstance(context, dict) else {}
-
-    def named(key: str) -> tuple[str, ...]:
-        values = context.get(key)
-        return tuple(str(i) for i in values if i is not None) if isinstance(values, list) else ()
-
-    details = [d for d in err.get("errors") or [] if isinstance(d, dict)]
-    message = naming_properties(scrub(str(err.get("message") or "")), details)
-    return BatchError(
-        message=message,
-        category=err.get("category"),
-        ids=named("ids"),
-        trace_ids=named("objectWriteTraceId"),
     )
 
 

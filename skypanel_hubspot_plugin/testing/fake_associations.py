@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .fake_http import ASSOCIATIONS, Answer, RouteSpec, error_body, read_scope, write_scope
+from .fake_engagement_rules import ENGAGEMENT_TYPE_IDS
+from .fake_http import ASSOCIATIONS, Answer, RouteSpec, error_body, read_scopes, write_scopes
 from .fake_objects import OBJECT
 from .fake_state import FakeState
 from .fake_store import ASSOCIATION_TYPES, not_found, now_iso
 
-OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5"}
-TO = r"(?P<to_type>contacts|tickets)"
+OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5", **ENGAGEMENT_TYPE_IDS}
+TO = r"(?P<to_type>contacts|tickets|emails|notes)"
 
 
 class AssociationsApi(FakeState):
@@ -19,7 +20,7 @@ class AssociationsApi(FakeState):
 
     def _associations_routes(self) -> list[RouteSpec]:
         def both(p: dict[str, str]) -> set[str]:
-            return {write_scope(p["object_type"]), read_scope(p["to_type"])}
+            return write_scopes(p["object_type"]) | read_scopes(p["to_type"])
 
         one = rf"{ASSOCIATIONS}/{OBJECT}/(?P<object_id>\d+)/associations"
         return [
@@ -29,7 +30,7 @@ class AssociationsApi(FakeState):
                 "GET",
                 rf"{one}/{TO}",
                 self._associations_page,
-                lambda p: {read_scope(p["object_type"])},
+                lambda p: read_scopes(p["object_type"]),
             ),
         ]
 

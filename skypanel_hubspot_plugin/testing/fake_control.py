@@ -18,7 +18,7 @@ from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.json_body import parse_json
 
 from .fake_hubspot import ALL_SCOPES, FAKE_TOKEN, FakeHubSpot
-from .fake_store import CrmError
+from .fake_store import OBJECT_TYPES, CrmError
 from .fake_webhooks import FAKE_APP_SECRET
 
 #: Paths under this prefix are the control API's, never HubSpot's.
@@ -55,6 +55,9 @@ class ControlApi:
                 ("POST", r"contacts/(?P<contact_id>[0-9]+)/change", self._change_contact),
                 ("POST", r"tickets/(?P<ticket_id>[0-9]+)/delete", self._delete_ticket),
                 ("POST", "tickets/merge", self._merge_tickets),
+                ("POST", r"tickets/(?P<ticket_id>[0-9]+)/reply", self._reply_as_agent),
+                ("POST", r"tickets/(?P<ticket_id>[0-9]+)/note", self._add_internal_note),
+                ("GET", r"tickets/(?P<ticket_id>[0-9]+)/thread", self._thread),
             )
         ]
 
@@ -94,6 +97,8 @@ class ControlApi:
         return 200, {
             "contacts": contacts,
             "tickets": tickets,
+            "emails": fake.emails(),
+            "notes": fake.notes(),
             "formSubmissions": fake.form_submissions(),
             "pipelines": fake.ticket_pipelines(),
             "rules": fake.write_rules(),
@@ -288,6 +293,24 @@ class ControlApi:
         statuses = self.fake.merge_tickets(primary, merged, deliveries=_deliveries(body))
         return 200, {"webhookStatuses": statuses}
 
+    def _reply_as_agent(self, body: dict[str, Any], ticket_id: str) -> Answer:
+        email_id = self.fake.reply_as_agent(ticket_id, _string(body, "text"), at_ms=_at_ms(body))
+        return 200, {"id": email_id}
+
+    def _add_internal_note(self, body: dict[str, Any], ticket_id: str) -> Answer:
+        note_id = self.fake.add_internal_note(ticket_id, _string(body, "text"), at_ms=_at_ms(body))
+        return 200, {"id": note_id}
+
+    def _thread(self, body: dict[str, Any], ticket_id: str) -> Answer:
+        return 200, {"thread": self.fake.thread(ticket_id)}
+
+
+def _at_ms(body: dict[str, Any]) -> int | None:
+    """The optional ``timestamp`` (epoch ms) an agent's entry is logged at."""
+    if body.get("timestamp") is None:
+        return None
+    return int(_number(body, "timestamp", None, low=0, high=2**53))
+
 
 def _string(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
@@ -298,8 +321,8 @@ def _string(body: dict[str, Any], name: str) -> str:
 
 def _object_type(body: dict[str, Any]) -> str:
     object_type = _string(body, "objectType")
-    if object_type not in ("contacts", "tickets"):
-        raise InvalidInput({"objectType": "must be contacts or tickets"})
+    if object_type not in OBJECT_TYPES:
+        raise InvalidInput({"objectType": f"must be one of {', '.join(OBJECT_TYPES)}"})
     return object_type
 
 

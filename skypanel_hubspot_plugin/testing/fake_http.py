@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 
+from .fake_engagement_rules import ENGAGEMENT_READ_SCOPES, ENGAGEMENT_WRITE_SCOPES
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -55,12 +57,18 @@ PIPELINES = rf"/crm/(?:v3/pipelines|pipelines/{DATED})"
 VERSION = rf"(?P<api_version>v3|{DATED})"
 
 
-def read_scope(object_type: str) -> str:
-    return "tickets" if object_type == "tickets" else f"crm.objects.{object_type}.read"
+def read_scopes(object_type: str) -> set[str]:
+    """The scopes reading records of ``object_type`` needs."""
+    if object_type in ENGAGEMENT_READ_SCOPES:
+        return set(ENGAGEMENT_READ_SCOPES[object_type])
+    return {"tickets" if object_type == "tickets" else f"crm.objects.{object_type}.read"}
 
 
-def write_scope(object_type: str) -> str:
-    return "tickets" if object_type == "tickets" else f"crm.objects.{object_type}.write"
+def write_scopes(object_type: str) -> set[str]:
+    """The scopes writing records of ``object_type`` needs."""
+    if object_type in ENGAGEMENT_WRITE_SCOPES:
+        return set(ENGAGEMENT_WRITE_SCOPES[object_type])
+    return {"tickets" if object_type == "tickets" else f"crm.objects.{object_type}.write"}
 
 
 def first(query: dict[str, list[str]], name: str) -> str | None:

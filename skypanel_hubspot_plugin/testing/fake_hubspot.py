@@ -20,7 +20,8 @@ which has no daily limit.
 This module holds the server and what every request goes through (tokens, scopes, rate
 limits, scripted faults); each API area is a module of its own, mixed in here:
 :mod:`.fake_objects`, :mod:`.fake_search`, :mod:`.fake_associations`,
-:mod:`.fake_properties`, :mod:`.fake_forms` and :mod:`.fake_account`, over the records of
+:mod:`.fake_properties`, :mod:`.fake_forms`, :mod:`.fake_account` and
+:mod:`.fake_engagements` (emails and notes on tickets), over the records of
 :mod:`.fake_store`. A new area is a new mixin with its ``_<area>_routes``.
 """
 
@@ -43,6 +44,7 @@ from skypanel_hubspot_plugin.webhooks.polling import modified_ms
 
 from .fake_account import VISITOR_SCOPE, AccountApi
 from .fake_associations import OBJECT_TYPE_IDS, AssociationsApi
+from .fake_engagements import EngagementsApi
 from .fake_forms import FormsApi
 from .fake_http import (
     DATED,
@@ -87,7 +89,14 @@ __all__ = [
 FAKE_TOKEN = "pat-na1-11111111-2222-4333-8444-555555555555"
 FAKE_PORTAL_ID = 12345678
 ALL_SCOPES = frozenset(
-    {"crm.objects.contacts.read", "crm.objects.contacts.write", "tickets", "oauth", VISITOR_SCOPE}
+    {
+        "crm.objects.contacts.read",
+        "crm.objects.contacts.write",
+        "tickets",
+        "oauth",
+        "sales-email-read",
+        VISITOR_SCOPE,
+    }
 )
 #: Burst limit reported in the rate-limit headers when no limit is enforced (a private app's).
 NOMINAL_RATE_LIMIT = 190
@@ -101,7 +110,15 @@ class _Faults:
     latency_s: float = 0.0
 
 
-class FakeHubSpot(ObjectsApi, SearchApi, AssociationsApi, PropertiesApi, FormsApi, AccountApi):
+class FakeHubSpot(
+    ObjectsApi,
+    SearchApi,
+    AssociationsApi,
+    PropertiesApi,
+    FormsApi,
+    AccountApi,
+    EngagementsApi,
+):
     """Start with ``with FakeHubSpot() as hubspot:`` (or the ``fake_hubspot`` pytest fixture)."""
 
     def __init__(

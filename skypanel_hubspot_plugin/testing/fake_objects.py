@@ -16,14 +16,16 @@ import binascii
 from typing import Any
 from urllib.parse import quote, unquote
 
-from .fake_http import OBJECTS, Answer, RouteSpec, error_body, first, read_scope, write_scope
+from .fake_http import OBJECTS, Answer, RouteSpec, error_body, first, read_scopes, write_scopes
 from .fake_state import FakeState
-from .fake_store import CrmError, now_iso
+from .fake_store import ASSOCIATION_TYPES, CrmError, now_iso
 
 BATCH_LIMIT = 100
 #: What a batch read returns besides the properties asked for.
 READ_ALWAYS = ("hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate")
-OBJECT = r"(?P<object_type>contacts|tickets)"
+OBJECT = r"(?P<object_type>contacts|tickets|emails|notes)"
+#: A HUBSPOT_DEFINED association type id → the (from, to) object types it links.
+TYPE_ENDS = {type_id: ends for ends, type_id in ASSOCIATION_TYPES.items()}
 
 
 class ObjectsApi(FakeState):
@@ -31,10 +33,10 @@ class ObjectsApi(FakeState):
 
     def _objects_routes(self) -> list[RouteSpec]:
         def read(p: dict[str, str]) -> set[str]:
-            return {read_scope(p["object_type"])}
+            return read_scopes(p["object_type"])
 
         def write(p: dict[str, str]) -> set[str]:
-            return {write_scope(p["object_type"])}
+            return write_scopes(p["object_type"])
 
         return [
             (
@@ -59,13 +61,22 @@ class ObjectsApi(FakeState):
     def _create(self, *, object_type: str, body: Any, **_: Any) -> Answer:
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             return 400, error_body("properties is required", "VALIDATION_ERROR")
-        obj = self._store.create(object_type, body["properties"])
+        links: list[tuple[str, str]] = []
         for association in body.get("associations") or []:
             to_id = str((association.get("to") or {}).get("id", ""))
             for spec in association.get("types") or []:
-                to_type = {16: "contacts", 15: "tickets"}.get(spec.get("associationTypeId"))
-                if to_type:
-                    self._store.associate(object_type, obj["id"], to_type, to_id)
+                ends = TYPE_ENDS.get(spec.get("associationTypeId"))
+                if ends is None or ends[0] != object_type:
+                    return 400, error_body(
+                        f"associationTypeId {spec.get('associationTypeId')} does not link "
+                        f"{object_type} to another object",
+                        "VALIDATION_ERROR",
+                    )
+                self._store.get(ends[1], to_id)  # 404 before anything is created
+                links.append((ends[1], to_id))
+        obj = self._store.create(object_type, body["properties"])
+        for to_type, to_id in links:
+            self._store.associate(object_type, obj["id"], to_type, to_id)
         return 201, self._shape(obj)
 
     def _get(

@@ -7,7 +7,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .fake_http import PIPELINES, PROPERTIES, Answer, RouteSpec, error_body, read_scope
+from .fake_engagement_rules import ENGAGEMENT_TYPES
+from .fake_http import (
+    PIPELINES,
+    PROPERTIES,
+    Answer,
+    RouteSpec,
+    error_body,
+    read_scopes,
+    write_scopes,
+)
 from .fake_objects import OBJECT
 from .fake_rules import CONDITIONALLY_REQUIRED, RULE_KINDS, WriteRule
 from .fake_state import FakeState
@@ -19,12 +28,15 @@ class PropertiesApi(FakeState):
 
     def _properties_routes(self) -> list[RouteSpec]:
         def read(p: dict[str, str]) -> set[str]:
-            return {read_scope(p["object_type"])}
+            return read_scopes(p["object_type"])
 
         def write_schema(p: dict[str, str]) -> set[str]:
-            # Ticket properties need the tickets scope; contact properties their schema scope.
+            # Ticket properties need the tickets scope; contact properties their schema scope;
+            # engagement properties the scopes that write the engagements.
             if p["object_type"] == "tickets":
                 return {"tickets"}
+            if p["object_type"] in ENGAGEMENT_TYPES:
+                return write_scopes(p["object_type"])
             return {f"crm.schemas.{p['object_type']}.write"}
 
         return [

@@ -15,7 +15,7 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-from .fake_http import OBJECTS, Answer, RouteSpec, error_body, read_scope, search_limit_body
+from .fake_http import OBJECTS, Answer, RouteSpec, error_body, read_scopes, search_limit_body
 from .fake_objects import OBJECT
 from .fake_state import FakeState, Token
 from .fake_store import NUMBER_RE, CrmError, now_iso
@@ -39,7 +39,7 @@ class SearchApi(FakeState):
                 "POST",
                 rf"{OBJECTS}/{OBJECT}/search",
                 self._search,
-                lambda p: {read_scope(p["object_type"])},
+                lambda p: read_scopes(p["object_type"]),
             )
         ]
 

@@ -1,4 +1,5 @@
-"""The fake HubSpot's CRM: contacts, tickets, associations and property definitions, in memory.
+"""The fake HubSpot's CRM: contacts, tickets, engagements (emails and notes), associations
+and property definitions, in memory.
 
 It applies HubSpot's rules that the plugin must respect: unique contact email and
 unique-value properties (409 ``OBJECT_ALREADY_EXISTS`` with "Existing ID: N"), enumeration
@@ -25,12 +26,30 @@ from typing import Any
 
 from skypanel_hubspot_plugin.common import clock
 
+from .fake_engagement_rules import (
+    ENGAGEMENT_ASSOCIATION_TYPES,
+    ENGAGEMENT_TYPES,
+    engagement_problem,
+    engagement_properties,
+    header_properties,
+)
 from .fake_rules import WriteRule, enforces_rules, refusal
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 NUMBER_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
-ASSOCIATION_TYPES = {("tickets", "contacts"): 16, ("contacts", "tickets"): 15}
+OBJECT_TYPES = ("contacts", "tickets", *ENGAGEMENT_TYPES)
+ASSOCIATION_TYPES = {
+    ("tickets", "contacts"): 16,
+    ("contacts", "tickets"): 15,
+    **ENGAGEMENT_ASSOCIATION_TYPES,
+}
+#: Each object type's creation and modification time properties.
+STAMPS = {
+    "contacts": ("createdate", "lastmodifieddate"),
+    "tickets": ("createdate", "hs_lastmodifieddate"),
+    **{t: ("hs_createdate", "hs_lastmodifieddate") for t in ENGAGEMENT_TYPES},
+}
 #: Properties a new record of a type must have.
 REQUIRED = {"tickets": ("subject", "hs_pipeline_stage")}
 
@@ -181,6 +200,7 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
     return {
         "contacts": {p["name"]: p for p in contacts},
         "tickets": {p["name"]: p for p in tickets},
+        **engagement_properties(_prop),
     }
 
 
@@ -316,7 +336,7 @@ def pipeline_body(
 class CrmStore:
     properties: dict[str, dict[str, dict[str, Any]]] = field(default_factory=default_properties)
     objects: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {"contacts": {}, "tickets": {}}
+        default_factory=lambda: {t: {} for t in OBJECT_TYPES}
     )
     associations: set[tuple[str, str, str, str]] = field(default_factory=set)
     pipelines: dict[str, dict[str, dict[str, Any]]] = field(default_factory=default_pipelines)
@@ -461,6 +481,12 @@ class CrmStore:
                 f"its stages are {stages}",
             )
 
+    def check_engagement(self, object_type: str, props: dict[str, Any], *, creating: bool) -> None:
+        """An email or note needs a valid ``hs_timestamp``; an email's headers are JSON."""
+        bad = engagement_problem(object_type, props, creating)
+        if bad is not None:
+            raise refused(bad, "INVALID_PROPERTY", f"{bad} is missing or not valid")
+
     # -- objects -------------------------------------------------------------------------------
 
     def create(self, object_type: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -474,16 +500,19 @@ class CrmStore:
         self.check_rules(object_type, props, None)
         if object_type == "tickets":
             self.check_pipeline(props, None)
+        if object_type in ENGAGEMENT_TYPES:
+            self.check_engagement(object_type, props, creating=True)
         if object_type == "contacts" and "email" in props:
             props["email"] = props["email"].lower()
         stamp = self.clock()
-        modified = "hs_lastmodifieddate" if object_type == "tickets" else "lastmodifieddate"
+        created, modified = STAMPS[object_type]
         obj: dict[str, Any] = {
             "id": str(self.next_id),
             "properties": {
                 **props,
+                **(header_properties(props) if object_type == "emails" else {}),
                 "hs_object_id": str(self.next_id),
-                "createdate": stamp,
+                created: stamp,
                 modified: stamp,
             },
             "createdAt": stamp,
@@ -542,12 +571,15 @@ class CrmStore:
             before = copy.deepcopy(obj)
             kept = len(self.versions.get((object_type, obj["id"]), []))
             self.journal.append(lambda: self._restore(object_type, obj, before, kept))
+        if object_type in ENGAGEMENT_TYPES:
+            self.check_engagement(object_type, props, creating=False)
         self._reindex(object_type, obj, live=False)
         obj["properties"].update({k: v for k, v in props.items() if v is not None})
+        if object_type == "emails":
+            obj["properties"].update(header_properties(obj["properties"]))
         self._reindex(object_type, obj, live=True)
         obj["updatedAt"] = stamp = self.clock()
-        modified = "hs_lastmodifieddate" if object_type == "tickets" else "lastmodifieddate"
-        obj["properties"][modified] = stamp
+        obj["properties"][STAMPS[object_type][1]] = stamp
         self._version(object_type, obj)
         return obj
 
