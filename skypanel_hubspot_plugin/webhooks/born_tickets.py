@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from skypanel_hubspot_plugin.delivery.outbox import Outbox
 from skypanel_hubspot_plugin.delivery.coalesce import TICKET_UPDATE
+from skypanel_hubspot_plugin.delivery.outbox import Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import ObjectLink
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.service import CrmObject
