@@ -111,7 +111,7 @@ def search_tickets_without_panel_id(
 ) -> SearchPage:
     """One page of the tickets of ``pipelines`` that the panel did not open (no
     ``skypanel_ticket_id``) changed at or after ``since_ms``, oldest change first."""
-    filters = [
+    filters: list[dict[str, Any]] = [
         {"propertyName": api.TICKET_ID_PROPERTY, "operator": "NOT_HAS_PROPERTY"},
         {"propertyName": "hs_pipeline", "operator": "IN", "values": list(pipelines)},
         {"propertyName": api.TICKET_MODIFIED, "operator": "GTE", "value": str(since_ms)},

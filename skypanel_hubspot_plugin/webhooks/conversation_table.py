@@ -48,5 +48,5 @@ def erase_conversation(session: Session, erasure: Erasure) -> None:
     tickets = sorted(erasure.tickets)
     for start in range(0, len(tickets), 500):
         part = tickets[start : start + 500]
-        session.exec(delete(HandledReply).where(col(HandledReply.panel_ticket_id).in_(part)))  # type: ignore[call-overload]
-    session.exec(delete(BornTicket).where(col(BornTicket.user_id) == erasure.user_id))  # type: ignore[call-overload]
+        session.exec(delete(HandledReply).where(col(HandledReply.panel_ticket_id).in_(part)))
+    session.exec(delete(BornTicket).where(col(BornTicket.user_id) == erasure.user_id))
