@@ -79,12 +79,11 @@ def _search(
     limit = max(1, min(limit, api.SEARCH_LIMIT))
     body: dict[str, Any] = {
         "filterGroups": [{"filters": filters}],
-        "sorts": [{"propertyName": api.TICKET_MODIFIED, "direction": "ASCENDING"}],
+        "sorts": [api.TICKET_MODIFIED],  # ascending; the specs take a sort as a name
         "properties": list(properties),
         "limit": limit,
+        "after": after or "",
     }
-    if after:
-        body["after"] = after
     answer = service._bounded_json(service._tickets, service.version.search(object_type), body)
     return _page(answer, limit)
 

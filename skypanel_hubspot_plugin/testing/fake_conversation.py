@@ -77,7 +77,7 @@ class ConversationApi(FakeState):
                         {
                             "toObjectId": i,
                             "associationTypes": [
-                                {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
+                                {"category": "HUBSPOT_DEFINED", "typeId": type_id}
                             ],
                         }
                         for i in linked
