@@ -23,11 +23,11 @@ from skypanel_hubspot_plugin import HubSpotBornTicket, Ticket, User, hookimpl
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.delivery.outbox_table import DELIVERED, OutboxRow
 from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.hubspot import conversation_reads as reads
 from skypanel_hubspot_plugin.hubspot.versions import DEFAULT_VERSION, SUPPORTED
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 from skypanel_hubspot_plugin.testing.fake_hubspot import RecordedRequest
-from skypanel_hubspot_plugin.hubspot import conversation_reads as reads
 from skypanel_hubspot_plugin.webhooks.conversation_poll import ConversationPoller, contact_email
 from skypanel_hubspot_plugin.webhooks.polling import TicketPoller
 
