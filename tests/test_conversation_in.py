@@ -21,6 +21,7 @@ from skypanel_hubspot_plugin import (
     TicketChange,
     User,
     hookimpl,
+    runtime,
 )
 from skypanel_hubspot_plugin import plugin_manager as new_plugin_manager
 from skypanel_hubspot_plugin.testing import HubSpotKit, hubspot_kit
@@ -355,3 +356,22 @@ def test_association_change_events_parse_in_both_formats(
     assert (event.object_id, event.to_object_id) == (str(ids[0]), str(ids[1]))
     assert event.to_object_type == to_type
     assert event.association_removed is removed
+
+
+# -- test connection ---------------------------------------------------------------------------
+
+
+def test_test_connection_says_replies_need_the_email_scope(kit: HubSpotKit) -> None:
+    from skypanel_hubspot_plugin.admin.connection_test import check_connection
+    from skypanel_hubspot_plugin.testing import ALL_SCOPES, FAKE_TOKEN
+
+    kit.configure(hubspot_ticket_sync="polling")
+    kit.fake.add_token("pat-na1-noemail", scopes=ALL_SCOPES - {"sales-email-read"})
+    settings = kit.configure(hubspot_api_key="pat-na1-noemail")
+    rt = runtime.current()
+    result = check_connection(settings, rt.service())
+    assert result.success
+    assert any("sales-email-read" in w and "replies" in w for w in result.warnings)
+
+    full = kit.configure(hubspot_api_key=FAKE_TOKEN)
+    assert not any("sales-email-read" in w for w in check_connection(full, rt.service()).warnings)
