@@ -17,6 +17,8 @@ import pluggy
 
 from skypanel_hubspot_plugin.payloads import (
     HostContext,
+    HubSpotBornTicket,
+    HubSpotTicketMessage,
     PageContext,
     SettingField,
     Ticket,
@@ -123,4 +125,27 @@ def skypanel_on_hubspot_ticket_changed(change: TicketChange, session: Any) -> No
     ``session`` is the transaction that records the change as handled: write the panel's
     ticket in it and both commit together. Raising makes HubSpot deliver the event again
     (or the next poll find the change again).
+    """
+
+
+@hookspec
+def skypanel_on_hubspot_ticket_message(message: HubSpotTicketMessage, session: Any) -> None:
+    """Implemented by the host; fired once per reply an agent writes to the customer on a
+    HubSpot ticket the panel knows, in the order of the ticket's timeline. Internal notes,
+    the customer's own emails and the messages the panel sent never come through here.
+
+    ``session`` is the transaction that records the reply as handled: add the panel's
+    message in it and both commit together. Raising makes the reply come again later.
+    """
+
+
+@hookspec(firstresult=True)
+def skypanel_on_hubspot_ticket_created(ticket: HubSpotBornTicket, session: Any) -> str | None:
+    """Implemented by the host when it takes tickets opened in HubSpot (setting
+    ``hubspot_import_hubspot_tickets``); fired once per such ticket of a panel user.
+
+    Create the panel ticket in ``session`` and return its id: the plugin links it to the
+    HubSpot ticket in the same transaction, and from then on changes go both ways. Return
+    None to leave the ticket in HubSpot (it is not offered again); raising offers it again
+    later.
     """

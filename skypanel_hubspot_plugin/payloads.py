@@ -258,3 +258,49 @@ class AdminResponse:
     status: int
     body: Any
     content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class HubSpotTicketMessage:
+    """An agent's reply to the customer, written in HubSpot on a ticket the panel knows.
+
+    ``ticket_id`` is the panel ticket; ``hubspot_ticket_id`` and ``hubspot_email_id`` are
+    HubSpot's ticket and the email engagement the reply is (its id is unique: the host may
+    keep it to show each reply once). ``author_name`` and ``author_email`` say which agent
+    wrote it, ``text`` is the reply as plain text (HubSpot's text body, or its HTML body
+    reduced to text when it has no text one), ``subject`` the email's subject and
+    ``sent_at`` its place on the ticket's timeline (``hs_timestamp``, UTC).
+    """
+
+    ticket_id: str
+    hubspot_ticket_id: str
+    hubspot_email_id: str
+    text: str
+    sent_at: datetime
+    author_name: str = ""
+    author_email: str = ""
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class HubSpotBornTicket:
+    """A ticket opened in HubSpot (an agent turned a chat or an email into a ticket) for a
+    contact that is a panel user, to become a panel ticket of that user.
+
+    ``user_id`` is the panel user the contact is linked to and ``contact_email`` the
+    contact's address. ``subject`` and ``content`` are the ticket's text; ``pipeline`` and
+    ``stage`` HubSpot's ids, ``status`` the panel word the stage maps to (None when the
+    status mapping names no such stage), ``priority`` HubSpot's value (``LOW``, ``MEDIUM``,
+    ``HIGH``, ``URGENT`` or empty) and ``created_at`` when HubSpot opened it (UTC).
+    """
+
+    hubspot_ticket_id: str
+    user_id: str
+    contact_email: str
+    subject: str
+    content: str
+    pipeline: str
+    stage: str
+    created_at: datetime
+    status: str | None = None
+    priority: str = ""

@@ -28,6 +28,7 @@ from skypanel_hubspot_plugin.payloads import HostContext, ListUsers
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.settings.secrets import SecretBox
 from skypanel_hubspot_plugin.settings.store import SettingsStore
+from skypanel_hubspot_plugin.webhooks.conversation_poll import ConversationPoller
 from skypanel_hubspot_plugin.webhooks.polling import TicketPoller
 from skypanel_hubspot_plugin.webhooks.receiver import (
     clear_problem,
@@ -91,6 +92,10 @@ class Runtime:
         #: Finds ticket changes made in HubSpot when polling is the chosen way back; the
         #: worker runs it between batches.
         self.poller = TicketPoller(self, interval_s=ticket_poll_interval, lease_s=lease_s)
+        #: Finds agents' replies and tickets opened in HubSpot, with either way back.
+        self.conversations = ConversationPoller(
+            self, interval_s=ticket_poll_interval, lease_s=lease_s
+        )
         self._service_lock = threading.Lock()
         self._service: HubSpotService | None = None
         self._service_token: Secret | None = None
@@ -121,11 +126,12 @@ class Runtime:
         self.store.start_watching()
         self.check_ticket_receiver()
         if run_worker:
-            self.worker = Worker(self, periodic=[self.poller])
+            self.worker = Worker(self, periodic=[self.poller, self.conversations])
             self.worker.start_thread()
 
     def stop(self) -> None:
         self.poller.stop_event.set()
+        self.conversations.stop_event.set()
         if self.worker is not None:
             self.worker.stop()
             self.worker = None

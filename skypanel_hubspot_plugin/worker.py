@@ -172,10 +172,13 @@ def serve(host: HostContext, args: argparse.Namespace) -> None:
         print(f"{PROG}: error: {database_problem(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
     policy = RetryPolicy(max_attempts=args.max_attempts, cap_s=args.max_backoff)
-    worker = Worker(runtime, idle_s=args.idle, policy=policy, periodic=[runtime.poller])
+    worker = Worker(
+        runtime, idle_s=args.idle, policy=policy, periodic=[runtime.poller, runtime.conversations]
+    )
 
     def stop(*_: object) -> None:
         runtime.poller.stop_event.set()
+        runtime.conversations.stop_event.set()
         worker.stop_event.set()
 
     signal.signal(signal.SIGTERM, stop)

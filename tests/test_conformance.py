@@ -20,14 +20,16 @@ from conftest import start_plugin
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from skypanel_hubspot_plugin import Ticket, TicketMessage, User
+from skypanel_hubspot_plugin import HubSpotBornTicket, Ticket, TicketMessage, User, hookimpl
 from skypanel_hubspot_plugin.admin.connection_test import check_connection
 from skypanel_hubspot_plugin.delivery.outbox_table import DELIVERED, OutboxRow
 from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.hubspot import conversation_reads as reads
 from skypanel_hubspot_plugin.hubspot.versions import DEFAULT_VERSION, SUPPORTED
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
 from skypanel_hubspot_plugin.testing.fake_hubspot import RecordedRequest
+from skypanel_hubspot_plugin.webhooks.conversation_poll import ConversationPoller, contact_email
 from skypanel_hubspot_plugin.webhooks.polling import TicketPoller
 
 #: openapi-core cannot check OAuth 2 flows (it says so once per spec); the bearer is sent.
@@ -199,6 +201,29 @@ def drive_every_flow(
         0, ["hs_pipeline_stage"], has_property="skypanel_ticket_id", limit=1
     )
     assert page.results and page.total >= 1
+
+    # The conversation coming back: an agent's reply and a ticket opened in HubSpot, found
+    # by polling (search, batch reads of associations) and read as a webhook would.
+    pm.register(ConversationHost())
+    rt.plugin_manager = pm
+    rt.store.save({"hubspot_import_hubspot_tickets": True})
+    email_id = fake.reply_as_agent(ticket_id, "An agent's answer")
+    fake.open_ticket_as_agent("user2@example.com", "Opened by an agent")
+    assert ConversationPoller(rt, interval_s=0).poll_if_due() >= 2
+    assert reads.get_record(service, "emails", email_id, reads.EMAIL_PROPERTIES) is not None
+    assert contact_email(service, contact_id) == "user3@example.com"
+
+
+class ConversationHost:
+    """Takes agents' replies and tickets opened in HubSpot."""
+
+    @hookimpl
+    def skypanel_on_hubspot_ticket_message(self, message: object, session: object) -> None:
+        pass
+
+    @hookimpl
+    def skypanel_on_hubspot_ticket_created(self, ticket: HubSpotBornTicket, session: object) -> str:
+        return f"born-{ticket.hubspot_ticket_id}"
 
 
 def exchanges(fake: FakeHubSpot) -> list[RecordedRequest]:

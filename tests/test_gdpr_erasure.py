@@ -23,17 +23,28 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, String, Text, func, select
 from sqlalchemy.types import TypeDecorator
 
-from skypanel_hubspot_plugin import Ticket, TicketMessage, User, Visitor, hookimpl
+from skypanel_hubspot_plugin import (
+    HubSpotBornTicket,
+    Ticket,
+    TicketMessage,
+    User,
+    Visitor,
+    hookimpl,
+)
+from skypanel_hubspot_plugin import plugin_manager as new_plugin_manager
 from skypanel_hubspot_plugin.delivery.backfill import Backfills
 from skypanel_hubspot_plugin.delivery.deliverer import RetryPolicy
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD
 from skypanel_hubspot_plugin.delivery.worker import Worker
+from skypanel_hubspot_plugin.hubspot.service import CrmObject
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings.table import PluginTable
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from skypanel_hubspot_plugin.webhooks import born_tickets, replies
 from skypanel_hubspot_plugin.webhooks.events import handle_event, parse_events
 from skypanel_hubspot_plugin.webhooks.polling import TicketPoller
 from skypanel_hubspot_plugin.webhooks.receiver import record_problem
+from skypanel_hubspot_plugin.webhooks.replies import Reply
 
 RUN = itertools.count()
 FORM = "0b8f8a9c-7f64-4d52-9b5a-3f5e1c2d4a01"
@@ -213,6 +224,31 @@ def plant(pm, rt: Runtime, fake: FakeHubSpot, p: Person, *, refused: bool) -> st
     return str(rt.outbox.link("ticket", p.ticket_id))
 
 
+class ConversationHost:
+    """Takes agents' replies and tickets opened in HubSpot, as a host does."""
+
+    @hookimpl
+    def skypanel_on_hubspot_ticket_message(self, message: object, session: object) -> None:
+        pass
+
+    @hookimpl
+    def skypanel_on_hubspot_ticket_created(self, ticket: HubSpotBornTicket, session: object) -> str:
+        return f"born-{ticket.hubspot_ticket_id}"
+
+
+def plant_conversation(rt: Runtime, p: Person, hubspot_ticket: str) -> None:
+    """An agent's reply on the user's ticket, and a ticket an agent opened for them, came
+    back to the panel."""
+    host = new_plugin_manager(load_entrypoints=False)
+    host.register(ConversationHost())
+    n = next(RUN)
+    reply = Reply(str(700_000_000 + n), 1, "Answer", "Re: it", "Alex Agent", "agent@example.com")
+    assert replies.hand_on(rt.outbox.engine, host, reply, p.ticket_id, hubspot_ticket)
+    contact = rt.outbox.link("contact", p.user_id)
+    born = CrmObject(str(800_000_000 + n), {"hs_pipeline": "0", "hs_pipeline_stage": "1"})
+    assert born_tickets.offer(rt.outbox, host, rt.settings(), born, [str(contact)], lambda c: "")
+
+
 def merge(rt: Runtime, pm, hubspot_id: str, merged_id: int) -> None:  # type: ignore[no-untyped-def]
     """HubSpot reports a merge into the ticket (a webhook event, handled in process)."""
     body = [
@@ -303,6 +339,7 @@ def test_a_gdpr_delete_leaves_nothing_of_the_user_in_any_table(  # type: ignore[
     ada_ticket = plant(pm, rt, fake, ada, refused=True)
     plant(pm, rt, fake, bob, refused=False)
     merge(rt, pm, ada_ticket, 900_000_000 + next(RUN))
+    plant_conversation(rt, ada, ada_ticket)
     TicketPoller(rt, interval_s=0, overlap_s=30, lease_s=5).poll_if_due()
     job = Backfills(engine).start_or_resume()
     Backfills(engine).queue_all(

@@ -29,7 +29,15 @@ def test_every_public_name_is_importable_and_documented(module: str) -> None:
 
 
 def test_what_a_host_needs_is_public() -> None:
-    needed = {"generate_key", "save_settings", "InvalidSettings", "HostContext", "plugin_manager"}
+    needed = {
+        "generate_key",
+        "save_settings",
+        "InvalidSettings",
+        "HostContext",
+        "plugin_manager",
+        "HubSpotTicketMessage",
+        "HubSpotBornTicket",
+    }
     assert needed <= set(skypanel_hubspot_plugin.__all__)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from skypanel_hubspot_plugin.admin.conversation_check import conversation_warnings
 from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import (
@@ -133,6 +134,7 @@ def check_connection(
         warnings.extend(_pipeline_warnings(service, settings))
         warnings.extend(_sync_warnings(settings))
         warnings.extend(receiver_warnings(ticket_changes_problem))
+        warnings.extend(conversation_warnings(service, settings))
     if account.region not in api.KNOWN_REGIONS:
         warnings.append(
             f"The portal's data is hosted in {account.region}, a region this plugin does not "

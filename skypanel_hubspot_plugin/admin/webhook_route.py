@@ -20,6 +20,7 @@ from skypanel_hubspot_plugin.admin.responses import Route, error, with_before_bo
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.payloads import AdminRequest, AdminResponse
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
+from skypanel_hubspot_plugin.webhooks.conversation_events import handle_conversation_event
 from skypanel_hubspot_plugin.webhooks.events import Event, event_type, handle_event, parse_events
 from skypanel_hubspot_plugin.webhooks.receiver import (
     NoReceiver,
@@ -142,7 +143,9 @@ def _hand_on(
         if problem is not None:
             raise NoReceiver(problem)
         for event in events:
-            if handle_event(rt.outbox, rt.plugin_manager, settings, event):
+            if handle_conversation_event(rt, settings, event) | handle_event(
+                rt.outbox, rt.plugin_manager, settings, event
+            ):
                 handled += 1
                 outcomes.add(event, HANDLED)
             else:

@@ -72,6 +72,11 @@ class ApiVersion:
             f"{_seg(to_type)}/{_seg(to_id)}"
         )
 
+    def associations_batch_read(self, object_type: str, to_type: str) -> str:
+        """Many records' associations to one type at once (POST with their ids)."""
+        root = "/crm/v4/associations" if self.legacy else f"/crm/associations/{self.name}"
+        return f"{root}/{_seg(object_type)}/{_seg(to_type)}/batch/read"
+
     def properties(self, object_type: str) -> str:
         if self.legacy:
             return f"/crm/v3/properties/{_seg(object_type)}"

@@ -85,6 +85,10 @@ class HubSpotSettings:
     ticket_status_stages: PropertyMap = DEFAULT_STATUS_STAGES
     ticket_sync: str = "webhooks"
     ticket_poll_interval: int = 60
+    import_hubspot_tickets: bool = False
+    #: Pipeline ids, comma-separated, whose HubSpot-born tickets are brought in ("" = the
+    #: ticket pipeline); read through :attr:`import_pipeline_ids`.
+    import_pipelines: str = ""
     token: Secret | None = None
     token_source: TokenSource | None = None
     app_secret: Secret | None = None
@@ -94,6 +98,22 @@ class HubSpotSettings:
     def chat_active(self) -> bool:
         """Whether the chat loader belongs in the page head."""
         return self.enabled and self.chat_enabled and bool(self.portal_id)
+
+    @property
+    def import_pipeline_ids(self) -> tuple[str, ...]:
+        """The pipelines whose tickets opened in HubSpot become panel tickets."""
+        chosen = tuple(p for p in self.import_pipelines.split(",") if p)
+        return chosen or (self.ticket_pipeline,)
+
+    @property
+    def imports_tickets(self) -> bool:
+        """Tickets opened in HubSpot for panel users are to become panel tickets."""
+        return (
+            self.enabled
+            and self.ticket_enabled
+            and self.import_hubspot_tickets
+            and self.ticket_sync != "off"
+        )
 
     @property
     def token_kind(self) -> str | None:
@@ -265,6 +285,33 @@ def parse_poll_interval(value: object) -> int:
     return int(text)
 
 
+#: Pipelines one setting may name.
+MAX_IMPORT_PIPELINES = 20
+
+
+def parse_pipeline_list(value: object) -> str:
+    """Pipeline ids separated by commas (or a JSON list of them), each once, in the order
+    given; stored as ``id,id``."""
+    items: list[object]
+    if isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        items = [p for p in _text(value).split(",") if p.strip()]
+    if len(items) > MAX_IMPORT_PIPELINES:
+        raise ValueError(f"must name at most {MAX_IMPORT_PIPELINES} pipelines")
+    ids: list[str] = []
+    for item in items:
+        try:
+            pipeline = parse_pipeline_id(item)
+        except ValueError:
+            raise ValueError(
+                "must be pipeline ids separated by commas (letters, digits, - or _)"
+            ) from None
+        if pipeline not in ids:
+            ids.append(pipeline)
+    return ",".join(ids)
+
+
 FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.ENABLED: parse_bool,
     keys.PORTAL_ID: parse_portal_id,
@@ -288,6 +335,8 @@ FIELD_PARSERS: dict[str, Callable[[object], object]] = {
     keys.TICKET_STATUS_STAGES: parse_status_stages,
     keys.TICKET_SYNC: parse_sync_mode,
     keys.TICKET_POLL_INTERVAL: parse_poll_interval,
+    keys.IMPORT_TICKETS: parse_bool,
+    keys.IMPORT_PIPELINES: parse_pipeline_list,
 }
 ATTRIBUTES = {
     keys.ENABLED: "enabled",
@@ -312,6 +361,8 @@ ATTRIBUTES = {
     keys.TICKET_STATUS_STAGES: "ticket_status_stages",
     keys.TICKET_SYNC: "ticket_sync",
     keys.TICKET_POLL_INTERVAL: "ticket_poll_interval",
+    keys.IMPORT_TICKETS: "import_hubspot_tickets",
+    keys.IMPORT_PIPELINES: "import_pipelines",
 }
 
 

@@ -34,6 +34,8 @@ AUDIT_RETENTION_DAYS = "hubspot_audit_retention_days"
 TICKET_STATUS_STAGES = "hubspot_ticket_status_stages"
 TICKET_SYNC = "hubspot_ticket_sync"
 TICKET_POLL_INTERVAL = "hubspot_ticket_poll_interval"
+IMPORT_TICKETS = "hubspot_import_hubspot_tickets"
+IMPORT_PIPELINES = "hubspot_import_pipelines"
 
 #: The panel's ticket statuses, each mapped to a stage of the ticket pipeline.
 TICKET_STATUSES = ("open", "waiting", "in_progress", "closed")
@@ -164,6 +166,22 @@ FIELDS: tuple[SettingField, ...] = (
         help="With polling: how often the worker asks HubSpot for changed tickets (10 to 3600).",
     ),
     SettingField(
+        IMPORT_TICKETS,
+        "Bring tickets opened in HubSpot into the panel",
+        "bool",
+        default=False,
+        help="A ticket an agent opens in HubSpot (from a chat or an email) for a contact that "
+        "is a panel user becomes a panel ticket of that user, linked both ways. Needs ticket "
+        "sync by webhooks or polling.",
+    ),
+    SettingField(
+        IMPORT_PIPELINES,
+        "Pipelines whose tickets are brought in",
+        "text",
+        help="Pipeline ids separated by commas (e.g. 0, 12345); empty: the ticket pipeline "
+        "above. Tickets of other pipelines stay in HubSpot.",
+    ),
+    SettingField(
         TICKET_DEFAULT_CATEGORY,
         "Default ticket category",
         "select",
@@ -285,6 +303,8 @@ DESCRIPTIONS: dict[str, str] = {
     TICKET_STATUS_STAGES: "Panel ticket status → HubSpot pipeline stage (JSON)",
     TICKET_SYNC: "How ticket changes come back from HubSpot: webhooks, polling or off",
     TICKET_POLL_INTERVAL: "Seconds between two polls of HubSpot for changed tickets",
+    IMPORT_TICKETS: "Bring tickets opened in HubSpot for panel users into the panel",
+    IMPORT_PIPELINES: "HubSpot pipelines whose tickets are brought into the panel (ids, commas)",
 }
 
 

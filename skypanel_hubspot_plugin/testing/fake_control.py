@@ -58,6 +58,7 @@ class ControlApi:
                 ("POST", r"tickets/(?P<ticket_id>[0-9]+)/reply", self._reply_as_agent),
                 ("POST", r"tickets/(?P<ticket_id>[0-9]+)/note", self._add_internal_note),
                 ("GET", r"tickets/(?P<ticket_id>[0-9]+)/thread", self._thread),
+                ("POST", "tickets/open", self._open_ticket_as_agent),
             )
         ]
 
@@ -303,6 +304,16 @@ class ControlApi:
 
     def _thread(self, body: dict[str, Any], ticket_id: str) -> Answer:
         return 200, {"thread": self.fake.thread(ticket_id)}
+
+    def _open_ticket_as_agent(self, body: dict[str, Any]) -> Answer:
+        optional = {k: _string(body, k) for k in ("pipeline", "stage", "priority") if k in body}
+        ticket_id = self.fake.open_ticket_as_agent(
+            _string(body, "contactEmail"),
+            _string(body, "subject"),
+            _string(body, "text") if "text" in body else "",
+            **optional,
+        )
+        return 200, {"id": ticket_id}
 
 
 def _at_ms(body: dict[str, Any]) -> int | None:

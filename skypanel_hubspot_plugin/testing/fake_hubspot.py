@@ -44,6 +44,7 @@ from skypanel_hubspot_plugin.webhooks.polling import modified_ms
 
 from .fake_account import VISITOR_SCOPE, AccountApi
 from .fake_associations import OBJECT_TYPE_IDS, AssociationsApi
+from .fake_conversation import ConversationApi
 from .fake_engagements import EngagementsApi
 from .fake_forms import FormsApi
 from .fake_http import (
@@ -117,6 +118,7 @@ class FakeHubSpot(
     PropertiesApi,
     FormsApi,
     AccountApi,
+    ConversationApi,
     EngagementsApi,
 ):
     """Start with ``with FakeHubSpot() as hubspot:`` (or the ``fake_hubspot`` pytest fixture)."""
@@ -586,6 +588,7 @@ class FakeHubSpot(
             *self._objects_routes(),
             *self._search_routes(),
             *self._associations_routes(),
+            *self._conversation_routes(),
             *self._properties_routes(),
         ]
         return [(m, re.compile(p), h, s) for m, p, h, s in table]

@@ -168,6 +168,11 @@ def _filter_matches(obj: dict[str, Any], spec: Any) -> bool:
         return have is not None and str(have).lower() == str(value).lower()
     if operator == "NEQ":
         return have is None or str(have).lower() != str(value).lower()
+    if operator in ("IN", "NOT_IN"):
+        values = spec.get("values")
+        wanted = {str(v).lower() for v in values} if isinstance(values, list) else set()
+        inside = have is not None and str(have).lower() in wanted
+        return inside if operator == "IN" else not inside
     if operator == "HAS_PROPERTY":
         return have not in (None, "")
     if operator == "NOT_HAS_PROPERTY":

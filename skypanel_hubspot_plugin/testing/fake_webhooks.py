@@ -34,7 +34,9 @@ def next_event_id() -> int:
 
 
 #: The generic format's object type ids, for the types the fake holds.
-OBJECT_TYPE_IDS = {"contact": "0-1", "ticket": "0-5"}
+OBJECT_TYPE_IDS = {"contact": "0-1", "ticket": "0-5", "email": "0-49", "note": "0-46"}
+#: The legacy format's names of a ticket's association types (it has none for engagements).
+LEGACY_ASSOCIATION_NAMES = {"contacts": "TICKET_TO_CONTACT"}
 
 
 #: ``transport(url, body, headers)`` → the receiver's status: a signed POST made in process.
@@ -124,6 +126,40 @@ def property_change_events(
         }
         for name, value in changes.items()
     ]
+
+
+def association_change_event(
+    sub: Subscription,
+    portal_id: int,
+    ticket_id: str,
+    to_type: str,
+    to_id: str,
+    type_id: int,
+    *,
+    removed: bool = False,
+) -> dict[str, Any]:
+    """A ticket's association with another record added (or ``removed``): the generic
+    format names both object types and HubSpot's association type id, the legacy one an
+    association type name."""
+    base = _base(sub, portal_id, "ticket", "associationChange")
+    base.pop("objectTypeId", None)
+    event = {
+        **base,
+        "fromObjectId": int(ticket_id),
+        "toObjectId": int(to_id),
+        "associationRemoved": removed,
+        "isPrimaryAssociation": False,
+    }
+    if sub.format == "generic":
+        event |= {
+            "fromObjectTypeId": OBJECT_TYPE_IDS["ticket"],
+            "toObjectTypeId": OBJECT_TYPE_IDS[to_type.rstrip("s")],
+            "associationTypeId": type_id,
+            "associationCategory": "HUBSPOT_DEFINED",
+        }
+    else:
+        event["associationType"] = LEGACY_ASSOCIATION_NAMES[to_type]
+    return event
 
 
 def deliver(sub: Subscription, events: list[dict[str, Any]]) -> int:

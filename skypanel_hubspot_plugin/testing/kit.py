@@ -137,6 +137,7 @@ class HubSpotKit:
         self._worker: Worker | None = None
         self._send: Send = to_handler()
         self._settled_up_to = 0  # the newest outbox row a drain has reported on
+        self._webhook_format = "legacy"
 
     def __repr__(self) -> str:
         return f"HubSpotKit(fake={self.fake.base_url!r}, engine={self.engine.url!r})"
@@ -258,6 +259,58 @@ class HubSpotKit:
         self._send = to_handler() if app is None else to_app(app)
         self._subscribe(self._current_runtime().settings())
 
+    def use_webhook_format(self, format: str) -> None:
+        """The format of the fake's webhooks: ``legacy`` (the default, ``ticket.*``) or
+        ``generic`` (``object.*``), the one in which HubSpot also reports an agent's reply
+        tied to a ticket, so replies reach the panel at once instead of at the next poll."""
+        if format not in ("legacy", "generic"):
+            raise ValueError("format must be legacy or generic")
+        self._webhook_format = format
+        self._subscribe(self._current_runtime().settings())
+
+    def reply_as_agent(self, ticket_id: str, text: str, *, at_ms: int | None = None) -> str:
+        """An agent answers the customer on a panel ticket's HubSpot ticket; returns the
+        email's id. With generic-format webhooks the reply reaches the panel's
+        ``skypanel_on_hubspot_ticket_message`` before this returns; otherwise at the next
+        :meth:`poll_conversations`."""
+        return self.fake.reply_as_agent(self.hubspot_ticket_id(ticket_id), text, at_ms=at_ms)
+
+    def add_internal_note(self, ticket_id: str, text: str, *, at_ms: int | None = None) -> str:
+        """An agent notes something on a panel ticket's HubSpot ticket for colleagues (it
+        never reaches the panel's customer); returns the note's id."""
+        return self.fake.add_internal_note(self.hubspot_ticket_id(ticket_id), text, at_ms=at_ms)
+
+    def open_ticket_in_hubspot(
+        self, contact_email: str, subject: str, text: str = "", *, pipeline: str = "0"
+    ) -> str:
+        """An agent opens a ticket in HubSpot for the contact with ``contact_email`` (a chat
+        or an email turned into a ticket); returns HubSpot's ticket id. With tickets brought
+        in (``hubspot_import_hubspot_tickets``), webhooks offer it to the panel's
+        ``skypanel_on_hubspot_ticket_created`` before this returns; polling at the next
+        :meth:`poll_conversations`."""
+        return self.fake.open_ticket_as_agent(contact_email, subject, text, pipeline=pipeline)
+
+    def poll_conversations(self) -> int:
+        """Polls HubSpot once, now, for agents' replies and tickets opened in HubSpot (with
+        ticket sync by polling or by webhooks); returns how many reached the panel."""
+        rt = self._current_runtime()
+        settings = self._require_enabled("poll")
+        if settings.ticket_sync == "off" or not settings.ticket_enabled:
+            raise KitRefusal(
+                "Nothing comes back from HubSpot while ticket support or ticket sync is off: "
+                'kit.configure(hubspot_ticket_sync="polling", hubspot_ticket_enabled=True)'
+            )
+        poller = rt.conversations
+        now = clock.now()
+        due = now + (poller.seconds_until_due() or 0.0)
+        with Session(self.engine) as session:
+            lease = session.get(PollCursor, "conversation")
+            if lease is not None:
+                due = max(due, lease.last_poll_at + poller.interval(settings), lease.lease_until)
+        if due > now:
+            clock.advance(due - now + 0.001)
+        return poller.poll_if_due()
+
     def hubspot_ticket_id(self, ticket_id: str) -> str:
         """The HubSpot ticket a panel ticket became; fails naming the fix when none yet."""
         linked = self._current_runtime().outbox.link("ticket", str(ticket_id))
@@ -362,6 +415,7 @@ class HubSpotKit:
             self.fake.subscribe_webhooks(
                 settings.webhook_url or WEBHOOK_URL,
                 settings.app_secret.reveal(),
+                format=self._webhook_format,
                 transport=self._deliver_webhook,
             )
         else:

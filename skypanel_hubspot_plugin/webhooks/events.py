@@ -77,6 +77,12 @@ class Event:
     primary_object_id: str | None = None
     merged_object_ids: tuple[str, ...] = ()
     new_object_id: str | None = None
+    #: Of an ``associationChange``: the other record, its type (generic format: an object
+    #: type id like 0-49; legacy: the association type's name like TICKET_TO_CONTACT), and
+    #: whether the association was removed.
+    to_object_id: str | None = None
+    to_object_type: str | None = None
+    association_removed: bool = False
 
     @property
     def action(self) -> str:
@@ -138,7 +144,8 @@ def _merged_ids(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
 
 
 def _object_type_id(raw: Mapping[str, Any], kind: str, where: str) -> str | None:
-    value = raw.get("objectTypeId")
+    # An association change names the types of both ends instead of its own.
+    value = raw.get("objectTypeId", raw.get("fromObjectTypeId"))
     if value is None:
         if kind.startswith("object."):
             raise InvalidInput({f"{where}.objectTypeId": "is required for object.* events"})
@@ -171,10 +178,17 @@ def _event(raw: object, where: str) -> Event:
     ):
         raise InvalidInput({f"{where}.propertyName": "must name the changed property"})
     source = raw.get("changeSource")
+    association = kind.endswith(".associationChange")
+    to_type = raw.get("toObjectTypeId", raw.get("associationType")) if association else None
+    if association and not (isinstance(to_type, str) and 0 < len(to_type) <= 100):
+        raise InvalidInput({f"{where}.toObjectTypeId": "must name the associated object type"})
     return Event(
         event_id=_id(raw, "eventId", where),
         subscription_type=kind,
-        object_id=_id(raw, "objectId", where),
+        # An association change is about its ``fromObjectId`` (it has no ``objectId``).
+        object_id=_id(
+            raw, "fromObjectId" if association and "objectId" not in raw else "objectId", where
+        ),
         portal_id=_id(raw, "portalId", where),
         occurred_at_ms=occurred,
         property_name=name if isinstance(name, str) else None,
@@ -184,6 +198,9 @@ def _event(raw: object, where: str) -> Event:
         primary_object_id=_optional_id(raw, "primaryObjectId", where),
         merged_object_ids=_merged_ids(raw, where),
         new_object_id=_optional_id(raw, "newObjectId", where),
+        to_object_id=_id(raw, "toObjectId", where) if association else None,
+        to_object_type=to_type if isinstance(to_type, str) else None,
+        association_removed=raw.get("associationRemoved") is True,
     )
 
 
