@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from .fake_engagement_rules import ENGAGEMENT_TYPE_IDS
+from .fake_errors import not_found
 from .fake_http import ASSOCIATIONS, Answer, RouteSpec, error_body, read_scopes, write_scopes
 from .fake_objects import OBJECT
+from .fake_schema import now_iso
 from .fake_state import FakeState
-from .fake_store import ASSOCIATION_TYPES, not_found, now_iso
+from .fake_store import ASSOCIATION_TYPES
 
 OBJECT_TYPE_IDS = {"contacts": "0-1", "tickets": "0-5", **ENGAGEMENT_TYPE_IDS}
 TO = r"(?P<to_type>contacts|tickets|emails|notes)"

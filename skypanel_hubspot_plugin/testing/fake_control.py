@@ -17,8 +17,9 @@ from typing import Any
 from skypanel_hubspot_plugin.common.invalid_input import InvalidInput
 from skypanel_hubspot_plugin.common.json_body import parse_json
 
+from .fake_errors import CrmError
 from .fake_hubspot import ALL_SCOPES, FAKE_TOKEN, FakeHubSpot
-from .fake_store import OBJECT_TYPES, CrmError
+from .fake_store import OBJECT_TYPES
 from .fake_webhooks import FAKE_APP_SECRET
 
 #: Paths under this prefix are the control API's, never HubSpot's.

@@ -16,8 +16,9 @@ from typing import Any
 
 from .fake_engagement_rules import EMAILS
 from .fake_http import Answer, RouteSpec, error_body, read_scopes
+from .fake_schema import now_iso
 from .fake_state import FakeState
-from .fake_store import ASSOCIATION_TYPES, now_iso
+from .fake_store import ASSOCIATION_TYPES
 from .fake_webhooks import (
     Subscription,
     association_change_event,

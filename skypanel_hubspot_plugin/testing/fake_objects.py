@@ -16,9 +16,11 @@ import binascii
 from typing import Any
 from urllib.parse import quote, unquote
 
+from .fake_errors import CrmError
 from .fake_http import OBJECTS, Answer, RouteSpec, error_body, first, read_scopes, write_scopes
+from .fake_schema import now_iso
 from .fake_state import FakeState
-from .fake_store import ASSOCIATION_TYPES, CrmError, now_iso
+from .fake_store import ASSOCIATION_TYPES
 
 BATCH_LIMIT = 100
 #: What a batch read returns besides the properties asked for.

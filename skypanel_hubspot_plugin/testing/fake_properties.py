@@ -19,8 +19,8 @@ from .fake_http import (
 )
 from .fake_objects import OBJECT
 from .fake_rules import CONDITIONALLY_REQUIRED, RULE_KINDS, WriteRule
+from .fake_schema import now_iso, pipeline_body, prop
 from .fake_state import FakeState
-from .fake_store import _prop, now_iso, pipeline_body
 
 
 class PropertiesApi(FakeState):
@@ -62,7 +62,7 @@ class PropertiesApi(FakeState):
         """Creates a custom property (``type`` as HubSpot names it: string, number, enumeration,
         date, datetime, bool), as a portal admin does in HubSpot's settings."""
         pairs = [(o, o) if isinstance(o, str) else o for o in options]
-        definition = _prop(
+        definition = prop(
             name,
             label or name.replace("_", " ").capitalize(),
             type_=type,
@@ -206,7 +206,7 @@ class PropertiesApi(FakeState):
                 **error_body(message, "OBJECT_ALREADY_EXISTS"),
                 "errors": [{"message": message, "in": "name"}],
             }
-        definition = _prop(
+        definition = prop(
             name,
             body["label"],
             type_=body["type"],

@@ -15,10 +15,12 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
+from .fake_errors import CrmError
 from .fake_http import OBJECTS, Answer, RouteSpec, error_body, read_scopes, search_limit_body
 from .fake_objects import OBJECT
+from .fake_schema import now_iso
 from .fake_state import FakeState, Token
-from .fake_store import NUMBER_RE, CrmError, now_iso
+from .fake_store import NUMBER_RE
 
 #: HubSpot's CRM search: requests a second per token, and results one query pages through.
 SEARCH_PER_SECOND = 4
