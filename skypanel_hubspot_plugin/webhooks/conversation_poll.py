@@ -45,7 +45,14 @@ from skypanel_hubspot_plugin.hubspot.service import CrmObject, HubSpotService
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks import born_tickets, replies
 from skypanel_hubspot_plugin.webhooks.links import panel_ticket_of
-from skypanel_hubspot_plugin.webhooks.polling import OVERLAP_S, SKEW_S, PollContext, modified_ms
+from skypanel_hubspot_plugin.webhooks.polling import (
+    OVERLAP_S,
+    SEARCH_PER_SECOND,
+    SKEW_S,
+    PollContext,
+    modified_ms,
+)
+from skypanel_hubspot_plugin.webhooks.search_turns import SEARCH_TURNS
 from skypanel_hubspot_plugin.webhooks.table import PollCursor
 
 log = logging.getLogger(__name__)
@@ -56,8 +63,9 @@ BORN = "born_tickets"
 PAGE_SIZE = 100
 #: Pages one poll reads per kind at most; what is left goes to the next poll.
 MAX_PAGES = 10
-#: Seconds between two searches (HubSpot allows 5 search requests a second per account).
-SEARCH_SPACING_S = 0.25
+#: Seconds between two searches of the process (the ticket poller's pace: HubSpot allows 4
+#: search requests a second per token).
+SEARCH_SPACING_S = 1.0 / SEARCH_PER_SECOND
 
 
 class ConversationPoller:
@@ -85,7 +93,6 @@ class ConversationPoller:
         self.stop_event = threading.Event()
         self.limiter = SharedRateLimit(runtime.outbox.engine, lambda: runtime.settings().rate_limit)
         self._next_check = 0.0
-        self._last_search = 0.0
 
     def __repr__(self) -> str:
         return f"ConversationPoller(owner={self.owner!r})"
@@ -198,10 +205,10 @@ class ConversationPoller:
     def _request(self) -> bool:
         """Waits for the search spacing and a slot of the shared rate budget; False when
         the worker is stopping."""
-        wait = self._last_search + SEARCH_SPACING_S - plugin_clock.monotonic()
+        wait = SEARCH_TURNS.wait_s(SEARCH_SPACING_S)
         if wait > 0 and self.stop_event.wait(wait):
             return False
-        self._last_search = plugin_clock.monotonic()
+        SEARCH_TURNS.take()
         return self.limiter.acquire(self.stop_event) is not None
 
     # -- what -----------------------------------------------------------------------------

@@ -55,6 +55,7 @@ from skypanel_hubspot_plugin.webhooks.receiver import (
     receiver_problem,
     record_problem,
 )
+from skypanel_hubspot_plugin.webhooks.search_turns import SEARCH_TURNS
 from skypanel_hubspot_plugin.webhooks.table import PollCursor, PolledTicket
 from skypanel_hubspot_plugin.webhooks.told import TRACKED, poll_record, read
 
@@ -155,7 +156,6 @@ class TicketPoller:
         self.stop_event = threading.Event()
         self.limiter = SharedRateLimit(runtime.outbox.engine, lambda: runtime.settings().rate_limit)
         self._next_check = 0.0
-        self._last_search = 0.0
         self.max_pages = max_pages
         self.max_poll_s = max_poll_s
         self.skew_s = skew_s
@@ -254,7 +254,7 @@ class TicketPoller:
 
     def _search_wait(self) -> float:
         """Seconds before the search endpoint's spacing allows the next request."""
-        return max(0.0, self._last_search + self.spacing_s - plugin_clock.monotonic())
+        return SEARCH_TURNS.wait_s(self.spacing_s)
 
     def _cursor(self, now: float) -> PollCursor:
         """The cursor row; created on first use, starting at the time polling began."""
@@ -325,7 +325,7 @@ class TicketPoller:
             if not allowed:
                 self._finish()
                 return 0
-            self._last_search = plugin_clock.monotonic()
+            SEARCH_TURNS.take()
             run.pages += 1
             try:
                 page = self.runtime.service().search_tickets_modified_since(
