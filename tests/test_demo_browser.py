@@ -36,7 +36,10 @@ from playwright.sync_api import Error as PlaywrightError
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.demo.app import create_app
 from skypanel_hubspot_plugin.demo.config import DemoConfig
-from skypanel_hubspot_plugin.demo.sandbox_pages import add_sandbox_forms
+from skypanel_hubspot_plugin.demo.sandbox_pages import (
+    add_sandbox_forms,
+    subscribe_sandbox_webhooks,
+)
 from skypanel_hubspot_plugin.testing import (
     FAKE_APP_SECRET,
     FAKE_CONTACT_FORM_ID,
@@ -126,9 +129,7 @@ def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
             pytest.fail("the demo panel did not start")
         time.sleep(0.01)
     add_sandbox_forms(fake_hubspot)
-    fake_hubspot.subscribe_webhooks(
-        f"http://127.0.0.1:{port}/api/hubspot/webhooks", FAKE_APP_SECRET
-    )
+    subscribe_sandbox_webhooks(fake_hubspot, f"http://127.0.0.1:{port}/api/hubspot/webhooks")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
