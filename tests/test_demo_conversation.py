@@ -123,8 +123,8 @@ def test_only_the_tickets_customer_reads_and_writes_it_and_only_with_the_form_to
     empty = client.post(path, data={"body": "   ", "csrf_token": token})
     assert empty.status_code == 422
     assert 'id="body-error">Write a message first</p>' in empty.text
-    sent = client.post(path, data={"body": "  Still full.  ", "csrf_token": token})
-    assert sent.status_code == 303
+    written = client.post(path, data={"body": "  Still full.  ", "csrf_token": token})
+    assert written.status_code == 303
     (message,) = stored(demo)
     assert (message.author_kind, message.body) == ("customer", "Still full.")
     (fired,) = recorder.messages
