@@ -830,6 +830,8 @@ def test_a_tickets_conversation_goes_both_ways_and_a_chat_becomes_a_ticket(
     fake_hubspot.wait_for(lambda f: len(f.thread(ticket["id"])) == 4, timeout=WAIT_S)
     kinds = [(e["kind"], e["text"]) for e in fake_hubspot.thread(ticket["id"])]
     assert kinds[-1] == ("outgoing", "Staff here: the fix is live on every mail server.")
+    admin.goto(f"{panel}/admin/sandbox/tickets/{ticket['id']}")  # the panel's, not an agent's
+    expect(timeline.locator("[data-kind=outgoing]").last).to_contain_text("Panel staff")
     customer.reload()
     expect(messages).to_have_count(3)
     expect(messages.nth(2)).to_have_attribute("data-author-kind", "staff")

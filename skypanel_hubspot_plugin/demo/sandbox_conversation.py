@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.demo import auth
+from skypanel_hubspot_plugin.hubspot.api import MESSAGE_ID_PROPERTY
 from skypanel_hubspot_plugin.testing import FakeHubSpot
 from skypanel_hubspot_plugin.testing.fake_store import CrmError
 
@@ -34,6 +35,16 @@ router = APIRouter()
 Field = Annotated[str, Form()]
 #: Words for a timeline entry's kind (the fake's thread), as an agent reads them.
 KIND_WORDS = {"incoming": "Customer", "outgoing": "Agent", "note": "Internal note"}
+#: An outgoing email the panel logged: its staff's answer, not one written in HubSpot.
+PANEL_STAFF = "Panel staff"
+
+
+def who(entry: dict[str, Any]) -> str:
+    """Who wrote a timeline entry, as an agent reads it."""
+    if entry["kind"] == "outgoing" and entry["properties"].get(MESSAGE_ID_PROPERTY):
+        return PANEL_STAFF
+    kind = str(entry["kind"])
+    return KIND_WORDS.get(kind, kind)
 
 
 @router.get("/admin/sandbox/tickets/{ticket_id}")
@@ -122,7 +133,7 @@ def _page(
     context = {
         "ticket": found[0],
         "entries": entries,
-        "kinds": KIND_WORDS,
+        "who": who,
         "when": lambda ms: when(datetime.fromtimestamp(ms / 1000, UTC)),
         "errors": errors,
         "message_max": MESSAGE_MAX,
