@@ -857,3 +857,51 @@ def test_a_tickets_conversation_goes_both_ways_and_a_chat_becomes_a_ticket(
     )
     assert len(fake_hubspot.tickets()) == 2  # the panel did not open it in HubSpot again
     assert admin_traffic.page_errors == [] and customer_traffic.page_errors == []
+
+
+def reload_until_shown(page: Page, selector: str, text: str, within_s: float) -> None:
+    """Reloads ``page`` until ``selector`` contains ``text`` (a page without live refresh),
+    failing at the deadline."""
+    deadline = time.monotonic() + within_s
+    while text not in (page.locator(selector).text_content() or ""):
+        assert time.monotonic() < deadline, f"{text!r} did not reach {page.url}"
+        page.wait_for_timeout(250)
+        page.reload()
+
+
+def test_with_polling_an_agents_reply_and_a_chats_ticket_come_at_the_next_poll(
+    browser: Browser, panel: str, fake_hubspot: FakeHubSpot
+) -> None:
+    """No app client secret, polling chosen: nothing comes by webhook, and the worker's
+    conversation poll brings an agent's reply and a ticket opened in HubSpot within the
+    interval."""
+    admin_context, _ = new_context(browser, panel)
+    customer_context, _ = new_context(browser, panel)
+    admin = admin_context.new_page()
+    customer = customer_context.new_page()
+    log_in_as_admin(admin, panel)
+    admin.check("#hubspot_enabled")
+    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    admin.check("#hubspot_ticket_enabled")
+    admin.select_option("#hubspot_ticket_sync", "polling")
+    admin.fill("#hubspot_ticket_poll_interval", "10")
+    save_settings(admin)
+
+    sign_up(customer, panel, "dorothy.vaughan@example.com", "Dorothy")
+    customer.fill("#subject", "Slow database")
+    customer.click("#ticket-submit")
+    fake_hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=WAIT_S)
+    admin.goto(f"{panel}/admin/sandbox")
+    admin.get_by_role("link", name="Slow database").click()
+    admin.fill("#reply-body", "We moved you to a faster disk.")
+    admin.click("#reply-submit")
+    admin.goto(f"{panel}/admin/sandbox")
+    admin.fill("#chat-subject", "Invoice question")
+    admin.fill("#chat-transcript", "Visitor: why two invoices?")
+    admin.click("#chat-submit")
+
+    customer.get_by_role("link", name="Slow database").click()
+    reload_until_shown(customer, "#ticket-thread", "We moved you to a faster disk.", 10 + WAIT_S)
+    customer.goto(f"{panel}/tickets")
+    reload_until_shown(customer, "#my-tickets", "Invoice question", 10 + WAIT_S)
