@@ -36,7 +36,10 @@ from playwright.sync_api import Error as PlaywrightError
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.demo.app import create_app
 from skypanel_hubspot_plugin.demo.config import DemoConfig
-from skypanel_hubspot_plugin.demo.sandbox_pages import add_sandbox_forms
+from skypanel_hubspot_plugin.demo.sandbox_pages import (
+    add_sandbox_forms,
+    subscribe_sandbox_webhooks,
+)
 from skypanel_hubspot_plugin.testing import (
     FAKE_APP_SECRET,
     FAKE_CONTACT_FORM_ID,
@@ -126,9 +129,7 @@ def panel(tmp_path: Path, fake_hubspot: FakeHubSpot) -> Iterator[str]:
             pytest.fail("the demo panel did not start")
         time.sleep(0.01)
     add_sandbox_forms(fake_hubspot)
-    fake_hubspot.subscribe_webhooks(
-        f"http://127.0.0.1:{port}/api/hubspot/webhooks", FAKE_APP_SECRET
-    )
+    subscribe_sandbox_webhooks(fake_hubspot, f"http://127.0.0.1:{port}/api/hubspot/webhooks")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -741,3 +742,166 @@ def test_the_health_card_shows_what_delivery_is_doing(browser: Browser, panel: s
     expect(admin.locator("#health-last")).not_to_have_text("never")
     expect(admin.locator("#health-budget")).to_have_text(re.compile(r"^\d+ of 100 per 10 s$"))
     assert traffic.page_errors == []
+
+
+def set_up_hubspot_with_webhooks(admin: Page, panel: str) -> None:
+    """The admin pastes what the demo printed (the app client secret included) and saves."""
+    log_in_as_admin(admin, panel)
+    admin.check("#hubspot_enabled")
+    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    admin.fill("#hubspot_app_secret", FAKE_APP_SECRET)
+    admin.check("#hubspot_ticket_enabled")
+    save_settings(admin)
+
+
+def sign_up(customer: Page, panel: str, email: str, first_name: str) -> None:
+    customer.goto(f"{panel}/")
+    customer.fill("#email", email)
+    customer.fill("#first_name", first_name)
+    customer.click("#signup-submit")
+    expect(customer).to_have_url(f"{panel}/tickets?welcome=1")
+
+
+def test_a_tickets_conversation_goes_both_ways_and_a_chat_becomes_a_ticket(
+    browser: Browser, panel: str, fake_hubspot: FakeHubSpot
+) -> None:
+    admin_context, admin_traffic = new_context(browser, panel)
+    customer_context, customer_traffic = new_context(browser, panel)
+    admin = admin_context.new_page()
+    customer = customer_context.new_page()
+    set_up_hubspot_with_webhooks(admin, panel)
+    # The sandbox starts with tickets opened in HubSpot brought into the panel.
+    expect(admin.locator("#hubspot_import_hubspot_tickets")).to_be_checked()
+
+    # A customer opens a ticket, then writes on its page.
+    sign_up(customer, panel, "katherine.johnson@example.com", "Katherine")
+    customer.fill("#subject", "Mail bounces")
+    customer.fill("#content", "Every message to gmail.com comes back.")
+    customer.click("#ticket-submit")
+    customer.get_by_role("link", name="Mail bounces").click()
+    expect(customer.locator("#ticket-subject")).to_have_text("Mail bounces")
+    expect(customer.locator("#ticket-thread")).to_contain_text(
+        "Every message to gmail.com comes back."
+    )
+    customer.fill("#body", "It started this morning, <b>after</b> the DNS change.")
+    customer.click("#reply-submit")
+    thread = customer.locator("#ticket-thread .message[data-author-kind=customer]")
+    expect(thread).to_have_count(1)
+    # Written as text, never as markup.
+    expect(thread).to_contain_text("It started this morning, <b>after</b> the DNS change.")
+
+    # It reaches the HubSpot ticket as the customer's incoming email.
+    fake_hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=WAIT_S)
+    (ticket,) = fake_hubspot.tickets()
+    fake_hubspot.wait_for(lambda f: len(f.thread(ticket["id"])) == 1, timeout=WAIT_S)
+    (entry,) = fake_hubspot.thread(ticket["id"])
+    assert entry["kind"] == "incoming"
+    assert entry["text"] == "It started this morning, <b>after</b> the DNS change."
+
+    # In the sandbox, an agent reads it on the ticket's timeline, notes, then answers.
+    admin.goto(f"{panel}/admin/sandbox")
+    admin.get_by_role("link", name="Mail bounces").click()
+    timeline = admin.locator("#hubspot-thread")
+    expect(timeline.locator("[data-kind=incoming]")).to_contain_text("after</b> the DNS change")
+    admin.fill("#note-body", "Customer is on the legacy mail cluster; do not refund.")
+    admin.click("#note-submit")
+    expect(timeline.locator("[data-kind=note]")).to_contain_text("legacy mail cluster")
+    admin.fill("#reply-body", "We fixed the SPF record. Please try again.")
+    admin.click("#reply-submit")
+    expect(timeline.locator("[data-kind=outgoing]")).to_contain_text("We fixed the SPF record")
+
+    # The reply is on the customer's page, after their message; the note never is.
+    customer.reload()
+    messages = customer.locator("#ticket-thread .message:not(.message-opening)")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(0)).to_have_attribute("data-author-kind", "customer")
+    expect(messages.nth(1)).to_have_attribute("data-author-kind", "agent")
+    expect(messages.nth(1)).to_contain_text("We fixed the SPF record. Please try again.")
+    expect(customer.locator("#ticket-thread")).not_to_contain_text("legacy mail cluster")
+    expect(customer.locator("body")).not_to_contain_text("do not refund")
+
+    # The panel's staff answer from the admin's ticket page: a sent email on the ticket.
+    admin.goto(f"{panel}/admin/tickets")
+    admin.get_by_role("link", name="Mail bounces").click()
+    expect(admin.locator("#ticket-thread [data-author-kind=agent]")).to_contain_text("SPF")
+    admin.fill("#body", "Staff here: the fix is live on every mail server.")
+    admin.click("#reply-submit")
+    fake_hubspot.wait_for(lambda f: len(f.thread(ticket["id"])) == 4, timeout=WAIT_S)
+    kinds = [(e["kind"], e["text"]) for e in fake_hubspot.thread(ticket["id"])]
+    assert kinds[-1] == ("outgoing", "Staff here: the fix is live on every mail server.")
+    admin.goto(f"{panel}/admin/sandbox/tickets/{ticket['id']}")  # the panel's, not an agent's
+    expect(timeline.locator("[data-kind=outgoing]").last).to_contain_text("Panel staff")
+    customer.reload()
+    expect(messages).to_have_count(3)
+    expect(messages.nth(2)).to_have_attribute("data-author-kind", "staff")
+
+    # An agent turns a visitor's chat into a ticket for the customer's contact: it appears
+    # in the customer's ticket list, and the conversation goes on from the panel.
+    admin.goto(f"{panel}/admin/sandbox")
+    admin.select_option("#chat-contact", "katherine.johnson@example.com")
+    admin.fill("#chat-subject", "Upgrade to the Pro plan")
+    admin.fill("#chat-transcript", "Visitor: can I move to Pro without downtime?")
+    admin.click("#chat-submit")
+    expect(admin.locator("#sandbox-tickets")).to_contain_text("Upgrade to the Pro plan")
+    customer.goto(f"{panel}/tickets")
+    expect(customer.locator("#my-tickets")).to_contain_text("Upgrade to the Pro plan")
+    customer.get_by_role("link", name="Upgrade to the Pro plan").click()
+    expect(customer.locator("#ticket-thread")).to_contain_text("move to Pro without downtime")
+    customer.fill("#body", "Yes please, tonight.")
+    customer.click("#reply-submit")
+    born = next(t for t in fake_hubspot.tickets() if t["id"] != ticket["id"])
+    fake_hubspot.wait_for(
+        lambda f: [e["text"] for e in f.thread(born["id"])] == ["Yes please, tonight."],
+        timeout=WAIT_S,
+    )
+    assert len(fake_hubspot.tickets()) == 2  # the panel did not open it in HubSpot again
+    assert admin_traffic.page_errors == [] and customer_traffic.page_errors == []
+
+
+def reload_until_shown(page: Page, selector: str, text: str, within_s: float) -> None:
+    """Reloads ``page`` until ``selector`` contains ``text`` (a page without live refresh),
+    failing at the deadline."""
+    deadline = time.monotonic() + within_s
+    while text not in (page.locator(selector).text_content() or ""):
+        assert time.monotonic() < deadline, f"{text!r} did not reach {page.url}"
+        page.wait_for_timeout(250)
+        page.reload()
+
+
+def test_with_polling_an_agents_reply_and_a_chats_ticket_come_at_the_next_poll(
+    browser: Browser, panel: str, fake_hubspot: FakeHubSpot
+) -> None:
+    """No app client secret, polling chosen: nothing comes by webhook, and the worker's
+    conversation poll brings an agent's reply and a ticket opened in HubSpot within the
+    interval."""
+    admin_context, _ = new_context(browser, panel)
+    customer_context, _ = new_context(browser, panel)
+    admin = admin_context.new_page()
+    customer = customer_context.new_page()
+    log_in_as_admin(admin, panel)
+    admin.check("#hubspot_enabled")
+    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    admin.check("#hubspot_ticket_enabled")
+    admin.select_option("#hubspot_ticket_sync", "polling")
+    admin.fill("#hubspot_ticket_poll_interval", "10")
+    save_settings(admin)
+
+    sign_up(customer, panel, "dorothy.vaughan@example.com", "Dorothy")
+    customer.fill("#subject", "Slow database")
+    customer.click("#ticket-submit")
+    fake_hubspot.wait_for(lambda f: len(f.tickets()) == 1, timeout=WAIT_S)
+    admin.goto(f"{panel}/admin/sandbox")
+    admin.get_by_role("link", name="Slow database").click()
+    admin.fill("#reply-body", "We moved you to a faster disk.")
+    admin.click("#reply-submit")
+    admin.goto(f"{panel}/admin/sandbox")
+    admin.fill("#chat-subject", "Invoice question")
+    admin.fill("#chat-transcript", "Visitor: why two invoices?")
+    admin.click("#chat-submit")
+
+    customer.get_by_role("link", name="Slow database").click()
+    reload_until_shown(customer, "#ticket-thread", "We moved you to a faster disk.", 10 + WAIT_S)
+    customer.goto(f"{panel}/tickets")
+    reload_until_shown(customer, "#my-tickets", "Invoice question", 10 + WAIT_S)

@@ -35,7 +35,7 @@ from skypanel_hubspot_plugin.testing import (
 
 from .app import create_app
 from .config import ADMIN_USERNAME, DemoConfig
-from .sandbox_pages import add_sandbox_forms
+from .sandbox_pages import add_sandbox_forms, subscribe_sandbox_webhooks
 
 PASSWORD_ENV = "SKYPANEL_DEMO_ADMIN_PASSWORD"
 LOOPBACK = ("127.0.0.1", "localhost")
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             fake = stack.enter_context(FakeHubSpot())
             base_url = fake.base_url
             webhook_url = f"http://{args.host}:{args.port}/api/hubspot/webhooks"
-            fake.subscribe_webhooks(webhook_url, FAKE_APP_SECRET)
+            subscribe_sandbox_webhooks(fake, webhook_url)
             add_sandbox_forms(fake)
             samples = FAKE_SAMPLE_CUSTOMERS if samples is None else samples
         config = DemoConfig(

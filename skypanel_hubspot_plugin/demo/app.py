@@ -24,7 +24,14 @@ from starlette.responses import Response
 
 from skypanel_hubspot_plugin import HostContext, plugin_manager
 from skypanel_hubspot_plugin.admin.fastapi_adapter import admin_router, public_router
-from skypanel_hubspot_plugin.demo import admin_pages, customer_pages, sandbox_pages
+from skypanel_hubspot_plugin.demo import (
+    admin_pages,
+    customer_pages,
+    sandbox_conversation,
+    sandbox_pages,
+    staff_pages,
+    ticket_pages,
+)
 from skypanel_hubspot_plugin.page.form_embed import jinja_globals
 
 from .auth import admin_name, require_admin
@@ -38,6 +45,7 @@ from .login_throttle import LoginThrottle
 from .panel_tables import create_panel_tables
 from .panel_users import users_lister
 from .sample_customers import add_sample_customers
+from .sandbox_defaults import apply_defaults, unset_defaults
 from .ticket_sync import TicketSync
 
 SESSION_COOKIE = "skypanel_demo_session"
@@ -54,6 +62,7 @@ def create_app(config: DemoConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         create_panel_tables(engine)
         add_sample_customers(engine, config.sample_customers)
+        defaults = unset_defaults(engine) if config.sandbox is not None else {}
         pm.hook.skypanel_startup(
             host=HostContext(
                 engine=engine,
@@ -65,6 +74,7 @@ def create_app(config: DemoConfig) -> FastAPI:
                 public_base_url=config.public_base_url,
             )
         )
+        apply_defaults(defaults)
         try:
             yield
         finally:
@@ -95,8 +105,11 @@ def create_app(config: DemoConfig) -> FastAPI:
     )
     app.include_router(public_router(pm))
     app.include_router(customer_pages.router)
+    app.include_router(ticket_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(sandbox_pages.router)
+    app.include_router(sandbox_conversation.router)
+    app.include_router(staff_pages.router)
     return app
 
 

@@ -107,3 +107,14 @@ class NewTicket:
         if problem := _too_long(self.server, 100):
             errors["server"] = problem
         return errors
+
+
+#: The longest message a ticket's conversation takes (HubSpot's email text holds more).
+MESSAGE_MAX = 20_000
+
+
+def message_error(body: str) -> str | None:
+    """What is wrong with a ticket message's text (already stripped), or None."""
+    if not body:
+        return "Write a message first"
+    return _too_long(body, MESSAGE_MAX)

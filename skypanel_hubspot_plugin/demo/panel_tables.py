@@ -1,4 +1,4 @@
-"""The demo panel's own tables: its customers and their support tickets.
+"""The demo panel's own tables: its customers, their support tickets and the tickets' messages.
 
 They live on their own SQLAlchemy registry, as a real panel's models would, so they never
 share metadata with the plugin's tables (``settings``, ``hubspot_outbox``, …) in the same
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from skypanel_hubspot_plugin.payloads import Ticket, User
+from skypanel_hubspot_plugin.payloads import Ticket, TicketMessage, User
 
 #: The panel's own fields, by the names the property maps use (the settings page suggests them).
 USER_EXTRA_FIELDS = ("plan", "server_count")
@@ -81,6 +81,45 @@ class PanelTicket(PanelTable, table=True):
             category=self.category,
             status=self.status,
             extra={"server": self.server} if self.server else {},
+        )
+
+
+#: Who wrote a ticket message: the ticket's customer, the panel's staff, or a HubSpot agent
+#: (a reply written in HubSpot, brought back by the plugin).
+CUSTOMER = "customer"
+STAFF = "staff"
+AGENT = "agent"
+
+
+class PanelTicketMessage(PanelTable, table=True):
+    """One message of a ticket's conversation, after the ticket's own text.
+
+    The customer's and the staff's are written in the panel and sent to HubSpot through
+    ``skypanel_on_ticket_message_added``; an agent's reply comes from HubSpot and carries
+    the email engagement it is (``hubspot_email_id``), so it is stored once and never sent
+    back."""
+
+    __tablename__ = "demo_ticket_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="demo_tickets.id", index=True)
+    author_kind: str = Field(max_length=20)  # CUSTOMER, STAFF or AGENT
+    author_name: str = Field(default="", max_length=200)
+    author_email: str = Field(default="", max_length=254)
+    body: str = Field(sa_type=Text)
+    sent_at: datetime = Field(default_factory=utcnow)
+    hubspot_email_id: str | None = Field(default=None, max_length=40, unique=True)
+
+    def as_message(self) -> TicketMessage:
+        assert self.author_kind in (CUSTOMER, STAFF), "an agent's reply is HubSpot's own"
+        return TicketMessage(
+            id=str(self.id),
+            ticket_id=str(self.ticket_id),
+            author_kind="customer" if self.author_kind == CUSTOMER else "staff",
+            body=self.body,
+            sent_at=self.sent_at,
+            author_name=self.author_name,
+            author_email=self.author_email,
         )
 
 

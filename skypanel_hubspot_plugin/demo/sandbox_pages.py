@@ -2,7 +2,9 @@
 
 Moving a ticket to another stage here changes it in the fake HubSpot, which then sends
 its signed webhook to the panel, as HubSpot would (or, with polling chosen, the worker
-finds the change at its next poll); the customer's ticket page shows the new status. Only there when the demo runs against the fake.
+finds the change at its next poll); the customer's ticket page shows the new status.
+Answering a ticket, noting on it and turning a chat into a ticket are in
+:mod:`.sandbox_conversation`. Only there when the demo runs against the fake.
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ from starlette.responses import Response
 
 from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.demo import auth
-from skypanel_hubspot_plugin.testing import FAKE_CONTACT_FORM_ID, FAKE_TICKET_FORM_ID, FakeHubSpot
+from skypanel_hubspot_plugin.testing import (
+    FAKE_APP_SECRET,
+    FAKE_CONTACT_FORM_ID,
+    FAKE_TICKET_FORM_ID,
+    FakeHubSpot,
+)
 
 from .csrf import check_csrf
+from .forms import MESSAGE_MAX
 from .host import get_host, render
 
 router = APIRouter()
@@ -51,7 +59,14 @@ def add_sandbox_forms(fake: FakeHubSpot) -> None:
 Field = Annotated[str, Form()]
 
 
-def _sandbox(request: Request) -> FakeHubSpot:
+def subscribe_sandbox_webhooks(fake: FakeHubSpot, target_url: str) -> None:
+    """The sandbox app's webhooks to the panel, signed with the fake app's client secret, in
+    HubSpot's generic format: the one that reports an email tied to a ticket (an agent's
+    reply) as well as ticket changes, so both reach the panel at once."""
+    fake.subscribe_webhooks(target_url, FAKE_APP_SECRET, format="generic")
+
+
+def sandbox_of(request: Request) -> FakeHubSpot:
     sandbox = get_host(request).config.sandbox
     if sandbox is None:
         raise HTTPException(404, "The demo runs against a real HubSpot: there is no sandbox")
@@ -62,12 +77,13 @@ def _sandbox(request: Request) -> FakeHubSpot:
 def sandbox_page(request: Request) -> Response:
     if not auth.is_admin(request):
         return RedirectResponse("/admin/login", status_code=303)
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     tickets = sorted(sandbox.tickets(), key=lambda t: int(t["id"]))
     pipelines = sandbox.ticket_pipelines()
     for ticket in tickets:  # each ticket moves within its own pipeline
         ticket["stages"] = pipelines.get(ticket["properties"].get("hs_pipeline") or "0", [])
-    context = {"tickets": tickets}
+    contacts = sorted(email for c in sandbox.contacts() if (email := c["properties"].get("email")))
+    context = {"tickets": tickets, "contacts": contacts, "message_max": MESSAGE_MAX}
     return render(request, "sandbox.html", context)
 
 
@@ -77,7 +93,7 @@ def move_ticket(
 ) -> Response:
     auth.require_admin(request)
     check_csrf(request, csrf_token)
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     found = [t for t in sandbox.tickets() if t["id"] == ticket_id]
     pipeline = found[0]["properties"].get("hs_pipeline") or "0" if found else None
     stages = sandbox.ticket_pipelines().get(pipeline or "", [])
