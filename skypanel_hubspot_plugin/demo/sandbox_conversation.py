@@ -23,7 +23,7 @@ from skypanel_hubspot_plugin import runtime
 from skypanel_hubspot_plugin.demo import auth
 from skypanel_hubspot_plugin.hubspot.api import MESSAGE_ID_PROPERTY
 from skypanel_hubspot_plugin.testing import FakeHubSpot
-from skypanel_hubspot_plugin.testing.fake_store import CrmError
+from skypanel_hubspot_plugin.testing.fake_errors import CrmError
 
 from .conversation import when
 from .csrf import check_csrf
