@@ -361,7 +361,7 @@ def test_association_change_events_parse_in_both_formats(
 # -- test connection ---------------------------------------------------------------------------
 
 
-def test_test_connection_says_replies_need_the_email_scope(kit: HubSpotKit) -> None:
+def test_test_connection_says_the_conversation_needs_the_email_scope(kit: HubSpotKit) -> None:
     from skypanel_hubspot_plugin.admin.connection_test import check_connection
     from skypanel_hubspot_plugin.testing import ALL_SCOPES, FAKE_TOKEN
 
@@ -370,8 +370,9 @@ def test_test_connection_says_replies_need_the_email_scope(kit: HubSpotKit) -> N
     settings = kit.configure(hubspot_api_key="pat-na1-noemail")
     rt = runtime.current()
     result = check_connection(settings, rt.service())
-    assert result.success
+    assert result.success  # the rest works: only the conversation is unavailable
     assert any("sales-email-read" in w and "replies" in w for w in result.warnings)
+    assert any("sales-email-read" in w and "messages" in w for w in result.warnings)
 
     full = kit.configure(hubspot_api_key=FAKE_TOKEN)
     assert not any("sales-email-read" in w for w in check_connection(full, rt.service()).warnings)

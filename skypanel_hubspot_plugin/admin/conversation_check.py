@@ -38,14 +38,18 @@ def _lacks_email_scope(service: HubSpotService, settings: HubSpotSettings) -> bo
 
 
 def conversation_warnings(service: HubSpotService, settings: HubSpotSettings) -> list[str]:
-    """The parts of the conversation that cannot come back, each with its reason and fix."""
-    if settings.ticket_sync == "off":
+    """The parts of the conversation that cannot work with this credential, each with its
+    reason and fix; the rest of the integration works without them."""
+    if not settings.ticket_enabled or not _lacks_email_scope(service, settings):
         return []
-    warnings: list[str] = []
-    if _lacks_email_scope(service, settings):
-        warnings.append(
-            "Agents' replies cannot reach the panel: the token lacks scope "
-            f"{SCOPE_SALES_EMAIL_READ}, which reading HubSpot's email engagements needs. Add "
-            "it to the private app's scopes and paste the new token here."
-        )
+    fix = (
+        f"the token lacks scope {SCOPE_SALES_EMAIL_READ}, which HubSpot's email engagements "
+        "need. Add it to the private app's scopes and paste the new token here."
+    )
+    warnings = [
+        "The panel's ticket messages cannot reach HubSpot (they wait, parked, to be "
+        f"replayed): {fix}"
+    ]
+    if settings.ticket_sync != "off":
+        warnings.append(f"Agents' replies cannot reach the panel: {fix}")
     return warnings

@@ -60,14 +60,15 @@ SCOPE_CONTACTS_READ = "crm.objects.contacts.read"
 SCOPE_CONTACTS_WRITE = "crm.objects.contacts.write"
 SCOPE_TICKETS = "tickets"
 #: Email engagements (a ticket's messages) are read and written with it, besides the
-#: contacts scopes.
+#: contacts scopes. Only the conversation needs it: without it Test connection says that
+#: part is unavailable, and everything else works.
 SCOPE_SALES_EMAIL_READ = "sales-email-read"
 
 
 def required_scopes(*, tickets: bool) -> tuple[str, ...]:
     """The scopes the private app needs for what the admin enabled."""
     scopes = (SCOPE_CONTACTS_READ, SCOPE_CONTACTS_WRITE)
-    return (*scopes, SCOPE_TICKETS, SCOPE_SALES_EMAIL_READ) if tickets else scopes
+    return (*scopes, SCOPE_TICKETS) if tickets else scopes
 
 
 #: HubSpot's data-hosting regions (an account's ``dataHostingLocation``), each with the
