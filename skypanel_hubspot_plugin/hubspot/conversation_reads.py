@@ -17,12 +17,8 @@ from typing import Any
 
 from skypanel_hubspot_plugin.hubspot import api as api
 from skypanel_hubspot_plugin.hubspot.errors import NotFound
-from skypanel_hubspot_plugin.hubspot.service import (
-    CrmObject,
-    HubSpotService,
-    SearchPage,
-    _search_result,
-)
+from skypanel_hubspot_plugin.hubspot.records import CrmObject, SearchPage, search_result
+from skypanel_hubspot_plugin.hubspot.service import HubSpotService
 
 EMAILS = "emails"
 #: ``hs_email_direction`` of an email someone on the support side sent.
@@ -62,7 +58,7 @@ def _page(answer: dict[str, Any], limit: int) -> SearchPage:
     after = nxt.get("after") if isinstance(nxt, dict) else None
     total = answer.get("total")
     return SearchPage(
-        results=[_search_result(r) for r in results[:limit]],
+        results=[search_result(r) for r in results[:limit]],
         after=str(after) if isinstance(after, str | int) and str(after) else None,
         total=total if isinstance(total, int) and not isinstance(total, bool) else 0,
     )
@@ -165,5 +161,5 @@ def get_record(
         )
     except NotFound:
         return None
-    result = _search_result(found)
+    result = search_result(found)
     return result if result.id else None

@@ -3,9 +3,9 @@ and the API areas mixed into it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.hubspot.errors import EXISTING_ID_RE, naming_properties
@@ -41,6 +41,21 @@ class BatchError:
 
 
 @dataclass(frozen=True)
+class Page:
+    results: list[CrmObject]
+    after: str | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a CRM search: the records, the cursor of the next page, the match count."""
+
+    results: list[CrmObject]
+    after: str | None
+    total: int
+
+
+@dataclass(frozen=True)
 class BatchResult:
     results: list[CrmObject] = field(default_factory=list)
     errors: list[BatchError] = field(default_factory=list)
@@ -67,4 +82,33 @@ def batch_error(err: Mapping[str, Any]) -> BatchError:
         category=err.get("category"),
         ids=named("ids"),
         trace_ids=named("objectWriteTraceId"),
+    )
+
+
+T = TypeVar("T")
+
+
+def crm_object(obj: Any) -> CrmObject:
+    """A record from the client's answer model."""
+    return CrmObject(
+        id=str(obj.id), properties=dict(obj.properties or {}), new=getattr(obj, "new", None)
+    )
+
+
+def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    """``items`` in slices of at most ``size``, as HubSpot's batch limit allows."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def search_result(obj: Any) -> CrmObject:
+    """A search result as HubSpot sent it; what does not have the expected shape gets an
+    empty id and no properties, for the caller to skip (values are not checked here)."""
+    if not isinstance(obj, dict):
+        return CrmObject(id="", properties={})
+    properties = obj.get("properties")
+    object_id = obj.get("id")
+    return CrmObject(
+        id=object_id if isinstance(object_id, str) else "",
+        properties=dict(properties) if isinstance(properties, dict) else {},
     )
