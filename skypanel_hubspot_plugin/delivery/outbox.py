@@ -12,21 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Connection,
     Engine,
-    any_,
     bindparam,
     case,
     func,
     insert,
-    literal,
     or_,
     text,
     update,
@@ -36,12 +33,19 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import scoped_session
 from sqlmodel import Session, col, select
 
-from skypanel_hubspot_plugin.audit.trail import DELIVERIES_REPLAYED, Actor, record
 from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.delivery import delivery_log, wake
-from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, TICKET_CREATE, Change
+from skypanel_hubspot_plugin.delivery.coalesce import RECORD_KINDS, Change
 from skypanel_hubspot_plugin.delivery.erasure import PURGED as PURGED
-from skypanel_hubspot_plugin.delivery.erasure import Purged, erase_user, purge_expired
+from skypanel_hubspot_plugin.delivery.outbox_admin import OutboxAdmin
+from skypanel_hubspot_plugin.delivery.outbox_links import OutboxLinks
+from skypanel_hubspot_plugin.delivery.outbox_queries import (
+    INSERT_LINK,
+    LINKS_TABLE,
+    MOVE_LINK,
+    by_record,
+    one_of,
+)
 from skypanel_hubspot_plugin.delivery.outbox_table import (
     DEAD,
     DELIVERED,
@@ -51,22 +55,10 @@ from skypanel_hubspot_plugin.delivery.outbox_table import (
     OutboxRow,
     utcnow,
 )
-from skypanel_hubspot_plugin.delivery.remap import REMAPPED_KINDS, remapped
 from skypanel_hubspot_plugin.metrics.recorder import DELIVERED as COUNT_DELIVERED
 from skypanel_hubspot_plugin.metrics.recorder import PARKED, RETRIED, Recorder
 
 log = logging.getLogger(__name__)
-
-
-def by_record(status: Any, value: str) -> Any:
-    """``status == value``, written so the database finds the rows by record or id, not by status.
-
-    Where a query also names the records (``entity``) or the rows (``id``), that index is
-    the selective one; a bare status test would let SQLite (which keeps no statistics), or
-    PostgreSQL before its statistics exist, walk every queued row through the status index
-    instead.
-    """
-    return func.coalesce(status, "") == value
 
 
 _OUTBOX = OutboxRow.metadata.tables["hubspot_outbox"]
@@ -85,7 +77,6 @@ RECORDED = (
 INSERT_ROW = insert(_OUTBOX).values({c: bindparam(c, type_=_OUTBOX.c[c].type) for c in RECORDED})
 #: On PostgreSQL: the row and the NOTIFY that wakes workers of other processes, together.
 INSERT_ROW_NOTIFYING = wake.notifying(INSERT_ROW)
-_LINKS = ObjectLink.metadata.tables["hubspot_object_links"]
 #: Settles one delivered row still held by the worker (run with many parameter sets).
 SETTLE_DELIVERED = (
     update(_OUTBOX)
@@ -95,12 +86,6 @@ SETTLE_DELIVERED = (
         by_record(_OUTBOX.c.status, QUEUED),
     )
     .values(hubspot_id=bindparam("hubspot"))
-)
-INSERT_LINK = insert(_LINKS)
-MOVE_LINK = (
-    update(_LINKS)
-    .where(_LINKS.c.kind == bindparam("link_kind"), _LINKS.c.panel_id == bindparam("link_panel"))
-    .values(hubspot_id=bindparam("hubspot_id"))
 )
 CLAIM_LOCK = "claim"
 #: Pages of due rows a claim looks through when the first ones belong to busy records.
@@ -113,15 +98,6 @@ PAUSE = "daily-limit-pause"
 MIN_WAIT_S = 0.5
 #: PostgreSQL's planner statistics of the outbox, renewed by a busy worker (see ``analyze``).
 ANALYZE = text("ANALYZE hubspot_outbox")
-
-
-def one_of(column: Any, values: Iterable[Any], postgresql: bool) -> Any:
-    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``: one parameter, so the
-    statement is compiled, parsed and planned once, whatever the number of values."""
-    values = list(values)
-    if postgresql:
-        return column == any_(literal(values, ARRAY(column.type)))
-    return column.in_(values)
 
 
 def _leased_until(row: OutboxRow) -> datetime:
@@ -145,7 +121,7 @@ class Group:
         return [Change.of(r.id, r.kind, r.payload) for r in self.rows] + self.settled_after
 
 
-class Outbox:
+class Outbox(OutboxLinks, OutboxAdmin):
     """The plugin's queue of deliveries on the host's database."""
 
     def __init__(
@@ -563,7 +539,7 @@ class Outbox:
                 session.exec(
                     select(ObjectLink.panel_id, ObjectLink.hubspot_id).where(
                         col(ObjectLink.kind) == kind,
-                        one_of(_LINKS.c.panel_id, wanted, self.postgresql),
+                        one_of(LINKS_TABLE.c.panel_id, wanted, self.postgresql),
                     )
                 ).all()
             )
@@ -660,275 +636,3 @@ class Outbox:
             )
             session.commit()
             return int(result.rowcount)
-
-    # -- links ---------------------------------------------------------------------------------
-
-    def link(self, kind: str, panel_id: str) -> str | None:
-        return self.links(kind, [panel_id]).get(panel_id)
-
-    def panel_id(self, kind: str, hubspot_id: str) -> str | None:
-        """The panel id whose object became HubSpot's ``hubspot_id``, if we created it."""
-        with Session(self.engine) as session:
-            found = session.exec(
-                select(ObjectLink.panel_id).where(
-                    col(ObjectLink.kind) == kind, col(ObjectLink.hubspot_id) == hubspot_id
-                )
-            ).first()
-            return found
-
-    def links(self, kind: str, panel_ids: Sequence[str]) -> dict[str, str]:
-        """The HubSpot ids of these panel records that have one, in one query."""
-        if not panel_ids:
-            return {}
-        with self.autocommit.connect() as connection:
-            found = connection.execute(
-                select(_LINKS.c.panel_id, _LINKS.c.hubspot_id).where(
-                    _LINKS.c.kind == kind, one_of(_LINKS.c.panel_id, panel_ids, self.postgresql)
-                )
-            )
-            return {panel_id: hubspot_id for panel_id, hubspot_id in found}
-
-    def first_row(self, entity: str, kind: str) -> OutboxRow | None:
-        """The oldest row of ``kind`` for a record (a ticket's creation), whatever its status."""
-        with Session(self.engine) as session:
-            return session.exec(
-                select(OutboxRow)
-                .where(col(OutboxRow.entity) == entity, col(OutboxRow.kind) == kind)
-                .order_by(col(OutboxRow.id))
-                .limit(1)
-            ).first()
-
-    def unlink(self, kind: str, panel_id: str) -> None:
-        with Session(self.engine) as session:
-            found = session.get(ObjectLink, (kind, panel_id))
-            if found is not None:
-                session.delete(found)
-                session.commit()
-
-    def link_or_pending(
-        self, kind: str, panel_id: str, entity: str
-    ) -> tuple[str | None, datetime | None]:
-        """The record's link as it is now, and when its queued rows are due at the latest
-        (None when it has none), read together: a delivery that settles the rows and links
-        the record commits both at once, so this never sees neither."""
-        link = select(_LINKS.c.hubspot_id).where(
-            _LINKS.c.kind == kind, _LINKS.c.panel_id == panel_id
-        )
-        due = select(func.max(_OUTBOX.c.next_attempt_at)).where(
-            _OUTBOX.c.entity == entity, by_record(_OUTBOX.c.status, QUEUED)
-        )
-        with Session(self.engine) as session:
-            found, until = session.exec(select(link.scalar_subquery(), due.scalar_subquery())).one()
-        if isinstance(until, datetime) and until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)
-        return found, until
-
-    def link_unless_held(
-        self, kind: str, panel_id: str, entity: str, hubspot_id: str, worker_id: str
-    ) -> str | None:
-        """Links the record to ``hubspot_id`` only where nothing else can link it: returns the
-        link it has (an existing one is never moved), or None when another worker holds
-        queued rows of ``entity`` (it may have read the record unlinked and be writing it).
-
-        Decided under the claim lock, so a claim is either before (its rows are seen here)
-        or after (its worker reads the link made here).
-        """
-        for last_try in (False, True):
-            with Session(self.engine) as session:
-                self._lock_claims(session)
-                found = session.exec(
-                    select(ObjectLink.hubspot_id).where(
-                        col(ObjectLink.kind) == kind, col(ObjectLink.panel_id) == panel_id
-                    )
-                ).first()
-                if found is not None:
-                    session.commit()
-                    return found
-                held = session.exec(
-                    select(OutboxRow.id)
-                    .where(
-                        col(OutboxRow.entity) == entity,
-                        by_record(OutboxRow.status, QUEUED),
-                        col(OutboxRow.claimed_by).is_not(None),
-                        col(OutboxRow.claimed_by) != worker_id,
-                    )
-                    .limit(1)
-                ).first()
-                if held is not None:
-                    session.commit()
-                    return None
-                try:
-                    session.connection().execute(
-                        INSERT_LINK, {"kind": kind, "panel_id": panel_id, "hubspot_id": hubspot_id}
-                    )
-                    session.commit()
-                    return hubspot_id
-                except IntegrityError:  # linked by a delivery that settled meanwhile
-                    session.rollback()
-                    if last_try:
-                        raise
-        return None  # not reached: the second try returns or raises
-
-    def set_link(self, kind: str, panel_id: str, hubspot_id: str) -> None:
-        """Links a panel record to its HubSpot object: one INSERT, or a move when linked."""
-        try:
-            with self.autocommit.connect() as connection:
-                connection.execute(
-                    INSERT_LINK, {"kind": kind, "panel_id": panel_id, "hubspot_id": hubspot_id}
-                )
-            return
-        except IntegrityError:  # linked already (by us before, or another worker just now)
-            pass
-        with self.autocommit.connect() as connection:
-            connection.execute(
-                MOVE_LINK, {"link_kind": kind, "link_panel": panel_id, "hubspot_id": hubspot_id}
-            )
-
-    # -- what the admin sees -------------------------------------------------------------------
-
-    def counts(self) -> dict[str, int]:
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(OutboxRow.status, func.count()).group_by(col(OutboxRow.status))
-            )
-            return {status: int(n) for status, n in rows}
-
-    def rows(self, status: str | None = None, limit: int = 100) -> list[OutboxRow]:
-        with Session(self.engine) as session:
-            query = select(OutboxRow).order_by(col(OutboxRow.id).desc()).limit(limit)
-            if status:
-                query = query.where(col(OutboxRow.status) == status)
-            return list(session.exec(query))
-
-    # -- personal data ---------------------------------------------------------------------------
-
-    def purge(self, older_than: timedelta, actor: Actor | None = None) -> Purged:
-        """Erases the personal data of rows delivered or parked more than ``older_than`` ago
-        (see :func:`~skypanel_hubspot_plugin.delivery.erasure.purge_expired`); an operator's
-        purge (``actor``) is recorded in the audit trail."""
-        return purge_expired(self.engine, older_than, actor)
-
-    def erase_user(
-        self, user_id: str, emails: Sequence[str] = (), up_to_id: int | None = None
-    ) -> int:
-        """Erases everything the plugin holds of a user, after HubSpot's GDPR delete of
-        their contact (see :func:`~skypanel_hubspot_plugin.delivery.erasure.erase_user`)."""
-        return erase_user(self.engine, user_id, emails, up_to_id)
-
-    def replay(
-        self,
-        ids: Sequence[int] | None = None,
-        contact_map: Mapping[str, str] | None = None,
-        actor: Actor | None = None,
-    ) -> int:
-        """Puts dead rows (all, or these) back in the queue with a fresh attempt count.
-
-        Rows of the same records that were waiting for them are woken too. With
-        ``contact_map`` (the map in force), parked contact rows are mapped again with it
-        first (see :mod:`~skypanel_hubspot_plugin.delivery.remap`), so a fixed map applies.
-        With ``actor``, the replay is recorded in the audit trail (how many were asked for
-        and queued) in the same transaction.
-        """
-        with Session(self.engine) as session:
-            replayable = (col(OutboxRow.status) == DEAD, col(OutboxRow.payload) != PURGED)
-            if contact_map is not None:
-                self._remap(session, replayable, ids, contact_map)
-            query = update(OutboxRow).where(*replayable)
-            dead = select(OutboxRow.entity).where(*replayable)
-            if ids is not None:
-                query = query.where(col(OutboxRow.id).in_(list(ids)))
-                dead = dead.where(col(OutboxRow.id).in_(list(ids)))
-            entities = sorted(set(session.exec(dead)))
-            now = utcnow()
-            result = session.exec(
-                query.values(
-                    status=QUEUED,
-                    attempts=0,
-                    next_attempt_at=now,
-                    claimed_by=None,
-                    claimed_until=None,
-                )
-            )
-            for start in range(0, len(entities), 500):
-                session.exec(
-                    update(OutboxRow)
-                    .where(
-                        col(OutboxRow.entity).in_(entities[start : start + 500]),
-                        by_record(OutboxRow.status, QUEUED),
-                        col(OutboxRow.next_attempt_at) > now,
-                    )
-                    .values(next_attempt_at=now)
-                )
-            replayed = int(result.rowcount)
-            if actor is not None:
-                asked: int | str = "all" if ids is None else len(ids)
-                record(session, DELIVERIES_REPLAYED, actor, {"asked": asked, "replayed": replayed})
-            wake.recorded(self.engine, session)
-            session.commit()
-            return replayed
-
-    @staticmethod
-    def _remap(
-        session: Session,
-        replayable: tuple[Any, ...],
-        ids: Sequence[int] | None,
-        contact_map: Mapping[str, str],
-    ) -> None:
-        query = select(OutboxRow.id, OutboxRow.kind, OutboxRow.payload).where(
-            *replayable, col(OutboxRow.kind).in_(REMAPPED_KINDS)
-        )
-        if ids is not None:
-            query = query.where(col(OutboxRow.id).in_(list(ids)))
-        for row_id, kind, payload in session.exec(query).all():
-            rebuilt = remapped(kind, payload, contact_map)
-            if rebuilt is not None and rebuilt != payload:
-                session.exec(
-                    update(OutboxRow).where(col(OutboxRow.id) == row_id).values(payload=rebuilt)
-                )
-
-    def waiting_for(self, rows: Sequence[OutboxRow]) -> dict[int, str]:
-        """For queued rows behind an older row of the same record (or, for a new ticket,
-        behind its user's queued contact rows): what they wait for. Two queries."""
-        queued = [r for r in rows if r.status == QUEUED and r.kind in RECORD_KINDS and r.id]
-        if not queued:
-            return {}
-        owners = {
-            r.id: f"user:{json.loads(r.payload).get('user_id')}"
-            for r in queued
-            if r.kind == TICKET_CREATE
-        }
-        with Session(self.engine) as session:
-            older = session.exec(
-                select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity, OutboxRow.status)
-                .where(
-                    col(OutboxRow.entity).in_({r.entity for r in queued}),
-                    func.coalesce(OutboxRow.status, "").in_((QUEUED, DEAD)),
-                    col(OutboxRow.id) < max(r.id or 0 for r in queued),
-                )
-                .order_by(col(OutboxRow.id))
-            ).all()
-            contacts = session.exec(
-                select(OutboxRow.id, OutboxRow.kind, OutboxRow.entity)
-                .where(
-                    col(OutboxRow.entity).in_(set(owners.values())),
-                    by_record(OutboxRow.status, QUEUED),
-                )
-                .order_by(col(OutboxRow.id))
-            ).all()
-        first_contact: dict[str, tuple[int | None, str]] = {}
-        for i, k, e in contacts:
-            first_contact.setdefault(e, (i, k))
-        waits: dict[int, str] = {}
-        for row in queued:
-            assert row.id is not None
-            if (contact := first_contact.get(owners.get(row.id, ""))) is not None:
-                waits[row.id] = f"waiting for {contact[1]} #{contact[0]}"
-            first = next(
-                ((i, k, s) for i, k, e, s in older if e == row.entity and (i or 0) < row.id), None
-            )
-            if first is not None:
-                i, k, s = first
-                waits[row.id] = f"waiting for {k} #{i}" + (
-                    " (parked: replay it)" if s == DEAD else ""
-                )
-        return waits
