@@ -38,6 +38,8 @@ LAYERS: list[set[str]] = [
         "worker",
         "cli",
         "cli_check",
+        "cli_runtime",
+        "cli_sync",
         "audit_command",
         "hooks",
         "problems_report",

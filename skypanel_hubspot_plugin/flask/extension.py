@@ -25,7 +25,7 @@ from flask import Blueprint, Flask, current_app
 from sqlalchemy import Engine
 
 from skypanel_hubspot_plugin import plugin_manager as new_plugin_manager
-from skypanel_hubspot_plugin.cli import users_source
+from skypanel_hubspot_plugin.cli_sync import users_source
 from skypanel_hubspot_plugin.payloads import HostContext, ListUsers, Ticket, User
 
 from .commands import hubspot_commands
