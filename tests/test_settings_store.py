@@ -261,10 +261,10 @@ def test_on_postgresql_another_process_asks_nothing_until_a_save_then_sees_it(
         # save's own NOTIFY then asks once more. Wait for that to be over.
         deadline = time.monotonic() + 5
         settled = -1
-        while settled != len(asked):  # no query for 0.2 s: four poll intervals
+        while settled != len(asked):  # no query for 0.5 s: ten poll intervals
             assert time.monotonic() < deadline, "the watcher kept asking"
             settled = len(asked)
-            time.sleep(0.2)
+            time.sleep(0.5)
         quiet = len(asked)
         time.sleep(0.6)  # twelve poll intervals of nothing happening
         assert asked[quiet:] == []
