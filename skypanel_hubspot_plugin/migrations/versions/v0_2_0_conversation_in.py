@@ -1,7 +1,7 @@
 """Agents' replies and tickets opened in HubSpot, each brought to the panel once.
 
 Revision ID: 0.2.0_conversation_in
-Revises: 0.2.0_outbox_user
+Revises: 0.2.0_audit
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0.2.0_conversation_in"
-down_revision = "0.2.0_outbox_user"
+down_revision = "0.2.0_audit"
 branch_labels = None
 depends_on = None
 
