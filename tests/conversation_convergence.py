@@ -159,15 +159,20 @@ class Webhooks:
         return 200 <= status < 300
 
 
+#: The tables a conversation's way back writes: where a death there can lose or double a reply.
+CONVERSATION_TABLES = ("hubspot_handled_replies", "hubspot_poll_cursor", panel_replies.name)
+
+
 @contextmanager
-def dies_at_any_write(engine: Engine, nth: int | None) -> Iterator[None]:
-    """Kills the process (a poll, a webhook request) just before its ``nth`` write or commit
-    (counting from 1): that and every later one fail, so nothing after it is committed, as
-    after a SIGKILL. ``None``: it lives."""
+def dies_at_conversation_write(engine: Engine, nth: int | None) -> Iterator[None]:
+    """Kills the process (a poll, a webhook request) just before its ``nth`` write to a
+    conversation table or commit of such writes (counting from 1): that and every later
+    one fail, so nothing after it is committed, as after a SIGKILL. ``None``: it lives."""
     if nth is None:
         yield
         return
     seen = 0
+    dirty: set[int] = set()  # connections holding uncommitted conversation writes
 
     def count() -> None:
         nonlocal seen
@@ -176,10 +181,17 @@ def dies_at_any_write(engine: Engine, nth: int | None) -> Iterator[None]:
             raise Killed()
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+        words = statement.lstrip().split(None, 3)
+        if words[0].upper() in ("INSERT", "UPDATE", "DELETE") and any(
+            t in statement.split("(", 1)[0].split(" SET ", 1)[0] for t in CONVERSATION_TABLES
+        ):
+            dirty.add(id(conn))
             count()
 
     def commit(conn: Any) -> None:
+        if id(conn) not in dirty:
+            return
+        dirty.discard(id(conn))
         try:
             count()
         except Killed:
@@ -232,6 +244,8 @@ class Conversations:
     replies: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     #: texts of internal notes
     notes: list[str] = field(default_factory=list)
+    #: (panel ticket, "reply" or "note") an agent is to write once HubSpot has the ticket
+    waiting: list[tuple[str, str]] = field(default_factory=list)
     seq: int = 0
 
     def message(self, pm: Any, ticket_id: str, owner_email: str, kind: str) -> None:
@@ -251,21 +265,32 @@ class Conversations:
         direction = "incoming" if kind == "customer" else "outgoing"
         self.panel.setdefault(ticket_id, []).append((message.id, direction, body))
 
-    def agent(self, rt: Runtime, fake: FakeHubSpot, ticket_id: str, what: str) -> None:
-        """An agent replies on (or notes on) the HubSpot ticket of ``ticket_id``; nothing
-        while the panel ticket has none yet."""
-        linked = rt.outbox.link("ticket", ticket_id)
-        if linked is None or linked not in {t["id"] for t in fake.tickets()}:
+    def agent(self, ticket_id: str, what: str) -> None:
+        """An agent is to reply on (or note on) the HubSpot ticket of ``ticket_id``, as soon
+        as there is one (see :meth:`agents_act`)."""
+        self.waiting.append((ticket_id, what))
+
+    def agents_act(self, rt: Runtime, fake: FakeHubSpot) -> None:
+        """The agents write what they were to write on the tickets HubSpot has now."""
+        if not self.waiting:
             return
-        self.seq += 1
-        if what == "note":
-            text = f"internal note {self.seq}"
-            fake.add_internal_note(linked, text)
-            self.notes.append(text)
-        else:
-            text = f"agent reply {self.seq}"
-            email_id = fake.reply_as_agent(linked, text)
-            self.replies.setdefault(ticket_id, []).append((email_id, text))
+        live = {t["id"] for t in fake.tickets()}
+        still: list[tuple[str, str]] = []
+        for ticket_id, what in self.waiting:
+            linked = rt.outbox.link("ticket", ticket_id)
+            if linked is None or linked not in live:
+                still.append((ticket_id, what))
+                continue
+            self.seq += 1
+            if what == "note":
+                text = f"internal note {self.seq}"
+                fake.add_internal_note(linked, text)
+                self.notes.append(text)
+            else:
+                text = f"agent reply {self.seq}"
+                email_id = fake.reply_as_agent(linked, text)
+                self.replies.setdefault(ticket_id, []).append((email_id, text))
+        self.waiting = still
 
     def differences(
         self, rt: Runtime, fake: FakeHubSpot, engine: Engine, *, arrival_order: bool
