@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,16 +20,26 @@ POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def started_plugin(
-    engine: Engine, base_url: str, *, key: str | None = None, **settings: Any
+    engine: Engine,
+    base_url: str,
+    *,
+    key: str | None = None,
+    host_plugins: Sequence[object] = (),
+    **settings: Any,
 ) -> tuple[pluggy.PluginManager, Runtime]:
-    """The plugin started through its hooks (no worker of its own), HubSpot enabled."""
+    """The plugin started through its hooks (no worker of its own), HubSpot enabled; with
+    ``host_plugins``, the host's hook implementations registered on its plugin manager,
+    which the plugin is given to fire what comes back from HubSpot."""
     pm = plugin_manager()
+    for plugin in host_plugins:
+        pm.register(plugin)
     pm.hook.skypanel_startup(
         host=HostContext(
             engine=engine,
             secret_keys=[key or generate_key()],
             hubspot_base_url=base_url,
             run_worker=False,
+            plugin_manager=pm if host_plugins else None,
         )
     )
     rt = current()
