@@ -206,8 +206,8 @@ def test_a_search_limit_above_200_is_refused_not_clamped(searchable: FakeHubSpot
     ("groups", "words"),
     [
         ([{"filters": _filters(1)}] * 6, "filter groups"),
-        ([{"filters": _filters(7)}], "filters in a group"),
-        ([{"filters": _filters(6)}] * 3 + [{"filters": _filters(1)}], "filters in total"),
+        ([{"filters": _filters(11)}], "filters in a group"),
+        ([{"filters": _filters(10)}] * 2 + [{"filters": _filters(6)}], "filters in total"),
     ],
 )
 def test_too_many_filters_are_refused(
@@ -220,7 +220,7 @@ def test_too_many_filters_are_refused(
 
 
 def test_the_most_filters_hubspot_allows_are_searched(searchable: FakeHubSpot) -> None:
-    groups = [{"filters": _filters(6)}] * 3
+    groups = [{"filters": _filters(10)}] * 2 + [{"filters": _filters(5)}]  # 25
     assert _search(searchable, {"filterGroups": groups})[0] == 200
     assert _search(searchable, {"filterGroups": [{"filters": _filters(1)}] * 5})[0] == 200
 

@@ -25,11 +25,12 @@ from .fake_store import NUMBER_RE
 #: HubSpot's CRM search: requests a second per token, and results one query pages through.
 SEARCH_PER_SECOND = 4
 SEARCH_MAX_RESULTS = 10_000
-#: Results one search page holds at most, and the filters one query may hold.
+#: Results one search page holds at most, and the filters one query may hold (HubSpot's
+#: limits since its changelog "Expanded Filtering Capabilities", August 2024).
 SEARCH_MAX_LIMIT = 200
 MAX_FILTER_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 6
-MAX_FILTERS = 18
+MAX_FILTERS_PER_GROUP = 10
+MAX_FILTERS = 25
 
 
 class SearchApi(FakeState):
