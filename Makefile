@@ -42,3 +42,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/update_bursts.py
 	$(PY) benchmarks/idle_worker.py
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/conversation.py

@@ -67,6 +67,7 @@ from skypanel_hubspot_plugin.delivery.worker import Worker
 from skypanel_hubspot_plugin.runtime import Runtime
 from skypanel_hubspot_plugin.settings.property_map import MODES
 from skypanel_hubspot_plugin.testing import FAKE_PORTAL_ID, FAKE_TOKEN, FakeHubSpot
+from skypanel_hubspot_plugin.testing.fake_search import SEARCH_PER_SECOND
 from skypanel_hubspot_plugin.testing.fake_webhooks import FAKE_APP_SECRET
 from skypanel_hubspot_plugin.webhooks import conversation_poll
 from skypanel_hubspot_plugin.webhooks.conversation_poll import ConversationPoller
@@ -217,6 +218,7 @@ def fresh_start(
     """An empty HubSpot, outbox and panel inbox, maps whose rows have the ``chosen`` modes,
     and ticket changes taken by ``sync``."""
     fake.reset()
+    fake.search_rate_limit = SEARCH_PER_SECOND
     forget_conversations(engine)
     fake.add_property("tickets", "panel_server")
     with Session(engine) as session:
@@ -415,8 +417,9 @@ def test_hubspot_ends_as_the_panel_is(  # type: ignore[no-untyped-def]
         Worker(rt, policy=POLICY).run_once()
     assert not pending(engine), "the queue did not drain"
     assert not parked(engine), [r.last_error for r in parked(engine)]
-    with fake._lock:
+    with fake._lock:  # HubSpot healthy: no fault left, no search refused for its rate
         fake._fault_script.clear()
+        fake.search_rate_limit = None
     talk.agents_act(rt, fake)
     assert not talk.waiting
     hubspot_webhooks.deliver_all()
