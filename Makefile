@@ -43,3 +43,5 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/idle_worker.py
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/conversation.py
+	$(PY) benchmarks/batch_failures.py
+	$(PY) benchmarks/metrics_cost.py
