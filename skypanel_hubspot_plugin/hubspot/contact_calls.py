@@ -8,7 +8,7 @@ transport, models and error mapping every call here goes through.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInput,
@@ -26,6 +26,7 @@ from hubspot.crm.contacts import SimplePublicObjectInput as PropertiesInput
 from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactCreate
 
 from skypanel_hubspot_plugin.hubspot import api as api
+from skypanel_hubspot_plugin.hubspot.calls import ServiceCalls
 from skypanel_hubspot_plugin.hubspot.errors import NotFound
 from skypanel_hubspot_plugin.hubspot.records import (
     Answers,
@@ -38,7 +39,6 @@ from skypanel_hubspot_plugin.hubspot.records import (
 )
 from skypanel_hubspot_plugin.hubspot.records import batch_error as _batch_error
 from skypanel_hubspot_plugin.hubspot.records import crm_object_json as _crm_object_json
-from skypanel_hubspot_plugin.hubspot.versions import ApiVersion
 
 #: Batch answers are read as JSON, not as the client's models: the models parse every
 #: result's timestamps (which nothing here reads), most of a batch's cost on our side.
@@ -53,34 +53,8 @@ CREATE_ANSWERS: Answers = {201: "object", 200: "object", 207: "object"}
 MODELS = ModelConfiguration()
 
 
-class ContactCalls:
+class ContactCalls(ServiceCalls):
     """Contacts, one at a time and in batches; part of :class:`HubSpotService`."""
-
-    version: ApiVersion
-    _contacts: Any
-    _tickets: Any
-
-    if TYPE_CHECKING:
-
-        def _send(
-            self,
-            api_client: Any,
-            method: str,
-            path: str,
-            answers: Answers,
-            *,
-            body: Any = None,
-            query: Sequence[tuple[str, Any]] = (),
-        ) -> Any: ...
-
-        def _page(
-            self,
-            api_client: Any,
-            object_type: str,
-            properties: Sequence[str],
-            limit: int,
-            after: str | None,
-        ) -> Page: ...
 
     def create_contact(self, properties: Mapping[str, str]) -> CrmObject:
         created = self._send(

@@ -25,9 +25,9 @@ from hubspot.crm.objects.emails import SimplePublicObjectBatchInputUpsert as Ema
 from hubspot.crm.properties import PropertyCreate
 
 from skypanel_hubspot_plugin.hubspot import api as api
+from skypanel_hubspot_plugin.hubspot.calls import ServiceCalls
 from skypanel_hubspot_plugin.hubspot.errors import Conflict, NotFound
 from skypanel_hubspot_plugin.hubspot.records import (
-    Answers,
     BatchError,
     BatchResult,
     CrmObject,
@@ -36,30 +36,11 @@ from skypanel_hubspot_plugin.hubspot.records import (
 )
 
 if TYPE_CHECKING:
-    from skypanel_hubspot_plugin.hubspot.versions import ApiVersion
+    pass
 
 
-class EngagementCalls:
+class EngagementCalls(ServiceCalls):
     """Logging emails on tickets; part of :class:`HubSpotService`."""
-
-    version: ApiVersion
-    _client: Any
-    _associations: Any
-
-    if TYPE_CHECKING:
-
-        def _send(
-            self,
-            api_client: Any,
-            method: str,
-            path: str,
-            answers: Answers,
-            *,
-            body: Any = None,
-            query: Sequence[tuple[str, Any]] = (),
-        ) -> Any: ...
-
-        def _batch_upsert(self, api_client: Any, object_type: str, body: Any) -> dict[str, Any]: ...
 
     @cached_property
     def _emails(self) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hubspot.crm.associations.v4 import AssociationSpec
 from hubspot.crm.properties import PropertyCreate
@@ -28,6 +28,7 @@ from hubspot.crm.tickets import SimplePublicObjectBatchInputUpsert as TicketUpse
 from hubspot.crm.tickets import SimplePublicObjectInputForCreate as TicketCreate
 
 from skypanel_hubspot_plugin.hubspot import api as api
+from skypanel_hubspot_plugin.hubspot.calls import ServiceCalls
 from skypanel_hubspot_plugin.hubspot.errors import (
     BadRequest,
     Conflict,
@@ -36,7 +37,6 @@ from skypanel_hubspot_plugin.hubspot.errors import (
     error_from_response,
 )
 from skypanel_hubspot_plugin.hubspot.records import (
-    Answers,
     CrmObject,
     Page,
     SearchPage,
@@ -44,46 +44,10 @@ from skypanel_hubspot_plugin.hubspot.records import (
     crm_object_json,
     search_result,
 )
-from skypanel_hubspot_plugin.hubspot.versions import ApiVersion
 
 
-class TicketCalls:
+class TicketCalls(ServiceCalls):
     """Tickets; part of :class:`HubSpotService`."""
-
-    version: ApiVersion
-    _tickets: Any
-    _properties: Any
-    _associations: Any
-
-    if TYPE_CHECKING:
-
-        def _send(
-            self,
-            api_client: Any,
-            method: str,
-            path: str,
-            answers: Answers,
-            *,
-            body: Any = None,
-            query: Sequence[tuple[str, Any]] = (),
-        ) -> Any: ...
-
-        def _page(
-            self,
-            api_client: Any,
-            object_type: str,
-            properties: Sequence[str],
-            limit: int,
-            after: str | None,
-        ) -> Page: ...
-
-        def _bounded_json(self, api_client: Any, path: str, body: Any) -> dict[str, Any]: ...
-
-        def _batch_upsert(self, api_client: Any, object_type: str, body: Any) -> dict[str, Any]: ...
-
-        def _update(
-            self, api_client: Any, object_type: str, object_id: str, properties: Mapping[str, str]
-        ) -> CrmObject: ...
 
     def create_ticket(
         self,

@@ -33,7 +33,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from skypanel_hubspot_plugin.common import clock as plugin_clock
@@ -45,6 +44,7 @@ from skypanel_hubspot_plugin.hubspot.service import CrmObject, HubSpotService
 from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks import born_tickets, replies
 from skypanel_hubspot_plugin.webhooks.links import panel_ticket_of
+from skypanel_hubspot_plugin.webhooks.poll_cursor import claim_poll, cursor_row, release_poll
 from skypanel_hubspot_plugin.webhooks.polling import (
     OVERLAP_S,
     SEARCH_PER_SECOND,
@@ -141,7 +141,8 @@ class ConversationPoller:
             return 0
         interval = self.interval(settings)
         self._next_check = now + interval
-        if not self._claim(now, interval):
+        cursor_row(self.engine, LEASE, now)
+        if not claim_poll(self.engine, LEASE, now, interval, self.lease_s, self.owner):
             return 0
         try:
             service = self.runtime.service()
@@ -152,46 +153,7 @@ class ConversationPoller:
                 handed += self._poll(BORN, now, lambda s, a: self._tickets(service, settings, s, a))
             return handed
         finally:
-            self._release()
-
-    def _claim(self, now: float, interval: float) -> bool:
-        self._cursor(LEASE, now)
-        with Session(self.engine) as session:
-            result = session.exec(
-                update(PollCursor)
-                .where(
-                    col(PollCursor.name) == LEASE,
-                    col(PollCursor.last_poll_at) <= now - interval,
-                    col(PollCursor.lease_until) <= now,
-                )
-                .values(last_poll_at=now, lease_until=now + self.lease_s, lease_owner=self.owner)
-            )
-            session.commit()
-            return bool(result.rowcount == 1)
-
-    def _release(self) -> None:
-        with Session(self.engine) as session:
-            session.exec(
-                update(PollCursor)
-                .where(col(PollCursor.name) == LEASE, col(PollCursor.lease_owner) == self.owner)
-                .values(lease_until=0.0, lease_owner=None)
-            )
-            session.commit()
-
-    def _cursor(self, name: str, now: float) -> PollCursor:
-        """The cursor row ``name``; made on first use, starting when polling began."""
-        with Session(self.engine) as session:
-            found = session.get(PollCursor, name)
-            if found is not None:
-                return found
-            session.add(PollCursor(name=name, modified_ms=int(now * 1000)))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-            found = session.get(PollCursor, name)
-            assert found is not None
-            return found
+            release_poll(self.engine, LEASE, self.owner)
 
     def _advance(self, name: str, to_ms: int) -> None:
         with Session(self.engine) as session:
@@ -218,7 +180,7 @@ class ConversationPoller:
     ReadPage = Callable[[int, str | None], tuple[int, int | None, str | None]]
 
     def _poll(self, name: str, now: float, read_page: ReadPage) -> int:
-        cursor = self._cursor(name, now)
+        cursor = cursor_row(self.engine, name, now)
         latest = int((self.clock() + SKEW_S) * 1000)
         since = max(0, min(cursor.modified_ms, latest) - self.overlap_ms)
         handed, after = 0, None

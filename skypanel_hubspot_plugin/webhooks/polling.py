@@ -49,6 +49,7 @@ from skypanel_hubspot_plugin.settings.model import HubSpotSettings
 from skypanel_hubspot_plugin.webhooks.echo import panel_writes
 from skypanel_hubspot_plugin.webhooks.events import fire
 from skypanel_hubspot_plugin.webhooks.links import panel_ticket_of
+from skypanel_hubspot_plugin.webhooks.poll_cursor import claim_poll, cursor_row, release_poll
 from skypanel_hubspot_plugin.webhooks.receiver import (
     NoReceiver,
     clear_problem,
@@ -234,12 +235,12 @@ class TicketPoller:
                     "Polling HubSpot for ticket changes waits until this is fixed: %s", problem
                 )
             return False
-        cursor = self._cursor(now)
+        cursor = cursor_row(self.engine, CURSOR, now)
         due_at = max(cursor.last_poll_at + interval, cursor.lease_until)
         if now < due_at:
             self._next_check = min(due_at, now + interval)
             return False
-        if not self._claim(now, interval):
+        if not claim_poll(self.engine, CURSOR, now, interval, self.lease_s, self.owner):
             self._next_check = now + min(1.0, interval)
             return False
         self._next_check = now + interval
@@ -256,37 +257,6 @@ class TicketPoller:
         """Seconds before the search endpoint's spacing allows the next request."""
         return SEARCH_TURNS.wait_s(self.spacing_s)
 
-    def _cursor(self, now: float) -> PollCursor:
-        """The cursor row; created on first use, starting at the time polling began."""
-        with Session(self.engine) as session:
-            found = session.get(PollCursor, CURSOR)
-            if found is not None:
-                return found
-            start = int(now * 1000)
-            session.add(PollCursor(name=CURSOR, modified_ms=start))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-            found = session.get(PollCursor, CURSOR)
-            assert found is not None
-            return found
-
-    def _claim(self, now: float, interval: float) -> bool:
-        """Takes this interval's poll, unless another worker took it (compare-and-set)."""
-        with Session(self.engine) as session:
-            result = session.exec(
-                update(PollCursor)
-                .where(
-                    col(PollCursor.name) == CURSOR,
-                    col(PollCursor.last_poll_at) <= now - interval,
-                    col(PollCursor.lease_until) <= now,
-                )
-                .values(last_poll_at=now, lease_until=now + self.lease_s, lease_owner=self.owner)
-            )
-            session.commit()
-            return bool(result.rowcount == 1)
-
     def _renew(self) -> bool:
         with Session(self.engine) as session:
             result = session.exec(
@@ -296,15 +266,6 @@ class TicketPoller:
             )
             session.commit()
             return bool(result.rowcount == 1)
-
-    def _release(self) -> None:
-        with Session(self.engine) as session:
-            session.exec(
-                update(PollCursor)
-                .where(col(PollCursor.name) == CURSOR, col(PollCursor.lease_owner) == self.owner)
-                .values(lease_until=0.0, lease_owner=None)
-            )
-            session.commit()
 
     # -- what -----------------------------------------------------------------------------
 
@@ -374,7 +335,7 @@ class TicketPoller:
         """Ends the poll under way: the lease goes back; a poll that handed everything on
         clears a recorded receiver problem (this process has the host's hook)."""
         self._run = None
-        self._release()
+        release_poll(self.engine, CURSOR, self.owner)
         if completed:
             clear_problem(self.engine)
 
