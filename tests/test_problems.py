@@ -210,3 +210,28 @@ def test_a_group_no_longer_parked_replays_nothing(kit: HubSpotKit) -> None:
     assert (first.status, first.body["replayed"]) == (200, 1)
     assert (again.status, again.body["replayed"]) == (200, 0)
     assert [e.status for e in kit.outbox()] == ["queued"]
+
+
+def test_a_row_parked_with_hubspots_raw_json_groups_with_its_readable_twins(
+    kit: HubSpotKit,
+) -> None:
+    """Rows parked before refusals were read as ``name: why [CODE]`` kept HubSpot's message as
+    it came, JSON and all; they belong to the same cause."""
+    readable = _park(kit.engine, 1, "gold", 1)
+    status, body = CAUSES[1]("silver")
+    raw = OutboxRow(
+        kind="contact.upsert",
+        entity="user:2",
+        payload=json.dumps({"user_id": "2"}),
+        status=DEAD,
+        attempts=1,
+        last_error=f"HTTP {status} {body['category']}: {body['message']}",
+    )
+    with Session(kit.engine) as session:
+        session.add(raw)
+        session.commit()
+        assert raw.id is not None
+        raw_id = raw.id
+    (group,) = problems(runtime.current().outbox).groups
+    assert sorted(group.ids) == sorted([readable, raw_id])
+    assert group.cause.properties == ("plan",)

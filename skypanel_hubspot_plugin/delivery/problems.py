@@ -28,6 +28,7 @@ from skypanel_hubspot_plugin.common import clock
 from skypanel_hubspot_plugin.common.scrub import scrub
 from skypanel_hubspot_plugin.delivery.outbox import PURGED, Outbox
 from skypanel_hubspot_plugin.delivery.outbox_table import DEAD, QUEUED, OutboxRow
+from skypanel_hubspot_plugin.hubspot.errors import readable_results
 
 #: Rows read to build the view; the view says when there were more.
 SCAN_LIMIT = 5000
@@ -40,7 +41,9 @@ _PREFIX_RE = re.compile(
     r"^(?P<status>HTTP \d{3}|no answer)(?: (?P<category>[A-Z_]+))?: (?P<rest>.*)$", re.S
 )
 _PROPERTY_RE = re.compile(r"\(propert(?:y|ies) ([A-Za-z0-9_, ]+)\)")
-_NAMED_RE = re.compile(r"[Pp]roperty (?:named |values? for )?['\"]?([a-z][a-z0-9_]*)['\"]?")
+_NAMED_RE = re.compile(
+    r"[Pp]roperty (?!values? (?!for ))(?:named |values? for )?['\"]?([a-z][a-z0-9_]*)['\"]?"
+)
 _EMAIL_RE = re.compile(r"[^\s'\"@<>]+@[^\s'\"@<>]+")
 _QUOTED_RE = re.compile(r"'[^']*'|\"[^\"]*\"")
 _NUMBER_RE = re.compile(r"\b\d{2,}\b")
@@ -213,26 +216,12 @@ def _panel_fields(error: str) -> dict[str, str]:
 def _hubspot_details(message: str) -> tuple[tuple[str, ...], str]:
     """The properties HubSpot named and its message without this record's values.
 
-    HubSpot's validation answers embed a JSON list of per-property errors in the message
-    (``Property values were not valid: [{"name": ..., "error": ...}]``); its codes and
-    names are the cause, the values in its texts are the record's."""
+    HubSpot's validation answers list per-property errors, read as ``name: why [CODE]``
+    (:func:`~skypanel_hubspot_plugin.hubspot.errors.readable_results`); their names and
+    codes are the cause, the values in their texts are the record's."""
     names: list[str] = []
     codes: list[str] = []
-    start = message.find("[{")
-    if start >= 0:
-        try:
-            items, _ = json.JSONDecoder().raw_decode(message[start:])
-        except ValueError:
-            items = None
-        if isinstance(items, list):
-            for item in items:
-                if isinstance(item, dict):
-                    name, code = item.get("name"), item.get("error") or item.get("code")
-                    if isinstance(name, str) and name not in names:
-                        names.append(name)
-                    if isinstance(code, str) and code not in codes:
-                        codes.append(code)
-            message = message[:start].rstrip(" :") + (f": {', '.join(codes)}" if codes else "")
+    message = readable_results(message)  # a row parked before refusals were read so
     head, sep, said = message.partition(": ")
     coded = list(_CODED_RE.finditer(said)) if sep else []
     if coded and "".join(m.group(0) for m in coded) == said:
