@@ -197,6 +197,18 @@ def log_in_as_admin(page: Page, panel: str) -> None:
     expect(page).to_have_url(f"{panel}/admin/settings")
 
 
+def enable_with_polling(admin: Page, panel: str) -> None:
+    """Logs in as the admin and fills the settings for tickets coming back by polling every
+    10 s (no app client secret), leaving them to be saved."""
+    log_in_as_admin(admin, panel)
+    admin.check("#hubspot_enabled")
+    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
+    admin.fill("#hubspot_api_key", FAKE_TOKEN)
+    admin.check("#hubspot_ticket_enabled")
+    admin.select_option("#hubspot_ticket_sync", "polling")
+    admin.fill("#hubspot_ticket_poll_interval", "10")
+
+
 def save_settings(page: Page) -> None:
     page.click("#settings-save")
     expect(page.locator("#settings-message")).to_have_text("Settings saved.")
@@ -496,13 +508,7 @@ def test_admin_picks_a_pipeline_and_polling_brings_an_agents_change_back(
     customer_context, _ = new_context(browser, panel)
     admin = admin_context.new_page()
     customer = customer_context.new_page()
-    log_in_as_admin(admin, panel)
-    admin.check("#hubspot_enabled")
-    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
-    admin.fill("#hubspot_api_key", FAKE_TOKEN)
-    admin.check("#hubspot_ticket_enabled")
-    admin.select_option("#hubspot_ticket_sync", "polling")
-    admin.fill("#hubspot_ticket_poll_interval", "10")
+    enable_with_polling(admin, panel)
     expect(admin.locator("#hubspot_ticket_sync-row .help")).to_contain_text("polling works")
     save_settings(admin)
 
@@ -879,13 +885,7 @@ def test_with_polling_an_agents_reply_and_a_chats_ticket_come_at_the_next_poll(
     customer_context, _ = new_context(browser, panel)
     admin = admin_context.new_page()
     customer = customer_context.new_page()
-    log_in_as_admin(admin, panel)
-    admin.check("#hubspot_enabled")
-    admin.fill("#hubspot_portal_id", str(FAKE_PORTAL_ID))
-    admin.fill("#hubspot_api_key", FAKE_TOKEN)
-    admin.check("#hubspot_ticket_enabled")
-    admin.select_option("#hubspot_ticket_sync", "polling")
-    admin.fill("#hubspot_ticket_poll_interval", "10")
+    enable_with_polling(admin, panel)
     save_settings(admin)
 
     sign_up(customer, panel, "dorothy.vaughan@example.com", "Dorothy")
