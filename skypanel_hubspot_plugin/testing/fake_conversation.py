@@ -20,7 +20,6 @@ from .fake_schema import now_iso
 from .fake_state import FakeState
 from .fake_store import ASSOCIATION_TYPES
 from .fake_webhooks import (
-    Subscription,
     association_change_event,
     deliver,
     lifecycle_event,
@@ -33,8 +32,6 @@ TYPES = r"(?:contacts|tickets|emails|notes)"
 
 class ConversationApi(FakeState):
     """Batch reads of associations, agents opening tickets, association webhooks."""
-
-    _webhooks: Subscription | None
 
     def _conversation_routes(self) -> list[RouteSpec]:
         return [

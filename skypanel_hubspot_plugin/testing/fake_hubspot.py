@@ -66,9 +66,6 @@ from .fake_properties import PropertiesApi
 from .fake_search import SEARCH_MAX_RESULTS, SEARCH_PER_SECOND, SearchApi
 from .fake_state import Token
 from .fake_store import CrmStore
-from .fake_webhooks import (
-    Subscription,
-)
 
 __all__ = [
     "ALL_SCOPES",
@@ -163,7 +160,7 @@ class FakeHubSpot(
         self.add_token(FAKE_TOKEN)
         self._forms = {}
         self._form_submissions: list[dict[str, Any]] = []
-        self._webhooks: Subscription | None = None
+        self._webhooks = None
         #: False plays a portal without Professional/Enterprise: token requests get 403.
         self.visitor_identification = True
         self.visitor_tokens: list[tuple[str, str]] = []

@@ -22,8 +22,6 @@ from .fake_webhooks import (
 class PeopleApi(FakeState):
     """Agents' and users' actions in HubSpot, and the fake's CRM as a test inspects it."""
 
-    _webhooks: Subscription | None
-
     def subscribe_webhooks(
         self,
         target_url: str,

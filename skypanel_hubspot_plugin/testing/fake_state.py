@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fake_store import CrmStore
+from .fake_webhooks import Subscription
 
 
 @dataclass
@@ -42,6 +43,7 @@ class FakeState:
     #: Each token's searches of the last second (keyed by the token's identity).
     _search_windows: dict[int, deque[float]]
     _form_submissions: list[dict[str, Any]]
+    _webhooks: Subscription | None
 
     def _shape(self, obj: dict[str, Any], new: bool | None = None) -> dict[str, Any]:
         """A record as HubSpot's answers show it (``new`` on an upsert's results)."""
